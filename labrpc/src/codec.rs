@@ -1,0 +1,132 @@
+//! The one place messages are turned into bytes and back.
+//!
+//! Every RPC request and reply crosses the emulated network as bytes, exactly as
+//! it would cross a real one: the caller's value is encoded, counted and decoded
+//! into a fresh value on the other side, so no memory is ever shared between a
+//! client and a server. Raft uses the same functions for what it persists.
+//!
+//! The format is bincode 2 (its serde side, standard configuration). Keeping it
+//! behind this module means it can be swapped without touching a caller.
+
+use std::any::type_name;
+use std::fmt;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// The largest message [`decode`] will allocate for: corrupt bytes that claim a
+/// huge length fail with an error instead of exhausting memory.
+const LIMIT: usize = 256 << 20;
+
+fn config() -> impl bincode::config::Config {
+    bincode::config::standard().with_limit::<LIMIT>()
+}
+
+/// A value could not be encoded, or bytes could not be decoded as a type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodecError {
+    direction: Direction,
+    type_name: &'static str,
+    detail: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Direction {
+    Encode,
+    Decode,
+}
+
+impl CodecError {
+    /// The Rust type that was being encoded or decoded.
+    pub fn type_name(&self) -> &'static str {
+        self.type_name
+    }
+}
+
+impl fmt::Display for CodecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.direction {
+            Direction::Encode => write!(f, "cannot encode {}: {}", self.type_name, self.detail),
+            Direction::Decode => {
+                write!(
+                    f,
+                    "bytes do not decode as {}: {}",
+                    self.type_name, self.detail
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for CodecError {}
+
+/// Encodes `value` into bytes.
+///
+/// # Errors
+/// Fails only for values serde cannot represent (a map with non-string keys is
+/// fine; a custom `Serialize` that returns an error is not).
+pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, CodecError> {
+    bincode::serde::encode_to_vec(value, config()).map_err(|e| CodecError {
+        direction: Direction::Encode,
+        type_name: type_name::<T>(),
+        detail: e.to_string(),
+    })
+}
+
+/// Decodes bytes produced by [`encode`] into a new `T`.
+///
+/// # Errors
+/// Fails when the bytes are not exactly one encoded `T`: truncated, corrupt,
+/// of another type, or followed by bytes that belong to nothing.
+pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
+    let error = |detail: String| CodecError {
+        direction: Direction::Decode,
+        type_name: type_name::<T>(),
+        detail,
+    };
+    let (value, read) =
+        bincode::serde::decode_from_slice(bytes, config()).map_err(|e| error(e.to_string()))?;
+    if read != bytes.len() {
+        return Err(error(format!(
+            "{} trailing bytes after the value (read {read} of {})",
+            bytes.len() - read,
+            bytes.len()
+        )));
+    }
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_is_a_deep_copy() {
+        let original = vec![String::from("a"), String::from("bc")];
+        let bytes = encode(&original).unwrap();
+        let copy: Vec<String> = decode(&bytes).unwrap();
+        assert_eq!(copy, original);
+    }
+
+    #[test]
+    fn truncated_bytes_name_the_type() {
+        let bytes = encode(&String::from("hello")).unwrap();
+        let err = decode::<String>(&bytes[..3]).unwrap_err();
+        assert!(err.to_string().contains("alloc::string::String"), "{err}");
+    }
+
+    #[test]
+    fn trailing_bytes_are_an_error() {
+        let mut bytes = encode(&7u32).unwrap();
+        bytes.push(0);
+        let err = decode::<u32>(&bytes).unwrap_err();
+        assert!(err.to_string().contains("trailing"), "{err}");
+    }
+
+    #[test]
+    fn a_huge_claimed_length_fails_instead_of_allocating() {
+        // A varint length prefix of u64::MAX, then nothing.
+        let bytes = [253u8, 255, 255, 255, 255, 255, 255, 255, 255];
+        assert!(decode::<Vec<u8>>(&bytes).is_err());
+    }
+}

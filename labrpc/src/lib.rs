@@ -1,0 +1,85 @@
+//! An emulated network for RPC between threads, and a [`Persister`], for
+//! labs in which Raft peers and their clients talk over a network that loses,
+//! delays and reorders messages, and whose servers crash.
+//!
+//! Everything lives in one process. A [`Network`] joins [`ClientEnd`]s to
+//! [`Server`]s; a server hosts [`Service`]s; a service has one handler per
+//! [`Method`]. The tester builds and rewires the network; Raft peers and
+//! clients only ever [`call`](ClientEnd::call) through the ends they are given.
+//!
+//! # The contract of `call`
+//!
+//! `end.call(METHOD, &args)` sends an RPC and waits for the reply.
+//!
+//! * `Ok(reply)`: the reply arrived.
+//! * `Err(NoReply)`: it did not. The server may be dead, or unreachable; the
+//!   request may have been lost, or the reply. **The handler may or may not
+//!   have run**: an RPC that got no reply may still have done its work.
+//!
+//! `call` always returns, unless the handler never does. When no reply is
+//! coming it returns on its own, after a delay that stands for a timeout, so
+//! callers need no timeouts of their own. Many calls may be in flight on one
+//! end at once; their replies may come back in any order. Arguments and
+//! replies are encoded on the way, so the two sides never share memory.
+//!
+//! A method's name and its request and reply types are declared once, as a
+//! [`Method`] constant that both sides name. Calling a method the server does
+//! not have, or with types other than its handler's, is a bug, not a network
+//! fault: `call` panics and says which method and which types.
+//!
+//! # Faults
+//!
+//! | setting | effect |
+//! |---|---|
+//! | [`set_reliable(false)`](Network::set_reliable) | each request waits 0–26 ms; 10 % of requests are lost before the handler runs; 10 % of replies are lost after it ran |
+//! | [`set_long_delays(true)`](Network::set_long_delays) | a call to an unreachable server gives up after 0–7 s (else 0–100 ms) |
+//! | [`set_long_reordering(true)`](Network::set_long_reordering) | 2/3 of replies are held back 200–2200 ms |
+//! | [`enable(end, false)`](Network::enable) | nothing sent through `end` is delivered; replies to its calls in flight are discarded |
+//! | [`delete_server`](Network::delete_server) | the server's calls in flight return "no reply" at once; its late replies are never delivered |
+//!
+//! Each handler runs on a thread of its own, so a handler that blocks stalls
+//! nothing but its own call. Every random choice comes from one generator,
+//! seeded from `LAB_SEED` (see [`seed`]) so a failing run's coin flips can be
+//! replayed.
+//!
+//! # Example
+//!
+//! ```
+//! use labrpc::{Method, Network, NoReply, Server, Service};
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Serialize, Deserialize)]
+//! struct AddArgs { a: i64, b: i64 }
+//!
+//! /// `Calc.Add`: the sum of two numbers.
+//! const ADD: Method<AddArgs, i64> = Method::new("Calc.Add");
+//!
+//! let net = Network::with_seed(1);
+//! let mut calc = Service::new("Calc");
+//! calc.handle(ADD, |args: AddArgs| args.a + args.b);
+//! let server = Server::new();
+//! server.add_service(calc);
+//! net.add_server("calc-0", server);
+//!
+//! let end = net.make_end("client-0");
+//! net.connect("client-0", "calc-0");
+//! net.enable("client-0", true);
+//! assert_eq!(end.call(ADD, &AddArgs { a: 2, b: 3 }), Ok(5));
+//!
+//! net.enable("client-0", false);
+//! assert_eq!(end.call(ADD, &AddArgs { a: 2, b: 3 }), Err(NoReply));
+//! net.cleanup();
+//! ```
+
+pub mod codec;
+mod method;
+mod network;
+mod persister;
+mod pool;
+pub mod seed;
+mod server;
+
+pub use method::Method;
+pub use network::{ClientEnd, Network, NoReply};
+pub use persister::Persister;
+pub use server::{Server, Service};

@@ -1,0 +1,554 @@
+//! The emulated network: ends, servers, the wiring between them, and the
+//! faults it injects.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::fmt;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError, select};
+use parking_lot::Mutex;
+use rand::rngs::Xoshiro256PlusPlus;
+use rand::{RngExt, SeedableRng};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::codec;
+use crate::method::Method;
+use crate::pool::Pool;
+use crate::seed;
+use crate::server::{Outcome, Server};
+
+/// Before delivery on an unreliable network, a request waits up to this long.
+const SHORT_DELAY_MS: u64 = 27;
+/// With long delays on, an unreachable server answers "no reply" within this.
+const LONG_DELAY_MS: u64 = 7000;
+/// With long delays off, an unreachable server answers "no reply" within this.
+const SHORT_TIMEOUT_MS: u64 = 100;
+/// Per mille of requests, and of replies, lost on an unreliable network.
+const DROP_PER_MILLE: u64 = 100;
+
+/// The reason an RPC got no reply: the server was dead or unreachable, or the
+/// request or the reply was lost. The handler may or may not have run.
+///
+/// A real network cannot tell these apart, so neither does this one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NoReply;
+
+impl fmt::Display for NoReply {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("no reply")
+    }
+}
+
+impl std::error::Error for NoReply {}
+
+/// An emulated network joining [`ClientEnd`]s to [`Server`]s. Cheap to clone;
+/// clones are the same network.
+///
+/// Reliable when made; see [`set_reliable`](Network::set_reliable),
+/// [`set_long_delays`](Network::set_long_delays) and
+/// [`set_long_reordering`](Network::set_long_reordering) for the faults it can
+/// inject. Every random choice it makes comes from one generator seeded with
+/// [`seed`](Network::seed).
+#[derive(Clone)]
+pub struct Network {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    state: Mutex<State>,
+    rng: Mutex<Xoshiro256PlusPlus>,
+    seed: u64,
+    total_count: AtomicU64,
+    total_bytes: AtomicU64,
+    /// Dropped by [`Network::cleanup`], which wakes every pause and wait.
+    open: Mutex<Option<Sender<Infallible>>>,
+    /// Disconnected once the network has been cleaned up.
+    closed: Receiver<Infallible>,
+    handlers: Pool,
+}
+
+struct State {
+    reliable: bool,
+    long_delays: bool,
+    long_reordering: bool,
+    ends: HashMap<String, EndState>,
+    servers: HashMap<String, Hosted>,
+    next_lifeline: u64,
+}
+
+struct EndState {
+    server: Option<String>,
+    /// `Some` while the end is enabled.
+    enabled: Option<Lifeline>,
+}
+
+struct Hosted {
+    server: Server,
+    /// Lives exactly as long as `server` is the one registered under its name.
+    life: Lifeline,
+}
+
+/// Something a call in flight depends on. Dropping it wakes every call that
+/// watches it, so a call whose end is disabled or whose server is deleted
+/// returns at once instead of at its next poll.
+struct Lifeline {
+    id: u64,
+    _alive: Sender<Infallible>,
+    watch: Receiver<Infallible>,
+}
+
+/// What a call found when it entered the network.
+struct Route {
+    end_life: u64,
+    end_watch: Receiver<Infallible>,
+    server_name: String,
+    server: Server,
+    server_life: u64,
+    server_watch: Receiver<Infallible>,
+}
+
+/// The network's settings at the moment a call entered it.
+#[derive(Clone, Copy)]
+struct Mode {
+    reliable: bool,
+    long_delays: bool,
+    long_reordering: bool,
+}
+
+impl State {
+    fn lifeline(&mut self) -> Lifeline {
+        self.next_lifeline += 1;
+        let (alive, watch) = crossbeam_channel::bounded(0);
+        Lifeline {
+            id: self.next_lifeline,
+            _alive: alive,
+            watch,
+        }
+    }
+
+    fn end(&mut self, name: &str) -> &mut EndState {
+        self.ends
+            .get_mut(name)
+            .unwrap_or_else(|| panic!("labrpc: no end named {name:?}; make it with make_end"))
+    }
+
+    fn mode(&self) -> Mode {
+        Mode {
+            reliable: self.reliable,
+            long_delays: self.long_delays,
+            long_reordering: self.long_reordering,
+        }
+    }
+
+    /// The server `end` reaches now, if it is enabled, connected, and its
+    /// server exists.
+    fn route(&self, end: &str) -> Option<Route> {
+        let end = self.ends.get(end)?;
+        let end_life = end.enabled.as_ref()?;
+        let server_name = end.server.as_ref()?;
+        let hosted = self.servers.get(server_name)?;
+        Some(Route {
+            end_life: end_life.id,
+            end_watch: end_life.watch.clone(),
+            server_name: server_name.clone(),
+            server: hosted.server.clone(),
+            server_life: hosted.life.id,
+            server_watch: hosted.life.watch.clone(),
+        })
+    }
+
+    /// Whether `route` still stands: the same enabling of the end, the same
+    /// server under the same name.
+    fn still_stands(&self, end: &str, route: &Route) -> bool {
+        let end_ok = self
+            .ends
+            .get(end)
+            .and_then(|e| e.enabled.as_ref())
+            .is_some_and(|life| life.id == route.end_life);
+        let server_ok = self
+            .servers
+            .get(&route.server_name)
+            .is_some_and(|h| h.life.id == route.server_life);
+        end_ok && server_ok
+    }
+}
+
+impl Default for Network {
+    fn default() -> Self {
+        Network::new()
+    }
+}
+
+impl Network {
+    /// A reliable network seeded from the `LAB_SEED` environment variable, or
+    /// with a fresh seed when it is unset. The seed is printed either way, so
+    /// that a failing run's coin flips can be replayed.
+    ///
+    /// # Panics
+    /// When `LAB_SEED` is set but is not an unsigned integer.
+    pub fn new() -> Self {
+        let seed = seed::from_env();
+        eprintln!(
+            "labrpc: network seed {seed} (replay with {}={seed})",
+            seed::VAR
+        );
+        Network::with_seed(seed)
+    }
+
+    /// A reliable network whose random choices are drawn from `seed`.
+    pub fn with_seed(seed: u64) -> Self {
+        let (open, closed) = crossbeam_channel::bounded(0);
+        Network {
+            inner: Arc::new(Inner {
+                state: Mutex::new(State {
+                    reliable: true,
+                    long_delays: false,
+                    long_reordering: false,
+                    ends: HashMap::new(),
+                    servers: HashMap::new(),
+                    next_lifeline: 0,
+                }),
+                rng: Mutex::new(Xoshiro256PlusPlus::seed_from_u64(seed)),
+                seed,
+                total_count: AtomicU64::new(0),
+                total_bytes: AtomicU64::new(0),
+                open: Mutex::new(Some(open)),
+                closed,
+                handlers: Pool::new(),
+            }),
+        }
+    }
+
+    /// The seed of this network's random choices.
+    pub fn seed(&self) -> u64 {
+        self.inner.seed
+    }
+
+    /// Makes a new client end called `name`, not connected to any server and
+    /// disabled.
+    ///
+    /// # Panics
+    /// When an end of that name exists already.
+    pub fn make_end(&self, name: &str) -> ClientEnd {
+        let mut state = self.inner.state.lock();
+        assert!(
+            !state.ends.contains_key(name),
+            "labrpc: make_end: an end named {name:?} exists already"
+        );
+        state.ends.insert(
+            name.to_owned(),
+            EndState {
+                server: None,
+                enabled: None,
+            },
+        );
+        ClientEnd {
+            name: name.into(),
+            net: Arc::clone(&self.inner),
+        }
+    }
+
+    /// Registers `server` under `name`, replacing (as [`delete_server`] does)
+    /// any server already there.
+    ///
+    /// [`delete_server`]: Network::delete_server
+    pub fn add_server(&self, name: &str, server: Server) {
+        let mut state = self.inner.state.lock();
+        let life = state.lifeline();
+        state
+            .servers
+            .insert(name.to_owned(), Hosted { server, life });
+    }
+
+    /// Removes the server registered under `name`, if any.
+    ///
+    /// Calls it is handling return "no reply" at once, though their handlers
+    /// run on; a reply it sends later is never delivered. That is what makes a
+    /// crash safe to emulate: no client gets a positive reply for work the
+    /// server wrote into a persister that has since been replaced.
+    pub fn delete_server(&self, name: &str) {
+        self.inner.state.lock().servers.remove(name);
+    }
+
+    /// Connects the end `end` to the server named `server`, which need not
+    /// exist yet.
+    ///
+    /// # Panics
+    /// When there is no end called `end`.
+    pub fn connect(&self, end: &str, server: &str) {
+        self.inner.state.lock().end(end).server = Some(server.to_owned());
+    }
+
+    /// Enables or disables the end `end`. A disabled end's calls are never
+    /// delivered, and the replies to calls in flight when it is disabled are
+    /// discarded.
+    ///
+    /// # Panics
+    /// When there is no end called `end`.
+    pub fn enable(&self, end: &str, enabled: bool) {
+        let mut state = self.inner.state.lock();
+        let is_enabled = state.end(end).enabled.is_some();
+        if enabled && !is_enabled {
+            let life = state.lifeline();
+            state.end(end).enabled = Some(life);
+        } else if !enabled {
+            state.end(end).enabled = None;
+        }
+    }
+
+    /// Makes the network reliable, or not. Unreliable: each request waits
+    /// 0–26 ms before delivery, 10 % of requests are lost before their handler
+    /// runs, and 10 % of replies are lost after it ran.
+    pub fn set_reliable(&self, reliable: bool) {
+        self.inner.state.lock().reliable = reliable;
+    }
+
+    /// Whether the network is reliable.
+    pub fn is_reliable(&self) -> bool {
+        self.inner.state.lock().reliable
+    }
+
+    /// With long delays, a call to an unreachable server answers "no reply"
+    /// after 0–7 s instead of 0–100 ms: a Raft leader that sends its RPCs one
+    /// after another, waiting for each, then falls behind.
+    pub fn set_long_delays(&self, long_delays: bool) {
+        self.inner.state.lock().long_delays = long_delays;
+    }
+
+    /// Whether long delays are on.
+    pub fn is_long_delays(&self) -> bool {
+        self.inner.state.lock().long_delays
+    }
+
+    /// With long reordering, two thirds of replies are held back 200–2200 ms
+    /// (most of them near the short end) before delivery.
+    pub fn set_long_reordering(&self, long_reordering: bool) {
+        self.inner.state.lock().long_reordering = long_reordering;
+    }
+
+    /// How many requests have been delivered to the server registered under
+    /// `name` (0 when there is none).
+    pub fn count(&self, name: &str) -> u64 {
+        let state = self.inner.state.lock();
+        state.servers.get(name).map_or(0, |h| h.server.count())
+    }
+
+    /// How many calls have been made, delivered or not.
+    pub fn total_count(&self) -> u64 {
+        self.inner.total_count.load(Ordering::Relaxed)
+    }
+
+    /// Bytes sent: every request's when it is sent, every reply's when it is
+    /// delivered.
+    pub fn total_bytes(&self) -> u64 {
+        self.inner.total_bytes.load(Ordering::Relaxed)
+    }
+
+    /// Shuts the network down: calls in flight and every later call return
+    /// "no reply" at once, and handler threads exit once their handlers
+    /// return.
+    pub fn cleanup(&self) {
+        self.inner.open.lock().take();
+        self.inner.handlers.close();
+        self.inner.state.lock().servers.clear();
+    }
+}
+
+impl fmt::Debug for Network {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.inner.state.lock();
+        f.debug_struct("Network")
+            .field("seed", &self.inner.seed)
+            .field("reliable", &state.reliable)
+            .field("long_delays", &state.long_delays)
+            .field("long_reordering", &state.long_reordering)
+            .field("ends", &state.ends.len())
+            .field("servers", &state.servers.len())
+            .finish()
+    }
+}
+
+impl Inner {
+    fn is_closed(&self) -> bool {
+        matches!(self.closed.try_recv(), Err(TryRecvError::Disconnected))
+    }
+
+    /// A number in `0..bound` from the network's generator.
+    fn random(&self, bound: u64) -> u64 {
+        self.rng.lock().random_range(0..bound)
+    }
+
+    /// Sleeps `ms` milliseconds; false when the network was cleaned up
+    /// meanwhile (the sleep then ends at once).
+    fn pause(&self, ms: u64) -> bool {
+        match self.closed.recv_timeout(Duration::from_millis(ms)) {
+            Err(RecvTimeoutError::Timeout) => true,
+            Err(RecvTimeoutError::Disconnected) => false,
+            Ok(never) => match never {},
+        }
+    }
+
+    /// One call's journey through the network; see [`ClientEnd::call`].
+    fn deliver<Req, Rep>(
+        &self,
+        end: &str,
+        method: Method<Req, Rep>,
+        request: Vec<u8>,
+    ) -> Option<Vec<u8>> {
+        let (route, mode) = {
+            let state = self.state.lock();
+            (state.route(end), state.mode())
+        };
+
+        let Some(route) = route else {
+            // Emulate a request that vanished: the caller hears nothing for a
+            // while, then gives up.
+            let bound = if mode.long_delays {
+                LONG_DELAY_MS
+            } else {
+                SHORT_TIMEOUT_MS
+            };
+            self.pause(self.random(bound));
+            return None;
+        };
+
+        if !mode.reliable {
+            if !self.pause(self.random(SHORT_DELAY_MS)) {
+                return None;
+            }
+            if self.random(1000) < DROP_PER_MILLE {
+                return None;
+            }
+        }
+
+        // The handler runs on a thread of its own, so that this call can stop
+        // waiting when its server is deleted or its end disabled.
+        let handler = route.server.dispatch(method);
+        let (reply_to, replied) = crossbeam_channel::bounded::<Result<Outcome, String>>(1);
+        let job = move || {
+            let outcome = panic::catch_unwind(AssertUnwindSafe(|| handler.run(&request)))
+                .map_err(|payload| panic_message(payload.as_ref()));
+            // The caller may have stopped waiting; then nobody hears it.
+            let _ = reply_to.send(outcome);
+        };
+        if !self.handlers.execute(Box::new(job)) {
+            return None;
+        }
+        let outcome = select! {
+            recv(replied) -> outcome => outcome.expect("the handler job always sends its outcome"),
+            recv(route.end_watch) -> _ => return None,
+            recv(route.server_watch) -> _ => return None,
+            recv(self.closed) -> _ => return None,
+        };
+        let reply = match outcome {
+            Ok(Ok(reply)) => reply,
+            Ok(Err(codec_error)) => {
+                panic!("labrpc: call to {}: request {codec_error}", method.name())
+            }
+            Err(message) => panic!(
+                "labrpc: call to {}: the handler panicked: {message}",
+                method.name()
+            ),
+        };
+
+        // Checked again now that the handler has returned: a reply from a
+        // server that was deleted or replaced meanwhile, or to an end that was
+        // disabled meanwhile, must not be delivered. Otherwise a client could
+        // get a positive reply for an update its server persisted into a
+        // persister the tester has since superseded.
+        if !self.state.lock().still_stands(end, &route) {
+            return None;
+        }
+        if !mode.reliable && self.random(1000) < DROP_PER_MILLE {
+            return None;
+        }
+        if mode.long_reordering && self.random(900) < 600 {
+            let ms = 200 + self.random(1 + self.random(2000));
+            if !self.pause(ms) {
+                return None;
+            }
+        }
+        self.total_bytes
+            .fetch_add(reply.len() as u64, Ordering::Relaxed);
+        Some(reply)
+    }
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a non-string panic payload".to_owned()
+    }
+}
+
+/// One client's end of a connection to a server. Cheap to clone; clones are
+/// the same end.
+///
+/// Made by [`Network::make_end`], then wired with [`Network::connect`] and
+/// [`Network::enable`]: all of that is the tester's business. The owner of an
+/// end only calls through it.
+#[derive(Clone)]
+pub struct ClientEnd {
+    name: Arc<str>,
+    net: Arc<Inner>,
+}
+
+impl ClientEnd {
+    /// The end's name, as given to [`Network::make_end`].
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Sends an RPC and waits for its reply.
+    ///
+    /// `args` is encoded and the server's handler gets a decoded copy; the
+    /// reply comes back the same way, so caller and server share no memory.
+    ///
+    /// Returns `Ok(reply)` if the reply arrived, and `Err(NoReply)` if it did
+    /// not: the server is dead, or cannot be reached, or the request was lost,
+    /// or the reply was. After `Err`, the handler may or may not have run.
+    ///
+    /// `call` always returns, unless the handler on the server never does.
+    /// It returns on its own when a reply is not coming (after a delay that
+    /// emulates a timeout), so the caller needs no timeout of its own. Many
+    /// calls may be in flight on one end at once, and their replies may
+    /// arrive in any order.
+    ///
+    /// # Panics
+    /// When the server has no handler for `method`, when the handler's types
+    /// differ from `method`'s, when a message fails to encode or decode, or
+    /// when the handler panics. Each is a bug in the program, not a network
+    /// fault, and the message says which.
+    pub fn call<Req, Rep>(&self, method: Method<Req, Rep>, args: &Req) -> Result<Rep, NoReply>
+    where
+        Req: Serialize,
+        Rep: DeserializeOwned,
+    {
+        let net = &self.net;
+        if net.is_closed() {
+            return Err(NoReply);
+        }
+        let request = codec::encode(args)
+            .unwrap_or_else(|e| panic!("labrpc: call to {}: request {e}", method.name()));
+        net.total_count.fetch_add(1, Ordering::Relaxed);
+        net.total_bytes
+            .fetch_add(request.len() as u64, Ordering::Relaxed);
+        let reply = net.deliver(&self.name, method, request).ok_or(NoReply)?;
+        Ok(codec::decode(&reply)
+            .unwrap_or_else(|e| panic!("labrpc: call to {}: reply {e}", method.name())))
+    }
+}
+
+impl fmt::Debug for ClientEnd {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("ClientEnd").field(&self.name).finish()
+    }
+}

@@ -1,0 +1,42 @@
+//! Where the network's (and the testers') random choices come from.
+//!
+//! A run's seed is read from `LAB_SEED`, or drawn fresh and printed, so that
+//! a failing run's coin flips — which requests are lost, how long each is
+//! delayed — can be replayed. Thread timing still varies between runs; the
+//! coin flips do not.
+
+/// The environment variable that fixes the seed.
+pub const VAR: &str = "LAB_SEED";
+
+/// The seed named by `LAB_SEED`, or a fresh one when it is unset or empty.
+///
+/// # Panics
+/// When `LAB_SEED` is set to something other than an unsigned 64-bit integer.
+pub fn from_env() -> u64 {
+    match std::env::var(VAR) {
+        Ok(text) if !text.trim().is_empty() => parse(&text).unwrap_or_else(|| {
+            panic!("{VAR} must be an unsigned 64-bit integer such as {VAR}=42, got {text:?}")
+        }),
+        Ok(_) | Err(std::env::VarError::NotPresent) => rand::random(),
+        Err(std::env::VarError::NotUnicode(text)) => {
+            panic!("{VAR} must be an unsigned 64-bit integer, got {text:?}")
+        }
+    }
+}
+
+fn parse(text: &str) -> Option<u64> {
+    text.trim().parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_integers_only() {
+        assert_eq!(parse(" 42 "), Some(42));
+        assert_eq!(parse("18446744073709551615"), Some(u64::MAX));
+        assert_eq!(parse("-1"), None);
+        assert_eq!(parse("0x10"), None);
+    }
+}

@@ -85,6 +85,9 @@ struct EndState {
     server: Option<String>,
     /// `Some` while the end is enabled.
     enabled: Option<Lifeline>,
+    /// Lives as long as the end: wakes calls waiting to time out when the
+    /// end is deleted.
+    exists: Lifeline,
 }
 
 struct Hosted {
@@ -192,12 +195,7 @@ impl Network {
     /// # Panics
     /// When `LAB_SEED` is set but is not an unsigned integer.
     pub fn new() -> Self {
-        let seed = seed::from_env();
-        eprintln!(
-            "labrpc: network seed {seed} (replay with {}={seed})",
-            seed::VAR
-        );
-        Network::with_seed(seed)
+        Network::with_seed(seed::announce(seed::from_env()))
     }
 
     /// A reliable network whose random choices are drawn from `seed`.
@@ -240,17 +238,26 @@ impl Network {
             !state.ends.contains_key(name),
             "labrpc: make_end: an end named {name:?} exists already"
         );
+        let exists = state.lifeline();
         state.ends.insert(
             name.to_owned(),
             EndState {
                 server: None,
                 enabled: None,
+                exists,
             },
         );
         ClientEnd {
             name: name.into(),
             net: Arc::clone(&self.inner),
         }
+    }
+
+    /// Deletes the end `name`: its calls in flight, and any made through it
+    /// later, return "no reply" at once. The tester deletes a crashed peer's
+    /// ends, so that none of its calls lingers in a long timeout.
+    pub fn delete_end(&self, name: &str) {
+        self.inner.state.lock().ends.remove(name);
     }
 
     /// Registers `server` under `name`, replacing (as [`delete_server`] does)
@@ -393,6 +400,16 @@ impl Inner {
         }
     }
 
+    /// Like [`pause`](Inner::pause), but also ends at once when `watch`'s
+    /// lifeline is dropped.
+    fn pause_watching(&self, ms: u64, watch: &Receiver<Infallible>) {
+        select! {
+            recv(self.closed) -> _ => {}
+            recv(watch) -> _ => {}
+            default(Duration::from_millis(ms)) => {}
+        }
+    }
+
     /// One call's journey through the network; see [`ClientEnd::call`].
     fn deliver<Req, Rep>(
         &self,
@@ -400,12 +417,15 @@ impl Inner {
         method: Method<Req, Rep>,
         request: Vec<u8>,
     ) -> Option<Vec<u8>> {
-        let (route, mode) = {
+        let (route, mode, exists) = {
             let state = self.state.lock();
-            (state.route(end), state.mode())
+            let exists = state.ends.get(end).map(|e| e.exists.watch.clone());
+            (state.route(end), state.mode(), exists)
         };
 
         let Some(route) = route else {
+            // A deleted end is gone: its calls fail at once.
+            let exists = exists?;
             // Emulate a request that vanished: the caller hears nothing for a
             // while, then gives up.
             let bound = if mode.long_delays {
@@ -413,7 +433,7 @@ impl Inner {
             } else {
                 SHORT_TIMEOUT_MS
             };
-            self.pause(self.random(bound));
+            self.pause_watching(self.random(bound), &exists);
             return None;
         };
 

@@ -24,6 +24,12 @@ pub fn from_env() -> u64 {
     }
 }
 
+/// Prints `seed` with the command that replays it, and returns it.
+pub fn announce(seed: u64) -> u64 {
+    eprintln!("labrpc: network seed {seed} (replay with {VAR}={seed})");
+    seed
+}
+
 fn parse(text: &str) -> Option<u64> {
     text.trim().parse().ok()
 }

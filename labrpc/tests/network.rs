@@ -667,3 +667,32 @@ fn make_end_refuses_a_duplicate_name() {
     });
     assert!(message.contains("\"twice\" exists already"), "{message}");
 }
+
+/// Deleting an end ends its calls at once: those in flight, those waiting
+/// out a long delay, and later ones.
+#[test]
+fn deleting_an_end_ends_its_calls_at_once() {
+    let (net, _) = junk_network(1);
+    net.set_long_delays(true);
+    let end = wired_end(&net, "end1-99");
+    let lost = net.make_end("lost");
+    thread::scope(|s| {
+        let handler = s.spawn(|| end.call(HANDLER3, &1));
+        let waiting = s.spawn(|| lost.call(HANDLER2, &1));
+        thread::sleep(Duration::from_millis(50));
+        let t0 = Instant::now();
+        net.delete_end("end1-99");
+        net.delete_end("lost");
+        assert_eq!(handler.join().unwrap(), Err(NoReply));
+        assert_eq!(waiting.join().unwrap(), Err(NoReply));
+        assert!(
+            t0.elapsed() < Duration::from_millis(50),
+            "took {:?}",
+            t0.elapsed()
+        );
+    });
+    let t0 = Instant::now();
+    assert_eq!(end.call(HANDLER2, &1), Err(NoReply));
+    assert!(t0.elapsed() < Duration::from_millis(5));
+    net.cleanup();
+}

@@ -1,4 +1,16 @@
 //! The graded lab suites and the harness they share.
 //!
-//! This crate is still empty: the Raft harness and suites arrive with the
-//! Raft lab, the key/value ones with the key/value lab.
+//! * [`raft`]: the Raft tester (the course's `config.go`): a group of peers on
+//!   an emulated network, crash and restart with persister copies, partitions,
+//!   and the checks the suites make (`check_one_leader`, `one`, the appliers'
+//!   checks of every applied command, RPC and byte counts).
+//! * [`support`]: what every test shares: one test at a time, the 120 s limit,
+//!   panics in any thread counted as failures, no thread left running after
+//!   cleanup, and randomness replayed from `LAB_SEED`.
+//!
+//! The suites themselves are integration tests: `tests/raft/` holds parts
+//! 2A–2D, one module per part, with the course's test names in snake case and
+//! the part as suffix, so that `cargo test 2b` runs part 2B.
+
+pub mod raft;
+pub mod support;

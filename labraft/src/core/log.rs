@@ -1,0 +1,230 @@
+//! The replicated log, with a prefix compacted into a snapshot.
+//!
+//! All index arithmetic for the snapshot offset lives here. Indices are the
+//! paper's: the first entry has index 1, and index 0 is the empty prefix.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Index, Term};
+
+/// One log entry: a command and the term in which a leader received it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    /// The leader's term when the entry was created.
+    pub term: Term,
+    /// The service's command, opaque to Raft.
+    pub command: Vec<u8>,
+}
+
+impl fmt::Debug for Entry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "T{}:{}B", self.term, self.command.len())
+    }
+}
+
+/// The log: entries after the snapshot, and the index and term of the last
+/// entry the snapshot covers.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Log {
+    /// Invariant: the entry at `snapshot_index` (0 without a snapshot) was
+    /// committed and is no longer stored; `snapshot_term` is its term.
+    snapshot_index: Index,
+    snapshot_term: Term,
+    /// `entries[i]` has index `snapshot_index + 1 + i`.
+    entries: Vec<Entry>,
+}
+
+impl Log {
+    pub(crate) fn snapshot_index(&self) -> Index {
+        self.snapshot_index
+    }
+
+    pub(crate) fn snapshot_term(&self) -> Term {
+        self.snapshot_term
+    }
+
+    pub(crate) fn last_index(&self) -> Index {
+        self.snapshot_index + self.entries.len() as Index
+    }
+
+    pub(crate) fn last_term(&self) -> Term {
+        self.entries.last().map_or(self.snapshot_term, |e| e.term)
+    }
+
+    /// Where `index` sits in `entries`, if it is stored.
+    fn position(&self, index: Index) -> Option<usize> {
+        if index <= self.snapshot_index || index > self.last_index() {
+            return None;
+        }
+        usize::try_from(index - self.snapshot_index - 1).ok()
+    }
+
+    /// The term of the entry at `index`, if known: stored, or the last one the
+    /// snapshot covers.
+    pub(crate) fn term_at(&self, index: Index) -> Option<Term> {
+        if index == self.snapshot_index {
+            return Some(self.snapshot_term);
+        }
+        self.position(index).map(|at| self.entries[at].term)
+    }
+
+    /// The stored entries from `from` to the end; empty when `from` is past
+    /// the end.
+    ///
+    /// # Panics
+    /// When `from` is inside the snapshot: those entries are gone, and the
+    /// caller should have sent the snapshot instead.
+    pub(crate) fn entries_from(&self, from: Index) -> &[Entry] {
+        assert!(
+            from > self.snapshot_index,
+            "entries from {from} requested, but the snapshot covers up to {}",
+            self.snapshot_index
+        );
+        match self.position(from) {
+            Some(at) => &self.entries[at..],
+            None => &[],
+        }
+    }
+
+    /// The entries from `from` through `to`, both inclusive and stored.
+    pub(crate) fn slice(&self, from: Index, to: Index) -> &[Entry] {
+        let (Some(start), Some(end)) = (self.position(from), self.position(to)) else {
+            panic!(
+                "entries {from}..={to} requested, but the log stores {}..={}",
+                self.snapshot_index + 1,
+                self.last_index()
+            );
+        };
+        &self.entries[start..=end]
+    }
+
+    /// The first index holding `term`, among stored entries, searching back
+    /// from `from`. Used for the conflict hint of a rejected AppendEntries.
+    pub(crate) fn first_index_of_term(&self, term: Term, from: Index) -> Index {
+        let mut index = from;
+        while index > self.snapshot_index + 1 && self.term_at(index - 1) == Some(term) {
+            index -= 1;
+        }
+        index
+    }
+
+    /// The last stored index holding `term`, if any.
+    pub(crate) fn last_index_of_term(&self, term: Term) -> Option<Index> {
+        let at = self.entries.iter().rposition(|e| e.term == term)?;
+        Some(self.snapshot_index + 1 + at as Index)
+    }
+
+    /// Appends one entry; returns its index.
+    pub(crate) fn push(&mut self, entry: Entry) -> Index {
+        self.entries.push(entry);
+        self.last_index()
+    }
+
+    /// Removes the entry at `index` and all after it.
+    ///
+    /// # Panics
+    /// When `index` is inside the snapshot: committed entries are never
+    /// removed.
+    pub(crate) fn truncate_from(&mut self, index: Index) {
+        assert!(
+            index > self.snapshot_index,
+            "truncating from {index} would remove entries the snapshot covers (to {})",
+            self.snapshot_index
+        );
+        if let Some(at) = self.position(index) {
+            self.entries.truncate(at);
+        }
+    }
+
+    /// Drops the entries up to and including `index`, now covered by a
+    /// snapshot. Entries after `index` stay when their prefix matches: when
+    /// the entry at `index` is stored with term `term`. Otherwise the whole
+    /// log is replaced by the snapshot.
+    pub(crate) fn compact_to(&mut self, index: Index, term: Term) {
+        if index <= self.snapshot_index {
+            return;
+        }
+        if self.term_at(index) == Some(term) {
+            let keep_from = self.position(index).expect("stored: its term is known") + 1;
+            self.entries.drain(..keep_from);
+        } else {
+            self.entries.clear();
+        }
+        self.snapshot_index = index;
+        self.snapshot_term = term;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn log_of_terms(terms: &[Term]) -> Log {
+        let mut log = Log::default();
+        for &term in terms {
+            log.push(Entry {
+                term,
+                command: vec![],
+            });
+        }
+        log
+    }
+
+    #[test]
+    fn empty_log_has_index_zero_term_zero() {
+        let log = Log::default();
+        assert_eq!((log.last_index(), log.last_term()), (0, 0));
+        assert_eq!(log.term_at(0), Some(0));
+        assert_eq!(log.term_at(1), None);
+    }
+
+    #[test]
+    fn indices_start_at_one() {
+        let log = log_of_terms(&[1, 1, 2]);
+        assert_eq!(log.last_index(), 3);
+        assert_eq!(log.term_at(3), Some(2));
+        assert_eq!(log.entries_from(2).len(), 2);
+        assert_eq!(log.entries_from(4).len(), 0);
+    }
+
+    #[test]
+    fn compaction_keeps_a_matching_suffix() {
+        let mut log = log_of_terms(&[1, 1, 2, 3]);
+        log.compact_to(2, 1);
+        assert_eq!((log.snapshot_index(), log.snapshot_term()), (2, 1));
+        assert_eq!(log.last_index(), 4);
+        assert_eq!(log.term_at(2), Some(1));
+        assert_eq!(log.term_at(1), None, "compacted entries are unknown");
+        assert_eq!(log.term_at(3), Some(2));
+        assert_eq!(log.slice(3, 4).len(), 2);
+    }
+
+    #[test]
+    fn compaction_past_a_mismatch_discards_the_log() {
+        let mut log = log_of_terms(&[1, 1, 2]);
+        log.compact_to(5, 4);
+        assert_eq!((log.last_index(), log.last_term()), (5, 4));
+        assert!(log.entries_from(6).is_empty());
+        let mut log = log_of_terms(&[1, 1, 2]);
+        log.compact_to(3, 3);
+        assert_eq!(log.last_index(), 3, "term differs: the snapshot wins");
+    }
+
+    #[test]
+    fn term_searches() {
+        let log = log_of_terms(&[1, 2, 2, 2, 3]);
+        assert_eq!(log.first_index_of_term(2, 4), 2);
+        assert_eq!(log.last_index_of_term(2), Some(4));
+        assert_eq!(log.last_index_of_term(9), None);
+    }
+
+    #[test]
+    #[should_panic(expected = "snapshot covers")]
+    fn committed_entries_are_never_truncated() {
+        let mut log = log_of_terms(&[1, 1]);
+        log.compact_to(1, 1);
+        log.truncate_from(1);
+    }
+}

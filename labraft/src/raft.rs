@@ -1,0 +1,338 @@
+//! The [`Raft`] handle and the threads that drive the protocol core.
+//!
+//! Threads of one peer:
+//!
+//! * **ticker** — sleeps until the core's next deadline (election timeout,
+//!   or the next heartbeat), then ticks it;
+//! * **applier** — delivers [`ApplyMsg`]s in index order, never holding the
+//!   lock while it waits for the service;
+//! * **senders** — one short-lived thread per outgoing RPC: it makes the call,
+//!   which may take seconds on a bad network, then hands the reply to the
+//!   core. RPCs never wait for one another, so one slow peer delays nobody.
+//!
+//! Incoming RPCs run on the network's threads. Every event takes the core's
+//! one lock through [`Peer::event`], which saves the state before releasing
+//! the lock whenever the event changed it, so nothing leaves this peer before
+//! the state it reflects is stable. [`Raft::kill`] stops every thread and
+//! joins it.
+
+use std::convert::Infallible;
+use std::fmt;
+use std::panic;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::{self, JoinHandle};
+use std::time::Instant;
+
+use crossbeam_channel::{Receiver, Sender, TrySendError, select};
+use labrpc::{ClientEnd, Persister, Service};
+use parking_lot::{Mutex, MutexGuard};
+
+use crate::core::{Core, Effects, Message};
+use crate::rpc::{APPEND_ENTRIES, INSTALL_SNAPSHOT, REQUEST_VOTE};
+use crate::{ApplyMsg, Index, PeerId, Term, trace};
+
+/// A Raft peer. Cheap to clone; clones are the same peer.
+#[derive(Clone)]
+pub struct Raft {
+    peer: Arc<Peer>,
+}
+
+/// [`Raft::start`] was called on a peer that is not the leader.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotLeader;
+
+impl fmt::Display for NotLeader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("not the leader")
+    }
+}
+
+impl std::error::Error for NotLeader {}
+
+struct Peer {
+    me: PeerId,
+    ends: Vec<ClientEnd>,
+    persister: Arc<Persister>,
+    /// The peer's one lock; take it through [`Peer::lock`].
+    core: Mutex<Core>,
+    apply_to: Sender<ApplyMsg>,
+    /// Level-triggered wake-ups: a full channel already holds one.
+    wake_applier: (Sender<()>, Receiver<()>),
+    wake_ticker: (Sender<()>, Receiver<()>),
+    /// Dropped by `kill`, which wakes every waiting thread.
+    running: Mutex<Option<Sender<Infallible>>>,
+    stopped: Receiver<Infallible>,
+    killed: AtomicBool,
+    /// Threads not yet joined. Kept apart from the core: spawning and joining
+    /// are not protocol state, and `kill` must join without the core's lock.
+    threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl Raft {
+    /// Creates the Raft peer `me` of the group whose ends are `peers`
+    /// (`peers[me]` is this peer's own and goes unused), restoring whatever
+    /// `persister` holds from an earlier instance. Committed commands, and
+    /// snapshots from the leader, go to `apply_to` in index order.
+    ///
+    /// Returns at once; the peer's threads do the work. Register it with
+    /// [`Raft::service`] so that its peers can reach it.
+    ///
+    /// # Panics
+    /// When `me` is not an index into `peers`, or the persisted state is
+    /// corrupt.
+    pub fn new(
+        peers: Vec<ClientEnd>,
+        me: PeerId,
+        persister: Arc<Persister>,
+        apply_to: Sender<ApplyMsg>,
+    ) -> Raft {
+        let now = Instant::now();
+        trace::epoch();
+        let mut core = Core::new(me, peers.len(), rand::random(), now);
+        core.restore(&persister.raft_state(), persister.snapshot());
+        let (running, stopped) = crossbeam_channel::bounded(0);
+        let peer = Arc::new(Peer {
+            me,
+            ends: peers,
+            persister,
+            core: Mutex::new(core),
+            apply_to,
+            wake_applier: crossbeam_channel::bounded(1),
+            wake_ticker: crossbeam_channel::bounded(1),
+            running: Mutex::new(Some(running)),
+            stopped,
+            killed: AtomicBool::new(false),
+            threads: Mutex::new(Vec::new()),
+        });
+        let ticker = Arc::clone(&peer);
+        peer.spawn("ticker", move || ticker.tick_loop());
+        let applier = Arc::clone(&peer);
+        peer.spawn("applier", move || applier.apply_loop());
+        Raft { peer }
+    }
+
+    /// The RPC service through which the other peers reach this one; add it
+    /// to this peer's [`labrpc::Server`].
+    pub fn service(&self) -> Service {
+        let mut service = Service::new("Raft");
+        let peer = Arc::clone(&self.peer);
+        service.handle(REQUEST_VOTE, move |args| {
+            peer.event(|core, now| core.handle_request_vote(&args, now))
+        });
+        let peer = Arc::clone(&self.peer);
+        service.handle(APPEND_ENTRIES, move |args| {
+            peer.event(|core, now| core.handle_append_entries(&args, now))
+        });
+        let peer = Arc::clone(&self.peer);
+        service.handle(INSTALL_SNAPSHOT, move |args| {
+            peer.event(|core, now| core.handle_install_snapshot(&args, now))
+        });
+        service
+    }
+
+    /// Proposes `command` for the log. If this peer is the leader, returns the
+    /// index the command will have if it is ever committed, and the current
+    /// term; replication starts at once. There is no guarantee the command
+    /// will be committed: leadership may be lost first.
+    ///
+    /// # Errors
+    /// [`NotLeader`] when this peer is not the leader.
+    pub fn start(&self, command: Vec<u8>) -> Result<(Index, Term), NotLeader> {
+        self.peer
+            .event(|core, now| core.start(command, now))
+            .ok_or(NotLeader)
+    }
+
+    /// The current term, and whether this peer believes it is the leader.
+    pub fn state(&self) -> (Term, bool) {
+        let core = self.peer.lock();
+        (core.term(), core.is_leader())
+    }
+
+    /// The service has a snapshot that includes every command through
+    /// `index`: Raft may discard those entries and keeps `data` in their
+    /// place, saved with its state.
+    ///
+    /// # Panics
+    /// When `index` has not been delivered on the apply channel yet.
+    pub fn snapshot(&self, index: Index, data: Vec<u8>) {
+        self.peer.event(|core, now| core.snapshot(index, data, now));
+    }
+
+    /// The size in bytes of the saved Raft state (not counting the snapshot).
+    pub fn persisted_size(&self) -> usize {
+        self.peer.persister.raft_state_size()
+    }
+
+    /// Stops this peer: once `kill` returns, none of its threads runs. Its
+    /// handlers still answer RPCs already in flight, but it starts nothing
+    /// new. Idempotent.
+    ///
+    /// # Panics
+    /// When one of the peer's threads panicked: the panic is raised again
+    /// here, after every thread has been joined.
+    pub fn kill(&self) {
+        let handles = {
+            let mut threads = self.peer.threads.lock();
+            if self.peer.killed.swap(true, Ordering::SeqCst) {
+                return;
+            }
+            std::mem::take(&mut *threads)
+        };
+        self.peer.running.lock().take();
+        let mut first_panic = None;
+        for handle in handles {
+            if let Err(payload) = handle.join() {
+                first_panic.get_or_insert(payload);
+            }
+        }
+        if let Some(payload) = first_panic {
+            panic::resume_unwind(payload);
+        }
+    }
+
+    /// Whether [`kill`](Raft::kill) has been called.
+    pub fn is_killed(&self) -> bool {
+        self.peer.killed.load(Ordering::SeqCst)
+    }
+}
+
+impl fmt::Debug for Raft {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (term, is_leader) = self.state();
+        f.debug_struct("Raft")
+            .field("me", &self.peer.me)
+            .field("term", &term)
+            .field("is_leader", &is_leader)
+            .finish()
+    }
+}
+
+impl Peer {
+    fn lock(&self) -> MutexGuard<'_, Core> {
+        self.core.lock()
+    }
+
+    /// Runs one event on the core, saves the state if the event changed it
+    /// (still under the lock), then sends what the event produced.
+    fn event<R>(self: &Arc<Self>, handle: impl FnOnce(&mut Core, Instant) -> R) -> R {
+        let mut core = self.lock();
+        let result = handle(&mut core, Instant::now());
+        let effects = core.take_effects();
+        if effects.persist {
+            self.persister
+                .save(&core.encode_state(), core.snapshot_data());
+        }
+        drop(core);
+        self.carry_out(effects);
+        result
+    }
+
+    fn carry_out(self: &Arc<Self>, effects: Effects) {
+        for (to, message) in effects.send {
+            let peer = Arc::clone(self);
+            self.spawn("sender", move || peer.deliver(to, message));
+        }
+        if effects.apply {
+            wake(&self.wake_applier.0);
+        }
+        if effects.reschedule {
+            wake(&self.wake_ticker.0);
+        }
+    }
+
+    /// Starts a thread of this peer, unless it has been killed.
+    fn spawn(&self, role: &str, body: impl FnOnce() + Send + 'static) {
+        let mut threads = self.threads.lock();
+        if self.killed.load(Ordering::SeqCst) {
+            return;
+        }
+        threads.retain(|handle| !handle.is_finished());
+        let handle = thread::Builder::new()
+            .name(format!("raft-{}-{role}", self.me))
+            .spawn(body)
+            .expect("cannot spawn a Raft thread");
+        threads.push(handle);
+    }
+
+    fn is_killed(&self) -> bool {
+        self.killed.load(Ordering::SeqCst)
+    }
+
+    /// Sends one message and hands the outcome to the core.
+    fn deliver(self: &Arc<Self>, to: PeerId, message: Message) {
+        let end = &self.ends[to];
+        match message {
+            Message::RequestVote(args) => {
+                let reply = end.call(REQUEST_VOTE, &args).ok();
+                if !self.is_killed() {
+                    self.event(|core, now| {
+                        core.handle_request_vote_reply(to, &args, reply.as_ref(), now);
+                    });
+                }
+            }
+            Message::AppendEntries { args, seq } => {
+                let reply = end.call(APPEND_ENTRIES, &args).ok();
+                if !self.is_killed() {
+                    self.event(|core, now| {
+                        core.handle_append_entries_reply(to, &args, seq, reply.as_ref(), now);
+                    });
+                }
+            }
+            Message::InstallSnapshot { args, seq } => {
+                let reply = end.call(INSTALL_SNAPSHOT, &args).ok();
+                if !self.is_killed() {
+                    self.event(|core, now| {
+                        core.handle_install_snapshot_reply(to, &args, seq, reply.as_ref(), now);
+                    });
+                }
+            }
+        }
+    }
+
+    fn tick_loop(self: Arc<Self>) {
+        loop {
+            let deadline = self.lock().next_wakeup();
+            let wait = deadline.saturating_duration_since(Instant::now());
+            select! {
+                recv(self.stopped) -> _ => return,
+                recv(self.wake_ticker.1) -> _ => continue,
+                default(wait) => {}
+            }
+            self.event(|core, now| core.tick(now));
+        }
+    }
+
+    fn apply_loop(self: Arc<Self>) {
+        loop {
+            select! {
+                recv(self.stopped) -> _ => return,
+                recv(self.wake_applier.1) -> _ => {}
+            }
+            loop {
+                let batch = self.lock().take_apply_batch();
+                if batch.is_empty() {
+                    break;
+                }
+                for message in batch {
+                    select! {
+                        send(self.apply_to, message) -> sent => {
+                            if sent.is_err() {
+                                return; // the service is gone
+                            }
+                        }
+                        recv(self.stopped) -> _ => return,
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn wake(signal: &Sender<()>) {
+    match signal.try_send(()) {
+        Ok(()) | Err(TrySendError::Full(())) => {}
+        Err(TrySendError::Disconnected(())) => unreachable!("the peer holds both ends"),
+    }
+}

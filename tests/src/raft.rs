@@ -1,0 +1,766 @@
+//! The Raft tester: a group of peers on an emulated network, and the checks
+//! the Raft suites make (the course's `config.go`, helper by helper).
+//!
+//! Each peer `i` is served as `server-i`; its outgoing ends get fresh random
+//! names at every (re)start, so a crashed instance's ends can never reach
+//! anyone again. Its committed commands go to an applier thread of the
+//! tester, which checks them against every other peer's as they arrive.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender, select};
+use labraft::{ApplyMsg, Index, Raft, Term};
+use labrpc::{Network, Persister, Server};
+use parking_lot::Mutex;
+use rand::rngs::Xoshiro256PlusPlus;
+use serde::{Deserialize, Serialize};
+
+use crate::support::{self, Session};
+
+/// The course's `RaftElectionTimeout`: tests sleep this long to let an
+/// election happen. Solutions are expected to elect within it.
+pub const ELECTION_TIMEOUT: Duration = Duration::from_millis(1000);
+
+/// The snapshot applier hands Raft a snapshot after every this many entries.
+pub const SNAPSHOT_INTERVAL: Index = 10;
+
+/// The 2D tests' bound on the saved Raft state, in bytes.
+pub const MAX_LOG_SIZE: usize = 2000;
+
+/// A command the tests submit: a number, or (for the byte-count test) text.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Command {
+    /// A number.
+    Int(u64),
+    /// A string.
+    Text(String),
+}
+
+impl fmt::Debug for Command {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Command::Int(n) => write!(f, "{n}"),
+            Command::Text(s) if s.len() > 16 => write!(f, "{:?}…({} bytes)", &s[..16], s.len()),
+            Command::Text(s) => write!(f, "{s:?}"),
+        }
+    }
+}
+
+impl From<u64> for Command {
+    fn from(n: u64) -> Self {
+        Command::Int(n)
+    }
+}
+
+impl Command {
+    fn encode(&self) -> Vec<u8> {
+        labrpc::codec::encode(self).expect("commands always encode")
+    }
+}
+
+/// Which applier reads a peer's apply channel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Applier {
+    /// Checks each command against the other peers'; ignores snapshots.
+    Plain,
+    /// Also hands Raft a snapshot every [`SNAPSHOT_INTERVAL`] entries, and
+    /// installs the snapshots Raft delivers.
+    Snapshot,
+}
+
+/// What the snapshot applier puts in a snapshot: the last index it covers
+/// and every command through it (index 0 holds nothing).
+#[derive(Serialize, Deserialize)]
+struct SnapshotData {
+    last_included_index: Index,
+    commands: Vec<Option<Command>>,
+}
+
+/// What every peer's applier has seen.
+#[derive(Default)]
+struct Applied {
+    /// `logs[i][index]`: the command peer `i` applied at `index`.
+    logs: Vec<HashMap<Index, Command>>,
+    last_applied: Vec<Index>,
+    max_index: Index,
+    /// The first apply error of each peer.
+    errors: Vec<Option<String>>,
+}
+
+/// One running instance of a peer.
+struct Instance {
+    raft: Raft,
+    /// Ends this instance sends on; deleted when it crashes.
+    end_names: Vec<String>,
+    /// Dropped to stop the applier.
+    stop_applier: Sender<()>,
+    applier: JoinHandle<()>,
+}
+
+/// The tester's view of the group.
+struct Group {
+    instances: Vec<Option<Instance>>,
+    /// The persister each peer's next instance starts from.
+    saved: Vec<Arc<Persister>>,
+    connected: Vec<bool>,
+}
+
+/// A Raft group under test. Dropping it kills every peer, cleans up the
+/// network, and checks that no thread is left behind.
+pub struct Config {
+    n: usize,
+    net: Network,
+    applier: Applier,
+    group: Mutex<Group>,
+    applied: Arc<Mutex<Applied>>,
+    finished: Arc<AtomicBool>,
+    rng: Mutex<Xoshiro256PlusPlus>,
+    /// The summary's starting point, set by [`begin`](Config::begin).
+    mark: Mutex<Mark>,
+    session: Session,
+}
+
+#[derive(Clone, Copy)]
+struct Mark {
+    t0: Instant,
+    rpcs: u64,
+    bytes: u64,
+    max_index: Index,
+}
+
+impl Config {
+    /// A group of `n` peers, all started and connected, on a network with
+    /// long delays (so a leader that waits for one RPC before sending the
+    /// next falls behind), reliable or not. The course's `make_config`.
+    pub fn new(n: usize, unreliable: bool, snapshot: bool) -> Config {
+        // Wait for this test's turn before anything else, so that what it
+        // prints (the seed first) is not mixed with another test's.
+        let seed = labrpc::seed::from_env();
+        let session = Session::begin(seed);
+        let net = Network::with_seed(labrpc::seed::announce(seed));
+        let _ = env_logger::builder()
+            .is_test(true)
+            .format(|buf, record| {
+                use std::io::Write;
+                writeln!(buf, "{}", record.args())
+            })
+            .try_init();
+        labraft::trace::epoch();
+        let rng = Mutex::new(session.rng());
+        net.set_reliable(!unreliable);
+        net.set_long_delays(true);
+        let config = Config {
+            n,
+            net,
+            applier: if snapshot {
+                Applier::Snapshot
+            } else {
+                Applier::Plain
+            },
+            group: Mutex::new(Group {
+                instances: (0..n).map(|_| None).collect(),
+                saved: (0..n).map(|_| Arc::new(Persister::new())).collect(),
+                connected: vec![false; n],
+            }),
+            applied: Arc::new(Mutex::new(Applied {
+                logs: vec![HashMap::new(); n],
+                last_applied: vec![0; n],
+                max_index: 0,
+                errors: vec![None; n],
+            })),
+            finished: Arc::new(AtomicBool::new(false)),
+            rng,
+            mark: Mutex::new(Mark {
+                t0: Instant::now(),
+                rpcs: 0,
+                bytes: 0,
+                max_index: 0,
+            }),
+            session,
+        };
+        for i in 0..n {
+            config.start1(i);
+        }
+        for i in 0..n {
+            config.connect(i);
+        }
+        config
+    }
+
+    /// The number of peers.
+    pub fn n(&self) -> usize {
+        self.n
+    }
+
+    /// A random number in `0..bound`, from the test's seeded generator.
+    pub fn random(&self, bound: u64) -> u64 {
+        support::random(&self.rng, bound)
+    }
+
+    /// A random string of `len` characters, from the test's seeded generator.
+    pub fn random_string(&self, len: usize) -> String {
+        const CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+        (0..len)
+            .map(|_| CHARS[self.random(CHARS.len() as u64) as usize] as char)
+            .collect()
+    }
+
+    /// Fails the test: `message`, then how to replay the network.
+    #[track_caller]
+    pub fn fail(&self, message: impl fmt::Display) -> ! {
+        panic!(
+            "{message}\n  (replay the network's choices with LAB_SEED={})",
+            self.net.seed()
+        );
+    }
+
+    /// Prints the test's title and starts its summary counters.
+    pub fn begin(&self, description: &str) {
+        println!("{description} ...");
+        *self.mark.lock() = Mark {
+            t0: Instant::now(),
+            rpcs: self.rpc_total(),
+            bytes: self.bytes_total(),
+            max_index: self.applied.lock().max_index,
+        };
+    }
+
+    /// Checks the time limit, then prints the course's summary line: seconds,
+    /// peers, RPCs, bytes, agreements.
+    pub fn end(&self) {
+        if let Err(e) = self.session.check_end() {
+            self.fail(e);
+        }
+        let mark = *self.mark.lock();
+        println!(
+            "  ... Passed --  {:4.1}  {} {:4} {:7} {:4}",
+            mark.t0.elapsed().as_secs_f64(),
+            self.n,
+            self.rpc_total() - mark.rpcs,
+            self.bytes_total() - mark.bytes,
+            self.applied.lock().max_index - mark.max_index
+        );
+    }
+
+    fn server_name(i: usize) -> String {
+        format!("server-{i}")
+    }
+
+    /// Crashes peer `i`: cut it off, delete its server (so no reply it sends
+    /// from now on is delivered) and its ends, keep a copy of what it
+    /// persisted, and kill it. Anything the dead instance still writes goes
+    /// to a persister nobody reads.
+    pub fn crash1(&self, i: usize) {
+        self.disconnect(i);
+        self.net.delete_server(&Self::server_name(i));
+        let instance = {
+            let mut group = self.group.lock();
+            // Before the kill: a copy that the dead instance cannot touch.
+            group.saved[i] = Arc::new(group.saved[i].copy());
+            group.instances[i].take()
+        };
+        if let Some(instance) = instance {
+            for name in &instance.end_names {
+                self.net.delete_end(name);
+            }
+            instance.raft.kill();
+            drop(instance.stop_applier);
+            instance
+                .applier
+                .join()
+                .expect("the tester's applier does not panic");
+        }
+        let mut group = self.group.lock();
+        group.saved[i] = Arc::new(group.saved[i].copy());
+    }
+
+    /// (Re)starts peer `i` from what it last persisted, with fresh ends to
+    /// every peer. It starts disconnected; call [`connect`](Config::connect).
+    pub fn start1(&self, i: usize) {
+        self.crash1(i);
+        let end_names: Vec<String> = (0..self.n).map(|_| self.random_string(20)).collect();
+        let ends = end_names
+            .iter()
+            .enumerate()
+            .map(|(j, name)| {
+                let end = self.net.make_end(name);
+                self.net.connect(name, &Self::server_name(j));
+                end
+            })
+            .collect();
+
+        let persister = {
+            let mut group = self.group.lock();
+            group.saved[i] = Arc::new(group.saved[i].copy());
+            Arc::clone(&group.saved[i])
+        };
+        {
+            let mut applied = self.applied.lock();
+            applied.last_applied[i] = 0;
+            // Like a key/value server, restore the snapshot before Raft
+            // starts: Raft does not deliver it again.
+            let snapshot = persister.snapshot();
+            if !snapshot.is_empty()
+                && let Err(e) = ingest_snapshot(&mut applied, i, &snapshot, None)
+            {
+                drop(applied);
+                self.fail(e);
+            }
+        }
+
+        let (apply_to, apply_from) = crossbeam_channel::bounded(0);
+        let raft = Raft::new(ends, i, persister, apply_to);
+        let (stop_applier, stopped) = crossbeam_channel::bounded(0);
+        let applier = {
+            let applied = Arc::clone(&self.applied);
+            let raft = raft.clone();
+            let kind = self.applier;
+            thread::Builder::new()
+                .name(format!("tester-applier-{i}"))
+                .spawn(move || apply_loop(i, kind, &raft, &apply_from, &stopped, &applied))
+                .expect("cannot spawn an applier")
+        };
+        let server = Server::new();
+        server.add_service(raft.service());
+        self.net.add_server(&Self::server_name(i), server);
+        self.group.lock().instances[i] = Some(Instance {
+            raft,
+            end_names,
+            stop_applier,
+            applier,
+        });
+    }
+
+    /// Attaches peer `i` to the network: its ends to connected peers, and
+    /// theirs to it.
+    pub fn connect(&self, i: usize) {
+        let mut group = self.group.lock();
+        group.connected[i] = true;
+        for j in 0..self.n {
+            if group.connected[j] {
+                self.enable_link(&group, i, j, true);
+                self.enable_link(&group, j, i, true);
+            }
+        }
+    }
+
+    /// Detaches peer `i` from the network: every end to or from it.
+    pub fn disconnect(&self, i: usize) {
+        let mut group = self.group.lock();
+        group.connected[i] = false;
+        for j in 0..self.n {
+            self.enable_link(&group, i, j, false);
+            self.enable_link(&group, j, i, false);
+        }
+    }
+
+    fn enable_link(&self, group: &Group, from: usize, to: usize, enabled: bool) {
+        if let Some(instance) = &group.instances[from] {
+            self.net.enable(&instance.end_names[to], enabled);
+        }
+    }
+
+    /// Whether peer `i` is connected.
+    pub fn is_connected(&self, i: usize) -> bool {
+        self.group.lock().connected[i]
+    }
+
+    /// Peer `i`'s running instance, if it is not crashed.
+    pub fn raft(&self, i: usize) -> Option<Raft> {
+        self.group.lock().instances[i]
+            .as_ref()
+            .map(|inst| inst.raft.clone())
+    }
+
+    /// `start(cmd)` on peer `i`: its index and term if it leads, `None` if it
+    /// does not or is crashed.
+    pub fn start(&self, i: usize, cmd: impl Into<Command>) -> Option<(Index, Term)> {
+        self.raft(i)?.start(cmd.into().encode()).ok()
+    }
+
+    /// Peer `i`'s term and whether it leads; `None` if it is crashed.
+    pub fn state(&self, i: usize) -> Option<(Term, bool)> {
+        self.raft(i).map(|r| r.state())
+    }
+
+    /// Requests delivered to peer `i`'s server.
+    pub fn rpc_count(&self, i: usize) -> u64 {
+        self.net.count(&Self::server_name(i))
+    }
+
+    /// All requests sent on the network.
+    pub fn rpc_total(&self) -> u64 {
+        self.net.total_count()
+    }
+
+    /// All bytes sent on the network.
+    pub fn bytes_total(&self) -> u64 {
+        self.net.total_bytes()
+    }
+
+    /// Makes the network reliable or not.
+    pub fn set_unreliable(&self, unreliable: bool) {
+        self.net.set_reliable(!unreliable);
+    }
+
+    /// Turns long reordering of replies on or off.
+    pub fn set_long_reordering(&self, on: bool) {
+        self.net.set_long_reordering(on);
+    }
+
+    /// The largest saved Raft state among the peers, in bytes.
+    pub fn log_size(&self) -> usize {
+        let group = self.group.lock();
+        group
+            .saved
+            .iter()
+            .map(|p| p.raft_state_size())
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Checks that exactly one connected peer leads in the newest term that
+    /// has a leader, trying for about five seconds; returns it.
+    pub fn check_one_leader(&self) -> usize {
+        for _ in 0..10 {
+            thread::sleep(Duration::from_millis(450 + self.random(100)));
+            let mut leaders: BTreeMap<Term, Vec<usize>> = BTreeMap::new();
+            for i in 0..self.n {
+                if self.is_connected(i)
+                    && let Some((term, true)) = self.state(i)
+                {
+                    leaders.entry(term).or_default().push(i);
+                }
+            }
+            for (term, peers) in &leaders {
+                if peers.len() > 1 {
+                    self.fail(format!(
+                        "term {term} has {} (>1) leaders: peers {peers:?}",
+                        peers.len()
+                    ));
+                }
+            }
+            if let Some((_, peers)) = leaders.last_key_value() {
+                return peers[0];
+            }
+        }
+        self.fail("expected one leader, got none (waited about 5 s)");
+    }
+
+    /// Checks that every connected peer has the same term; returns it.
+    pub fn check_terms(&self) -> Option<Term> {
+        let mut term = None;
+        for i in 0..self.n {
+            if !self.is_connected(i) {
+                continue;
+            }
+            let Some((t, _)) = self.state(i) else {
+                continue;
+            };
+            match term {
+                None => term = Some(t),
+                Some(seen) if seen != t => self.fail(format!(
+                    "servers disagree on term: {seen} and {t} (peer {i})"
+                )),
+                Some(_) => {}
+            }
+        }
+        term
+    }
+
+    /// Checks that no connected peer thinks it leads.
+    pub fn check_no_leader(&self) {
+        for i in 0..self.n {
+            if self.is_connected(i) && matches!(self.state(i), Some((_, true))) {
+                self.fail(format!(
+                    "expected no leader among connected servers, but {i} claims to be leader"
+                ));
+            }
+        }
+    }
+
+    /// How many peers have applied `index`, and the command there; fails
+    /// on any apply error, or if two peers applied different commands.
+    pub fn n_committed(&self, index: Index) -> (usize, Option<Command>) {
+        let applied = self.applied.lock();
+        if let Some(error) = applied.errors.iter().flatten().next() {
+            let error = error.clone();
+            drop(applied);
+            self.fail(format!("apply error: {error}"));
+        }
+        let mut count = 0;
+        let mut command: Option<&Command> = None;
+        for log in &applied.logs {
+            if let Some(cmd) = log.get(&index) {
+                if let Some(seen) = command
+                    && seen != cmd
+                {
+                    let message =
+                        format!("committed values do not match: index {index}, {seen:?}, {cmd:?}");
+                    drop(applied);
+                    self.fail(message);
+                }
+                count += 1;
+                command = Some(cmd);
+            }
+        }
+        (count, command.cloned())
+    }
+
+    /// Waits for at least `n` peers to apply `index`, backing off from 10 ms;
+    /// gives up (returning `None`) if some peer moves past `start_term`.
+    pub fn wait(&self, index: Index, n: usize, start_term: Option<Term>) -> Option<Command> {
+        let mut pause = Duration::from_millis(10);
+        for _ in 0..30 {
+            if self.n_committed(index).0 >= n {
+                break;
+            }
+            thread::sleep(pause);
+            if pause < Duration::from_secs(1) {
+                pause *= 2;
+            }
+            if let Some(start_term) = start_term {
+                let moved_on =
+                    (0..self.n).any(|i| self.state(i).is_some_and(|(t, _)| t > start_term));
+                if moved_on {
+                    // Someone has moved on: this agreement can no longer be
+                    // guaranteed.
+                    return None;
+                }
+            }
+        }
+        let (count, command) = self.n_committed(index);
+        if count < n {
+            self.fail(format!(
+                "only {count} decided for index {index}; wanted {n}"
+            ));
+        }
+        command
+    }
+
+    /// Full agreement on `cmd`: submits it to whichever connected peer leads
+    /// (trying them in turn, for up to 10 s), then waits up to 2 s for
+    /// `expected` peers to apply it. With `retry`, a failed round starts
+    /// over with the next leader; without, it fails the test. Returns the
+    /// index.
+    pub fn one(&self, cmd: impl Into<Command>, expected: usize, retry: bool) -> Index {
+        let cmd = cmd.into();
+        let t0 = Instant::now();
+        let mut starts = 0;
+        while t0.elapsed() < Duration::from_secs(10) && !self.finished.load(Ordering::SeqCst) {
+            // Try all the servers; maybe one is the leader.
+            let mut index = None;
+            for _ in 0..self.n {
+                starts = (starts + 1) % self.n;
+                if self.is_connected(starts)
+                    && let Some((i, _)) = self.start(starts, cmd.clone())
+                {
+                    index = Some(i);
+                    break;
+                }
+            }
+            let Some(index) = index else {
+                thread::sleep(Duration::from_millis(50));
+                continue;
+            };
+            // Somebody claimed to lead and to have submitted the command;
+            // wait a while for agreement.
+            let t1 = Instant::now();
+            while t1.elapsed() < Duration::from_secs(2) {
+                let (count, committed) = self.n_committed(index);
+                if count > 0 && count >= expected && committed.as_ref() == Some(&cmd) {
+                    return index;
+                }
+                thread::sleep(Duration::from_millis(20));
+            }
+            if !retry {
+                self.fail(format!(
+                    "one({cmd:?}) failed to reach agreement: index {index} was not applied by \
+                     {expected} peers with that command within 2 s"
+                ));
+            }
+        }
+        self.fail(format!(
+            "one({cmd:?}) failed to reach agreement on {expected} peers within 10 s"
+        ));
+    }
+
+    /// The highest index any applier has seen.
+    pub fn max_index(&self) -> Index {
+        self.applied.lock().max_index
+    }
+}
+
+impl Drop for Config {
+    /// The course's cleanup: kill every peer and shut the network. Then, ours:
+    /// every thread the test started must have exited.
+    fn drop(&mut self) {
+        self.finished.store(true, Ordering::SeqCst);
+        // Shut the network first: calls still in flight return at once, so
+        // every peer can be joined promptly.
+        self.net.cleanup();
+        let instances: Vec<Instance> = self
+            .group
+            .lock()
+            .instances
+            .iter_mut()
+            .filter_map(Option::take)
+            .collect();
+        for instance in instances {
+            instance.raft.kill();
+            drop(instance.stop_applier);
+            let _ = instance.applier.join();
+        }
+        if thread::panicking() {
+            return;
+        }
+        if let Err(e) = self
+            .session
+            .check_end()
+            .and_then(|()| self.session.check_threads_exited())
+        {
+            self.fail(e);
+        }
+    }
+}
+
+/// Reads peer `i`'s apply channel until told to stop, checking each message.
+fn apply_loop(
+    i: usize,
+    kind: Applier,
+    raft: &Raft,
+    messages: &Receiver<ApplyMsg>,
+    stop: &Receiver<()>,
+    applied: &Mutex<Applied>,
+) {
+    loop {
+        let message = select! {
+            recv(messages) -> m => match m {
+                Ok(m) => m,
+                Err(_) => return,
+            },
+            recv(stop) -> _ => return,
+        };
+        let outcome = match (kind, message) {
+            (Applier::Plain, ApplyMsg::Snapshot { .. }) => Ok(()),
+            (Applier::Plain, ApplyMsg::Command { index, command }) => {
+                check_command(&mut applied.lock(), i, index, &command)
+            }
+            (Applier::Snapshot, ApplyMsg::Snapshot { index, data, .. }) => {
+                ingest_snapshot(&mut applied.lock(), i, &data, Some(index))
+            }
+            (Applier::Snapshot, ApplyMsg::Command { index, command }) => {
+                apply_and_snapshot(applied, raft, i, index, &command)
+            }
+        };
+        if let Err(error) = outcome {
+            // Go's tester exits here; this one records the error, which
+            // fails the test at its next check, and keeps reading so that
+            // Raft is not left blocked.
+            eprintln!("apply error: {error}");
+            applied.lock().errors[i].get_or_insert(error);
+        }
+    }
+}
+
+/// The snapshot applier's handling of one command.
+fn apply_and_snapshot(
+    applied: &Mutex<Applied>,
+    raft: &Raft,
+    i: usize,
+    index: Index,
+    command: &[u8],
+) -> Result<(), String> {
+    let snapshot = {
+        let mut applied = applied.lock();
+        let expected = applied.last_applied[i] + 1;
+        if index != expected {
+            return Err(format!(
+                "server {i} apply out of order, expected index {expected}, got {index}"
+            ));
+        }
+        check_command(&mut applied, i, index, command)?;
+        if !(index + 1).is_multiple_of(SNAPSHOT_INTERVAL) {
+            return Ok(());
+        }
+        let commands = (0..=index)
+            .map(|j| applied.logs[i].get(&j).cloned())
+            .collect();
+        labrpc::codec::encode(&SnapshotData {
+            last_included_index: index,
+            commands,
+        })
+        .expect("snapshots always encode")
+    };
+    // Outside the tester's lock: Raft may take its own.
+    raft.snapshot(index, snapshot);
+    Ok(())
+}
+
+/// Records that peer `i` applied `command` at `index`, checking it against
+/// every peer's command there and that `index - 1` came first.
+fn check_command(
+    applied: &mut Applied,
+    i: usize,
+    index: Index,
+    command: &[u8],
+) -> Result<(), String> {
+    let command: Command = labrpc::codec::decode(command).map_err(|e| {
+        format!("server {i} applied something that is not a test command at index {index}: {e}")
+    })?;
+    let mut error = None;
+    for (j, log) in applied.logs.iter().enumerate() {
+        if let Some(old) = log.get(&index)
+            && *old != command
+        {
+            // Some server has already committed a different value here.
+            error = Some(format!(
+                "commit index={index} server={i} {command:?} != server={j} {old:?}"
+            ));
+        }
+    }
+    let previous_ok = applied.logs[i].contains_key(&(index - 1));
+    applied.logs[i].insert(index, command);
+    applied.last_applied[i] = index;
+    applied.max_index = applied.max_index.max(index);
+    if let Some(error) = error {
+        return Err(error);
+    }
+    if index > 1 && !previous_ok {
+        return Err(format!("server {i} apply out of order {index}"));
+    }
+    Ok(())
+}
+
+/// Replaces peer `i`'s applied log with a snapshot's contents. With
+/// `expected`, the snapshot must cover exactly that index.
+fn ingest_snapshot(
+    applied: &mut Applied,
+    i: usize,
+    data: &[u8],
+    expected: Option<Index>,
+) -> Result<(), String> {
+    let snapshot: SnapshotData = labrpc::codec::decode(data)
+        .map_err(|e| format!("server {i}: snapshot decode error: {e}"))?;
+    if let Some(index) = expected
+        && index != snapshot.last_included_index
+    {
+        return Err(format!(
+            "server {i} snapshot doesn't match the snapshot index: it covers {}, Raft said {index}",
+            snapshot.last_included_index
+        ));
+    }
+    applied.logs[i] = snapshot
+        .commands
+        .into_iter()
+        .zip(0..)
+        .filter_map(|(cmd, j)| Some((j, cmd?)))
+        .collect();
+    applied.last_applied[i] = snapshot.last_included_index;
+    Ok(())
+}

@@ -202,6 +202,11 @@ impl Config {
         support::random(&self.rng, bound)
     }
 
+    /// A random non-negative 63-bit integer, like Go's `rand.Int()`.
+    pub fn random_int(&self) -> u64 {
+        self.random(1 << 63)
+    }
+
     /// A random string of `len` characters, from the test's seeded generator.
     pub fn random_string(&self, len: usize) -> String {
         const CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";

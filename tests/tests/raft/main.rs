@@ -6,3 +6,4 @@
 //! title and summary line (`... Passed --  time  peers  rpcs  bytes  cmds`).
 
 mod part_2a;
+mod part_2b;

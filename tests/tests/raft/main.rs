@@ -7,3 +7,4 @@
 
 mod part_2a;
 mod part_2b;
+mod part_2c;

@@ -8,3 +8,4 @@
 mod part_2a;
 mod part_2b;
 mod part_2c;
+mod part_2d;

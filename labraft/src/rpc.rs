@@ -101,6 +101,7 @@ pub struct InstallSnapshotArgs {
     /// Term of the entry at `last_included_index`.
     pub last_included_term: Term,
     /// The service's snapshot.
+    #[serde(with = "serde_bytes")]
     pub data: Vec<u8>,
 }
 

@@ -2,7 +2,7 @@
 
 use std::time::Instant;
 
-use super::{Core, HEARTBEAT_INTERVAL, Message, Progress, Role, event};
+use super::{Core, Message, Progress, Role, event};
 use crate::PeerId;
 use crate::rpc::{RequestVoteArgs, RequestVoteReply};
 
@@ -117,22 +117,14 @@ impl Core {
                     match_index: 0,
                     in_flight: None,
                     pending: false,
+                    heartbeat_due: now,
                 };
                 self.peers
             ],
-            heartbeat_due: now,
         };
         event!(self, "LEAD", "becomes leader (log to {})", next_index - 1);
         self.effects.reschedule = true;
-        self.send_heartbeats(now);
-    }
-
-    /// Heartbeats to every follower; see [`Core::replicate`] for what each
-    /// carries.
-    pub(super) fn send_heartbeats(&mut self, now: Instant) {
-        if let Role::Leader { heartbeat_due, .. } = &mut self.role {
-            *heartbeat_due = now + HEARTBEAT_INTERVAL;
-        }
+        // Announce the leadership at once.
         for peer in self.others() {
             self.heartbeat(peer, now);
         }

@@ -15,6 +15,7 @@ pub struct Entry {
     /// The leader's term when the entry was created.
     pub term: Term,
     /// The service's command, opaque to Raft.
+    #[serde(with = "serde_bytes")]
     pub command: Vec<u8>,
 }
 

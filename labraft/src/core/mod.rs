@@ -38,6 +38,11 @@ pub(crate) const HEARTBEAT_INTERVAL: Duration = Duration::from_millis(100);
 /// labs' five seconds even after a split vote or two.
 const ELECTION_TIMEOUT_MS: std::ops::Range<u64> = 300..600;
 
+/// After a commit, followers hear of it within this long: from the next
+/// replication request if one leaves sooner, else from a heartbeat sent
+/// early. Waiting a little lets one message carry several commits.
+const COMMIT_NOTICE_DELAY: Duration = Duration::from_millis(10);
+
 /// An RPC that failed this soon after it was sent was most likely lost, not
 /// stuck on an unreachable peer: worth sending again at once.
 const FAST_FAILURE: Duration = Duration::from_millis(50);
@@ -85,7 +90,6 @@ enum Role {
     Leader {
         /// Per peer; the leader's own entry is unused.
         progress: Vec<Progress>,
-        heartbeat_due: Instant,
     },
 }
 
@@ -102,6 +106,9 @@ struct Progress {
     in_flight: Option<(u64, Instant)>,
     /// Replication was asked for while a request was in flight.
     pending: bool,
+    /// When the follower is next due a heartbeat: a heartbeat interval
+    /// after the last message sent to it, or sooner to announce a commit.
+    heartbeat_due: Instant,
 }
 
 /// A message for another peer.
@@ -191,7 +198,11 @@ impl Core {
     /// When [`tick`](Core::tick) next has something to do.
     pub(crate) fn next_wakeup(&self) -> Instant {
         match &self.role {
-            Role::Leader { heartbeat_due, .. } => *heartbeat_due,
+            Role::Leader { progress } => self
+                .others()
+                .map(|peer| progress[peer].heartbeat_due)
+                .min()
+                .unwrap_or(self.election_deadline),
             Role::Follower | Role::Candidate { .. } => self.election_deadline,
         }
     }
@@ -200,13 +211,19 @@ impl Core {
     pub(crate) fn tick(&mut self, now: Instant) {
         self.now = now;
         match &self.role {
-            Role::Leader { heartbeat_due, .. } if now >= *heartbeat_due => {
-                self.send_heartbeats(now);
+            Role::Leader { progress } => {
+                let due: Vec<PeerId> = self
+                    .others()
+                    .filter(|&peer| progress[peer].heartbeat_due <= now)
+                    .collect();
+                for peer in due {
+                    self.heartbeat(peer, now);
+                }
             }
             Role::Follower | Role::Candidate { .. } if now >= self.election_deadline => {
                 self.become_candidate(now);
             }
-            _ => {}
+            Role::Follower | Role::Candidate { .. } => {}
         }
     }
 

@@ -8,20 +8,28 @@ use crate::{PeerId, Term};
 
 /// Figure 2's persistent state: current term, vote and log (whose snapshot
 /// index and term travel with it).
-#[derive(Serialize, Deserialize)]
+#[derive(Deserialize)]
 struct Persistent {
     current_term: Term,
     voted_for: Option<PeerId>,
     log: Log,
 }
 
+/// [`Persistent`] by reference, so that saving never copies the log.
+#[derive(Serialize)]
+struct PersistentRef<'a> {
+    current_term: Term,
+    voted_for: Option<PeerId>,
+    log: &'a Log,
+}
+
 impl Core {
     /// The state to save, encoded.
     pub(crate) fn encode_state(&self) -> Vec<u8> {
-        labrpc::codec::encode(&Persistent {
+        labrpc::codec::encode(&PersistentRef {
             current_term: self.current_term,
             voted_for: self.voted_for,
-            log: self.log.clone(),
+            log: &self.log,
         })
         .expect("Raft state is plain data and always encodes")
     }

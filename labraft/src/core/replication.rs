@@ -2,16 +2,18 @@
 
 use std::time::Instant;
 
-use super::{Core, FAST_FAILURE, HEARTBEAT_INTERVAL, Message, Role, event};
+use super::{COMMIT_NOTICE_DELAY, Core, FAST_FAILURE, HEARTBEAT_INTERVAL, Message, Role, event};
 use crate::rpc::{AppendEntriesArgs, AppendEntriesReply, AppendOutcome, InstallSnapshotArgs};
 use crate::{Index, PeerId};
 
 impl Core {
-    /// A heartbeat for `peer`: a full replication request when none is in
-    /// flight (or the one in flight has been out a whole interval and is
-    /// probably stuck), else an empty AppendEntries beside it.
+    /// A heartbeat for `peer`, due when nothing has been sent to it for a
+    /// heartbeat interval (so a busy leader sends none) or when a commit is
+    /// to be announced: a full replication request when none is in flight
+    /// (or the one in flight has been out a whole interval and is probably
+    /// stuck), else an empty AppendEntries beside it.
     pub(super) fn heartbeat(&mut self, peer: PeerId, now: Instant) {
-        let Role::Leader { progress, .. } = &self.role else {
+        let Role::Leader { progress } = &mut self.role else {
             return;
         };
         let idle = progress[peer]
@@ -20,6 +22,7 @@ impl Core {
         if idle {
             self.send_replication(peer, now);
         } else {
+            progress[peer].heartbeat_due = now + HEARTBEAT_INTERVAL;
             let next_index = progress[peer].next_index.max(self.log.snapshot_index() + 1);
             let args = self.append_args(next_index, false);
             self.effects
@@ -60,6 +63,7 @@ impl Core {
         let progress = &mut progress[peer];
         progress.in_flight = Some((seq, now));
         progress.pending = false;
+        progress.heartbeat_due = now + HEARTBEAT_INTERVAL;
         let next_index = progress.next_index;
         let message = if next_index <= self.log.snapshot_index() {
             Message::InstallSnapshot {
@@ -293,8 +297,8 @@ impl Core {
 
     /// Figure 2, rules for leaders: advance the commit index to the highest
     /// index stored on a majority — but §5.4.2: only by counting replicas
-    /// of an entry from the current term (Figure 8). Followers learn of a new
-    /// commit index at once.
+    /// of an entry from the current term (Figure 8). Followers hear of the
+    /// new commit index within [`COMMIT_NOTICE_DELAY`].
     pub(super) fn maybe_commit(&mut self, now: Instant) -> bool {
         let Role::Leader { progress, .. } = &self.role else {
             return false;
@@ -319,9 +323,15 @@ impl Core {
         self.commit_index = index;
         self.effects.apply = true;
         event!(self, "CMIT", "commits to {index}");
-        for peer in self.others() {
-            self.replicate(peer, now);
+        let notice = now + COMMIT_NOTICE_DELAY;
+        if let Role::Leader { progress } = &mut self.role {
+            for (peer, p) in progress.iter_mut().enumerate() {
+                if peer != self.me && p.heartbeat_due > notice {
+                    p.heartbeat_due = notice;
+                }
+            }
         }
+        self.effects.reschedule = true;
         true
     }
 }
@@ -519,5 +529,56 @@ mod tests {
         assert_eq!(sent.len(), 1, "{sent:?}");
         assert_eq!((sent[0].prev_log_index, sent[0].entries.len()), (1, 1));
         assert_eq!(sent[0].leader_commit, 1);
+    }
+
+    /// At most ten heartbeats a second: an idle leader sends one to each
+    /// follower every interval, no more.
+    #[test]
+    fn an_idle_leader_heartbeats_once_an_interval() {
+        let mut core = leader(0, 3);
+        let heartbeats = core.take_effects();
+        assert!(settle(&mut core, heartbeats, at(1000)).send.is_empty());
+        core.tick(at(1099));
+        assert!(
+            core.take_effects().send.is_empty(),
+            "a heartbeat before 100 ms"
+        );
+        core.tick(at(1100));
+        assert_eq!(append_requests(&core.take_effects()).len(), 2);
+    }
+
+    /// A follower that was just sent entries needs no heartbeat; it hears
+    /// of the commit soon after, without waiting a whole interval.
+    #[test]
+    fn replication_replaces_heartbeats_and_commits_are_announced_soon() {
+        let mut core = leader(0, 3);
+        let heartbeats = core.take_effects();
+        settle(&mut core, heartbeats, at(1000));
+        core.start(b"x".to_vec(), at(1050));
+        let sent = core.take_effects();
+        let after_replies = settle(&mut core, sent, at(1051));
+        assert_eq!(core.commit_index, 1);
+        assert!(
+            after_replies.send.is_empty(),
+            "the commit is not announced at once"
+        );
+        assert!(
+            after_replies.reschedule,
+            "the ticker must wake for the notice"
+        );
+        assert!(core.next_wakeup() <= at(1061));
+        core.tick(at(1061));
+        let notices = append_requests(&core.take_effects());
+        assert_eq!(notices.len(), 2);
+        assert!(
+            notices
+                .iter()
+                .all(|a| a.leader_commit == 1 && a.entries.is_empty())
+        );
+        core.tick(at(1150));
+        assert!(
+            core.take_effects().send.is_empty(),
+            "the notices count as heartbeats: the next is due at 1161"
+        );
     }
 }

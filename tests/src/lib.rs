@@ -4,6 +4,10 @@
 //!   an emulated network, crash and restart with persister copies, partitions,
 //!   and the checks the suites make (`check_one_leader`, `one`, the appliers'
 //!   checks of every applied command, RPC and byte counts).
+//! * [`linearizability`]: a checker of histories against a sequential model
+//!   (porcupine's algorithm), with the key/value model, the history text
+//!   format, and an HTML timeline of a failing history. `check-history`
+//!   re-checks a saved history from the command line.
 //! * [`support`]: what every test shares: one test at a time, the 120 s limit,
 //!   panics in any thread counted as failures, no thread left running after
 //!   cleanup, and randomness replayed from `LAB_SEED`.
@@ -12,5 +16,6 @@
 //! 2A–2D, one module per part, with the course's test names in snake case and
 //! the part as suffix, so that `cargo test 2b` runs part 2B.
 
+pub mod linearizability;
 pub mod raft;
 pub mod support;

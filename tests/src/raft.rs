@@ -22,6 +22,20 @@ use serde::{Deserialize, Serialize};
 
 use crate::support::{self, Session};
 
+/// Logs what the tester does, in the Raft log's line shape with the topic
+/// `TEST` and no peer or term, so that a log shows the tester's actions
+/// among the peers' events (`RUST_LOG=raft=debug`).
+macro_rules! test_event {
+    ($($arg:tt)*) => {
+        ::log::debug!(
+            target: "raft::test",
+            "{:06} TEST {}",
+            labraft::trace::millis(Instant::now()),
+            format_args!($($arg)*)
+        )
+    };
+}
+
 /// The course's `RaftElectionTimeout`: tests sleep this long to let an
 /// election happen. Solutions are expected to elect within it.
 pub const ELECTION_TIMEOUT: Duration = Duration::from_millis(1000);
@@ -227,6 +241,7 @@ impl Config {
     /// Prints the test's title and starts its summary counters.
     pub fn begin(&self, description: &str) {
         println!("{description} ...");
+        test_event!("{description}");
         *self.mark.lock() = Mark {
             t0: Instant::now(),
             rpcs: self.rpc_total(),
@@ -261,6 +276,7 @@ impl Config {
     /// persisted, and kill it. Anything the dead instance still writes goes
     /// to a persister nobody reads.
     pub fn crash1(&self, i: usize) {
+        test_event!("crash S{i}");
         self.disconnect(i);
         self.net.delete_server(&Self::server_name(i));
         let instance = {
@@ -288,6 +304,7 @@ impl Config {
     /// every peer. It starts disconnected; call [`connect`](Config::connect).
     pub fn start1(&self, i: usize) {
         self.crash1(i);
+        test_event!("start S{i}");
         let end_names: Vec<String> = (0..self.n).map(|_| self.random_string(20)).collect();
         let ends = end_names
             .iter()
@@ -344,6 +361,7 @@ impl Config {
     /// Attaches peer `i` to the network: its ends to connected peers, and
     /// theirs to it.
     pub fn connect(&self, i: usize) {
+        test_event!("connect S{i}");
         let mut group = self.group.lock();
         group.connected[i] = true;
         for j in 0..self.n {
@@ -356,6 +374,7 @@ impl Config {
 
     /// Detaches peer `i` from the network: every end to or from it.
     pub fn disconnect(&self, i: usize) {
+        test_event!("disconnect S{i}");
         let mut group = self.group.lock();
         group.connected[i] = false;
         for j in 0..self.n {
@@ -410,11 +429,16 @@ impl Config {
 
     /// Makes the network reliable or not.
     pub fn set_unreliable(&self, unreliable: bool) {
+        test_event!(
+            "network {}",
+            if unreliable { "unreliable" } else { "reliable" }
+        );
         self.net.set_reliable(!unreliable);
     }
 
     /// Turns long reordering of replies on or off.
     pub fn set_long_reordering(&self, on: bool) {
+        test_event!("long reordering {}", if on { "on" } else { "off" });
         self.net.set_long_reordering(on);
     }
 

@@ -193,3 +193,39 @@ fn thread_name(tid: u32) -> String {
         .map(|n| n.trim().to_owned())
         .unwrap_or_else(|_| format!("thread {tid}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_thread_left_running_is_named() {
+        let session = Session::begin(1);
+        let (release, wait) = crossbeam_channel::bounded::<()>(0);
+        let straggler = thread::Builder::new()
+            .name("left-behind".into())
+            .spawn(move || {
+                let _ = wait.recv();
+            })
+            .unwrap();
+        let error = session.check_threads_exited().unwrap_err();
+        assert!(error.contains("left-behind"), "{error}");
+        drop(release);
+        straggler.join().unwrap();
+        assert_eq!(session.check_threads_exited(), Ok(()));
+    }
+
+    #[test]
+    fn a_panic_in_another_thread_fails_the_test() {
+        let session = Session::begin(1);
+        let _ = thread::Builder::new()
+            .name("doomed".into())
+            .spawn(|| panic!("deliberate panic in a helper thread"))
+            .unwrap()
+            .join();
+        let error = session.check_end().unwrap_err();
+        assert!(error.contains("doomed"), "{error}");
+        assert!(error.contains("deliberate panic"), "{error}");
+        assert_eq!(session.check_end(), Ok(()), "each panic is reported once");
+    }
+}

@@ -1,0 +1,508 @@
+//! The key/value model (`get`, `put`, `append` on string values, one string
+//! per key) and the text format of key/value histories.
+//!
+//! The format is the one of porcupine's and Jepsen's key/value logs: one
+//! event per line, in real-time order.
+//!
+//! ```text
+//! {:process 3, :type :invoke, :f :append, :key "4", :value "x 3 17 y"}
+//! {:process 3, :type :ok, :f :append, :key "4", :value "x 3 17 y"}
+//! {:process 0, :type :invoke, :f :get, :key "9", :value nil}
+//! {:process 0, :type :ok, :f :get, :key "9", :value "x 0 2 yx 1 5 y"}
+//! ```
+//!
+//! `:invoke` starts an operation of a process, and that process's next
+//! `:ok` ends it. `:fail` means the operation did not happen; `:info`, or no
+//! end at all, means it may or may not have (it may take effect any time
+//! after its call; a `get` that never returned constrains nothing). A line's
+//! position is its time.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+
+use super::{Model, Operation};
+
+/// The key/value store's sequential specification.
+pub struct KvModel;
+
+/// A key/value operation's input.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KvInput {
+    /// Read a key ("" when absent).
+    Get {
+        /// The key.
+        key: String,
+    },
+    /// Replace a key's value.
+    Put {
+        /// The key.
+        key: String,
+        /// The new value.
+        value: String,
+    },
+    /// Append to a key's value (absent counts as "").
+    Append {
+        /// The key.
+        key: String,
+        /// What to append.
+        value: String,
+    },
+}
+
+impl KvInput {
+    /// The key the operation touches.
+    pub fn key(&self) -> &str {
+        match self {
+            KvInput::Get { key } | KvInput::Put { key, .. } | KvInput::Append { key, .. } => key,
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            KvInput::Get { .. } => "get",
+            KvInput::Put { .. } => "put",
+            KvInput::Append { .. } => "append",
+        }
+    }
+}
+
+/// A key/value operation's output.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KvOutput {
+    /// What a `get` returned.
+    Value(String),
+    /// A `put` or `append` completed.
+    Done,
+    /// The operation never returned.
+    Unknown,
+}
+
+/// An operation of a key/value history.
+pub type KvOperation = Operation<KvModel>;
+
+impl Model for KvModel {
+    type State = String;
+    type Input = KvInput;
+    type Output = KvOutput;
+
+    fn init(&self) -> String {
+        String::new()
+    }
+
+    fn step(&self, state: &String, input: &KvInput, output: &KvOutput) -> Option<String> {
+        match (input, output) {
+            (KvInput::Get { .. }, KvOutput::Value(value)) => {
+                (value == state).then(|| state.clone())
+            }
+            (KvInput::Get { .. }, KvOutput::Unknown) => Some(state.clone()),
+            (KvInput::Get { .. }, KvOutput::Done) => None,
+            (KvInput::Put { value, .. }, _) => Some(value.clone()),
+            (KvInput::Append { value, .. }, _) => Some(format!("{state}{value}")),
+        }
+    }
+
+    /// One partition per key: operations on different keys cannot affect
+    /// each other.
+    fn partition(&self, history: &[KvOperation]) -> Vec<(String, Vec<usize>)> {
+        let mut by_key: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        for (i, op) in history.iter().enumerate() {
+            by_key.entry(op.input.key()).or_default().push(i);
+        }
+        by_key
+            .into_iter()
+            .map(|(key, ops)| (format!("key {key:?}"), ops))
+            .collect()
+    }
+
+    fn describe_operation(&self, input: &KvInput, output: &KvOutput) -> String {
+        match (input, output) {
+            (KvInput::Get { key }, KvOutput::Value(value)) => {
+                format!("get({key:?}) -> {}", abbreviate(value))
+            }
+            (KvInput::Get { key }, _) => format!("get({key:?}) -> ?"),
+            (KvInput::Put { key, value }, _) => format!("put({key:?}, {})", abbreviate(value)),
+            (KvInput::Append { key, value }, _) => {
+                format!("append({key:?}, {})", abbreviate(value))
+            }
+        }
+    }
+
+    fn describe_state(&self, state: &String) -> String {
+        abbreviate(state)
+    }
+}
+
+/// A quoted value, cut short in the middle when long.
+fn abbreviate(value: &str) -> String {
+    const KEEP: usize = 24;
+    let chars: Vec<char> = value.chars().collect();
+    if chars.len() <= 2 * KEEP + 10 {
+        return format!("{value:?}");
+    }
+    let head: String = chars[..KEEP].iter().collect();
+    let tail: String = chars[chars.len() - KEEP..].iter().collect();
+    format!("{head:?}…({} chars)…{tail:?}", chars.len())
+}
+
+/// A line of a history file that could not be understood.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParseError {
+    /// The line's number, from 1.
+    pub line: usize,
+    /// What was wrong.
+    pub message: String,
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {}: {}", self.line, self.message)
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+/// A value in an event line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Value {
+    Keyword(String),
+    Text(String),
+    Int(u64),
+    Nil,
+}
+
+/// Reads a history in the text format above.
+///
+/// # Errors
+/// On the first line that is not an event map with `:process`, `:type`,
+/// `:f`, `:key` and `:value`, or whose event does not fit the history so far
+/// (an `:ok` with no operation in progress, an `:invoke` while one is).
+pub fn parse_history(text: &str) -> Result<Vec<KvOperation>, ParseError> {
+    let mut ops: Vec<Option<KvOperation>> = Vec::new();
+    let mut in_progress: HashMap<usize, usize> = HashMap::new();
+    for (number, line) in text.lines().enumerate() {
+        let number = number + 1;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let error = |message: String| ParseError {
+            line: number,
+            message,
+        };
+        let fields = parse_map(line).map_err(error)?;
+        let get = |name: &str| {
+            fields
+                .get(name)
+                .ok_or_else(|| error(format!("no :{name} in {line:?}")))
+        };
+        let process = match get("process")? {
+            Value::Int(n) => {
+                usize::try_from(*n).map_err(|_| error("process out of range".into()))?
+            }
+            other => return Err(error(format!(":process must be a number, not {other:?}"))),
+        };
+        let kind = keyword(get("type")?).ok_or_else(|| error(":type must be a keyword".into()))?;
+        let f = keyword(get("f")?).ok_or_else(|| error(":f must be a keyword".into()))?;
+        let key = match get("key")? {
+            Value::Text(key) => key.clone(),
+            other => return Err(error(format!(":key must be a string, not {other:?}"))),
+        };
+        let value = match get("value")? {
+            Value::Text(v) => Some(v.clone()),
+            Value::Nil => None,
+            other => {
+                return Err(error(format!(
+                    ":value must be a string or nil, not {other:?}"
+                )));
+            }
+        };
+        let time = number as u64;
+        match kind {
+            "invoke" => {
+                if let Some(&pending) = in_progress.get(&process) {
+                    return Err(error(format!(
+                        "process {process} invokes an operation while its operation from line \
+                         {} is in progress",
+                        ops[pending].as_ref().map_or(0, |o| o.call)
+                    )));
+                }
+                let input = match (f, value) {
+                    ("get", _) => KvInput::Get { key },
+                    ("put", Some(value)) => KvInput::Put { key, value },
+                    ("append", Some(value)) => KvInput::Append { key, value },
+                    ("put" | "append", None) => {
+                        return Err(error(format!(":{f} needs a string :value")));
+                    }
+                    (other, _) => {
+                        return Err(error(format!(
+                            "unknown operation :{other} (expected :get, :put or :append)"
+                        )));
+                    }
+                };
+                in_progress.insert(process, ops.len());
+                ops.push(Some(Operation {
+                    client: process,
+                    input,
+                    call: time,
+                    output: KvOutput::Unknown,
+                    ret: u64::MAX,
+                }));
+            }
+            "ok" | "fail" | "info" => {
+                let Some(index) = in_progress.remove(&process) else {
+                    return Err(error(format!(
+                        "process {process} ends an operation (:{kind}) it never invoked"
+                    )));
+                };
+                let op = ops[index].as_mut().expect("in progress, so present");
+                if op.input.name() != f || op.input.key() != key {
+                    return Err(error(format!(
+                        "process {process} ends :{f} on {key:?}, but invoked :{} on {:?}",
+                        op.input.name(),
+                        op.input.key()
+                    )));
+                }
+                match kind {
+                    "ok" => {
+                        op.ret = time;
+                        op.output = match op.input {
+                            KvInput::Get { .. } => KvOutput::Value(value.unwrap_or_default()),
+                            KvInput::Put { .. } | KvInput::Append { .. } => KvOutput::Done,
+                        };
+                    }
+                    // It did not happen: drop it.
+                    "fail" => ops[index] = None,
+                    // It may or may not have happened: leave it in progress
+                    // forever.
+                    _ => {}
+                }
+            }
+            other => {
+                return Err(error(format!(
+                    "unknown :type :{other} (expected :invoke, :ok, :fail or :info)"
+                )));
+            }
+        }
+    }
+    Ok(ops.into_iter().flatten().collect())
+}
+
+/// Writes a history in the text format above: the events in time order
+/// (calls before returns at equal times), an operation that never returned
+/// with its call only.
+pub fn format_history(history: &[KvOperation]) -> String {
+    let mut events: Vec<(u64, bool, usize)> = Vec::new();
+    for (i, op) in history.iter().enumerate() {
+        events.push((op.call, false, i));
+        if op.ret != u64::MAX {
+            events.push((op.ret, true, i));
+        }
+    }
+    events.sort_unstable();
+    let mut text = String::new();
+    for (_, is_return, i) in events {
+        let op = &history[i];
+        let (kind, value) = match (&op.input, is_return, &op.output) {
+            (KvInput::Get { .. }, false, _) => ("invoke", None),
+            (KvInput::Get { .. }, true, KvOutput::Value(v)) => ("ok", Some(v.as_str())),
+            (KvInput::Get { .. }, true, _) => ("ok", Some("")),
+            (KvInput::Put { value, .. } | KvInput::Append { value, .. }, r, _) => {
+                (if r { "ok" } else { "invoke" }, Some(value.as_str()))
+            }
+        };
+        let value = value.map_or_else(|| "nil".to_owned(), quote);
+        text.push_str(&format!(
+            "{{:process {}, :type :{kind}, :f :{}, :key {}, :value {value}}}\n",
+            op.client,
+            op.input.name(),
+            quote(op.input.key())
+        ));
+    }
+    text
+}
+
+fn quote(text: &str) -> String {
+    let mut quoted = String::with_capacity(text.len() + 2);
+    quoted.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => quoted.push_str("\\\""),
+            '\\' => quoted.push_str("\\\\"),
+            '\n' => quoted.push_str("\\n"),
+            c => quoted.push(c),
+        }
+    }
+    quoted.push('"');
+    quoted
+}
+
+fn keyword(value: &Value) -> Option<&str> {
+    match value {
+        Value::Keyword(k) => Some(k),
+        _ => None,
+    }
+}
+
+/// Parses `{:name value, :name value, ...}`.
+fn parse_map(line: &str) -> Result<HashMap<String, Value>, String> {
+    let mut chars = line.trim().chars().peekable();
+    if chars.next() != Some('{') {
+        return Err(format!("expected an event map {{...}}, got {line:?}"));
+    }
+    let mut fields = HashMap::new();
+    loop {
+        skip_separators(&mut chars);
+        match chars.peek() {
+            Some('}') => {
+                chars.next();
+                break;
+            }
+            Some(':') => {}
+            Some(c) => return Err(format!("expected :name or }}, found {c:?} in {line:?}")),
+            None => return Err(format!("unterminated event map: {line:?}")),
+        }
+        let Value::Keyword(name) = parse_value(&mut chars)? else {
+            unreachable!("a value starting with ':' is a keyword")
+        };
+        skip_separators(&mut chars);
+        let value = parse_value(&mut chars)?;
+        if fields.insert(name.clone(), value).is_some() {
+            return Err(format!(":{name} appears twice in {line:?}"));
+        }
+    }
+    if chars.any(|c| !c.is_whitespace()) {
+        return Err(format!("text after the event map in {line:?}"));
+    }
+    Ok(fields)
+}
+
+fn skip_separators(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) {
+    while chars.next_if(|c| c.is_whitespace() || *c == ',').is_some() {}
+}
+
+fn parse_value(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) -> Result<Value, String> {
+    match chars.peek().copied() {
+        Some(':') => {
+            chars.next();
+            let mut word = String::new();
+            while let Some(c) = chars.next_if(|c| c.is_alphanumeric() || "-_?!*".contains(*c)) {
+                word.push(c);
+            }
+            if word.is_empty() {
+                return Err("empty keyword".into());
+            }
+            Ok(Value::Keyword(word))
+        }
+        Some('"') => {
+            chars.next();
+            let mut text = String::new();
+            loop {
+                match chars.next() {
+                    Some('"') => return Ok(Value::Text(text)),
+                    Some('\\') => match chars.next() {
+                        Some('n') => text.push('\n'),
+                        Some('t') => text.push('\t'),
+                        Some(c @ ('"' | '\\')) => text.push(c),
+                        other => return Err(format!("unknown escape \\{other:?} in a string")),
+                    },
+                    Some(c) => text.push(c),
+                    None => return Err("unterminated string".into()),
+                }
+            }
+        }
+        Some(c) if c.is_ascii_digit() => {
+            let mut digits = String::new();
+            while let Some(c) = chars.next_if(char::is_ascii_digit) {
+                digits.push(c);
+            }
+            digits
+                .parse()
+                .map(Value::Int)
+                .map_err(|e| format!("bad number {digits}: {e}"))
+        }
+        Some('n') => {
+            let word: String = chars.by_ref().take(3).collect();
+            if word == "nil" {
+                Ok(Value::Nil)
+            } else {
+                Err(format!("expected nil, found {word:?}"))
+            }
+        }
+        Some(c) => Err(format!("unexpected {c:?}")),
+        None => Err("a value is missing".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::linearizability::{Budget, Verdict, check};
+
+    #[test]
+    fn parses_events_into_operations() {
+        let text = r#"{:process 3, :type :invoke, :f :append, :key "4", :value "x 3 17 y"}
+{:process 0, :type :invoke, :f :get, :key "4", :value nil}
+{:process 3, :type :ok, :f :append, :key "4", :value "x 3 17 y"}
+{:process 0, :type :ok, :f :get, :key "4", :value "x 3 17 y"}
+"#;
+        let ops = parse_history(text).unwrap();
+        assert_eq!(ops.len(), 2);
+        assert_eq!((ops[0].client, ops[0].call, ops[0].ret), (3, 1, 3));
+        assert_eq!(ops[1].output, KvOutput::Value("x 3 17 y".into()));
+        assert_eq!(
+            check(&KvModel, &ops, Budget::default()).verdict,
+            Verdict::Linearizable
+        );
+    }
+
+    #[test]
+    fn bad_lines_are_errors_with_their_number() {
+        let cases = [
+            (
+                "{:process 1, :type :ok, :f :get, :key \"k\", :value \"\"}",
+                "never invoked",
+            ),
+            (
+                "{:process 1, :type :invoke, :f :cas, :key \"k\", :value \"\"}",
+                "unknown operation",
+            ),
+            (
+                "{:process 1, :type :invoke, :f :get, :value nil}",
+                "no :key",
+            ),
+            (
+                "{:process 1, :type :invoke, :f :get, :key \"k, :value nil}",
+                "unterminated",
+            ),
+            ("process 1", "expected an event map"),
+        ];
+        for (line, expected) in cases {
+            let text = format!("\n{line}\n");
+            let error = parse_history(&text).unwrap_err();
+            assert_eq!(error.line, 2, "{line}");
+            assert!(error.to_string().contains(expected), "{line}: {error}");
+        }
+    }
+
+    #[test]
+    fn failed_operations_are_dropped_and_indeterminate_ones_stay_open() {
+        let text = r#"{:process 1, :type :invoke, :f :put, :key "k", :value "a"}
+{:process 1, :type :fail, :f :put, :key "k", :value "a"}
+{:process 2, :type :invoke, :f :put, :key "k", :value "b"}
+{:process 2, :type :info, :f :put, :key "k", :value "b"}
+"#;
+        let ops = parse_history(text).unwrap();
+        assert_eq!(ops.len(), 1);
+        assert_eq!((ops[0].client, ops[0].ret), (2, u64::MAX));
+    }
+
+    #[test]
+    fn formatting_reproduces_the_parsed_text() {
+        let text = r#"{:process 0, :type :invoke, :f :put, :key "k", :value "a\"b"}
+{:process 1, :type :invoke, :f :get, :key "k", :value nil}
+{:process 0, :type :ok, :f :put, :key "k", :value "a\"b"}
+{:process 1, :type :ok, :f :get, :key "k", :value "a\"b"}
+"#;
+        let ops = parse_history(text).unwrap();
+        assert_eq!(format_history(&ops), text);
+    }
+}

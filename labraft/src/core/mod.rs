@@ -300,6 +300,41 @@ impl Core {
         }
     }
 
+    /// The common start of handling the reply (or the lack of one) to a
+    /// replication request sent to `from` in `term`: adopt a higher term;
+    /// then, if this peer still leads in `term`, stop tracking request `seq`
+    /// as in flight. Returns the follower's progress, and when that request
+    /// was sent if it was the one in flight; `None` if the reply is stale.
+    fn progress_after_reply(
+        &mut self,
+        from: PeerId,
+        term: Term,
+        seq: Option<u64>,
+        reply_term: Option<Term>,
+        now: Instant,
+    ) -> Option<(&mut Progress, Option<Instant>)> {
+        self.now = now;
+        if let Some(reply_term) = reply_term {
+            self.observe_term(reply_term, now);
+        }
+        // Re-check after the round trip: still the leader of that term?
+        if term != self.current_term {
+            return None;
+        }
+        let Role::Leader { progress } = &mut self.role else {
+            return None;
+        };
+        let progress = &mut progress[from];
+        let sent = match (seq, progress.in_flight) {
+            (Some(seq), Some((in_flight, sent))) if seq == in_flight => {
+                progress.in_flight = None;
+                Some(sent)
+            }
+            _ => None,
+        };
+        Some((progress, sent))
+    }
+
     fn become_follower(&mut self, term: Term, now: Instant) {
         let was_leader = self.is_leader();
         if term > self.current_term {

@@ -227,25 +227,11 @@ impl Core {
         reply: Option<&AppendEntriesReply>,
         now: Instant,
     ) {
-        self.now = now;
-        if let Some(reply) = reply {
-            self.observe_term(reply.term, now);
-        }
-        // Re-check after the round trip: still the leader of that term?
-        if args.term != self.current_term {
-            return;
-        }
         let last_index = self.log.last_index();
-        let Role::Leader { progress, .. } = &mut self.role else {
+        let Some((progress, sent)) =
+            self.progress_after_reply(from, args.term, seq, reply.map(|r| r.term), now)
+        else {
             return;
-        };
-        let progress = &mut progress[from];
-        let sent = match (seq, progress.in_flight) {
-            (Some(seq), Some((in_flight, sent))) if seq == in_flight => {
-                progress.in_flight = None;
-                Some(sent)
-            }
-            _ => None,
         };
         let Some(reply) = reply else {
             // A tracked request lost this fast was dropped, not stuck on an

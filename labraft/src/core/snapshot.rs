@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use super::{Core, Role, event};
+use super::{Core, event};
 use crate::rpc::{InstallSnapshotArgs, InstallSnapshotReply};
 use crate::{Index, PeerId};
 
@@ -94,21 +94,12 @@ impl Core {
         reply: Option<&InstallSnapshotReply>,
         now: Instant,
     ) {
-        self.now = now;
-        if let Some(reply) = reply {
-            self.observe_term(reply.term, now);
-        }
-        if args.term != self.current_term {
-            return;
-        }
         let last_index = self.log.last_index();
-        let Role::Leader { progress, .. } = &mut self.role else {
+        let Some((progress, _)) =
+            self.progress_after_reply(from, args.term, Some(seq), reply.map(|r| r.term), now)
+        else {
             return;
         };
-        let progress = &mut progress[from];
-        if progress.in_flight.is_some_and(|(s, _)| s == seq) {
-            progress.in_flight = None;
-        }
         if reply.is_none() {
             return; // sent again with the next heartbeat
         }

@@ -4,6 +4,9 @@
 //!   an emulated network, crash and restart with persister copies, partitions,
 //!   and the checks the suites make (`check_one_leader`, `one`, the appliers'
 //!   checks of every applied command, RPC and byte counts).
+//! * [`kv`]: the key/value tester (the course's kvraft `config.go`): servers,
+//!   clerks with their own ends, partitions, crash and restart, and every
+//!   clerk operation recorded for the linearizability check.
 //! * [`linearizability`]: a checker of histories against a sequential model
 //!   (porcupine's algorithm), with the key/value model, the history text
 //!   format, and an HTML timeline of a failing history. `check-history`
@@ -16,6 +19,7 @@
 //! 2A–2D, one module per part, with the course's test names in snake case and
 //! the part as suffix, so that `cargo test 2b` runs part 2B.
 
+pub mod kv;
 pub mod linearizability;
 pub mod raft;
 pub mod support;

@@ -157,14 +157,6 @@ impl Config {
         let seed = labrpc::seed::from_env();
         let session = Session::begin(seed);
         let net = Network::with_seed(labrpc::seed::announce(seed));
-        let _ = env_logger::builder()
-            .is_test(true)
-            .format(|buf, record| {
-                use std::io::Write;
-                writeln!(buf, "{}", record.args())
-            })
-            .try_init();
-        labraft::trace::epoch();
         let rng = Mutex::new(session.rng());
         net.set_reliable(!unreliable);
         net.set_long_delays(true);
@@ -223,10 +215,7 @@ impl Config {
 
     /// A random string of `len` characters, from the test's seeded generator.
     pub fn random_string(&self, len: usize) -> String {
-        const CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-        (0..len)
-            .map(|_| CHARS[self.random(CHARS.len() as u64) as usize] as char)
-            .collect()
+        support::random_string(&self.rng, len)
     }
 
     /// Fails the test: `message`, then how to replay the network.
@@ -267,10 +256,6 @@ impl Config {
         );
     }
 
-    fn server_name(i: usize) -> String {
-        format!("server-{i}")
-    }
-
     /// Crashes peer `i`: cut it off, delete its server (so no reply it sends
     /// from now on is delivered) and its ends, keep a copy of what it
     /// persisted, and kill it. Anything the dead instance still writes goes
@@ -278,7 +263,7 @@ impl Config {
     pub fn crash1(&self, i: usize) {
         test_event!("crash S{i}");
         self.disconnect(i);
-        self.net.delete_server(&Self::server_name(i));
+        self.net.delete_server(&support::server_name(i));
         let instance = {
             let mut group = self.group.lock();
             // Before the kill: a copy that the dead instance cannot touch.
@@ -305,16 +290,7 @@ impl Config {
     pub fn start1(&self, i: usize) {
         self.crash1(i);
         test_event!("start S{i}");
-        let end_names: Vec<String> = (0..self.n).map(|_| self.random_string(20)).collect();
-        let ends = end_names
-            .iter()
-            .enumerate()
-            .map(|(j, name)| {
-                let end = self.net.make_end(name);
-                self.net.connect(name, &Self::server_name(j));
-                end
-            })
-            .collect();
+        let (end_names, ends) = support::fresh_ends(&self.net, &self.rng, self.n);
 
         let persister = {
             let mut group = self.group.lock();
@@ -349,7 +325,7 @@ impl Config {
         };
         let server = Server::new();
         server.add_service(raft.service());
-        self.net.add_server(&Self::server_name(i), server);
+        self.net.add_server(&support::server_name(i), server);
         self.group.lock().instances[i] = Some(Instance {
             raft,
             end_names,
@@ -414,7 +390,7 @@ impl Config {
 
     /// Requests delivered to peer `i`'s server.
     pub fn rpc_count(&self, i: usize) -> u64 {
-        self.net.count(&Self::server_name(i))
+        self.net.count(&support::server_name(i))
     }
 
     /// All requests sent on the network.

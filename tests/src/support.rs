@@ -9,6 +9,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
+use labrpc::{ClientEnd, Network};
 use parking_lot::{Mutex, MutexGuard};
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
@@ -42,6 +43,7 @@ impl Session {
     /// Waits for this test's turn, then starts its clock and its watchdog.
     pub fn begin(seed: u64) -> Session {
         install_panic_recorder();
+        init_logging();
         let me = current_tid();
         if let Some(tid) = me {
             WAITING.lock().push(tid);
@@ -151,6 +153,19 @@ fn spawn_watchdog(name: String, seed: u64, stop: Receiver<()>) {
         .expect("cannot spawn the test watchdog");
 }
 
+/// Sends `log` records to the test's output, one bare line each (the lines
+/// carry their own time and topic); silent unless `RUST_LOG` asks.
+fn init_logging() {
+    let _ = env_logger::builder()
+        .is_test(true)
+        .format(|buf, record| {
+            use std::io::Write;
+            writeln!(buf, "{}", record.args())
+        })
+        .try_init();
+    labraft::trace::epoch();
+}
+
 /// Records every panic (in any thread) for [`Session::check_end`], then
 /// reports it as usual.
 fn install_panic_recorder() {
@@ -169,6 +184,40 @@ fn install_panic_recorder() {
 /// A random integer in `0..bound` from `rng`.
 pub fn random(rng: &Mutex<Xoshiro256PlusPlus>, bound: u64) -> u64 {
     rng.lock().random_range(0..bound)
+}
+
+/// A random string of `len` letters and digits from `rng`.
+pub fn random_string(rng: &Mutex<Xoshiro256PlusPlus>, len: usize) -> String {
+    const CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    let mut rng = rng.lock();
+    (0..len)
+        .map(|_| CHARS[rng.random_range(0..CHARS.len())] as char)
+        .collect()
+}
+
+/// The network name of server `i`.
+pub fn server_name(i: usize) -> String {
+    format!("server-{i}")
+}
+
+/// Fresh ends with random names, one to each of `n` servers, connected but
+/// not enabled; their names and the ends.
+pub fn fresh_ends(
+    net: &Network,
+    rng: &Mutex<Xoshiro256PlusPlus>,
+    n: usize,
+) -> (Vec<String>, Vec<ClientEnd>) {
+    let names: Vec<String> = (0..n).map(|_| random_string(rng, 20)).collect();
+    let ends = names
+        .iter()
+        .enumerate()
+        .map(|(j, name)| {
+            let end = net.make_end(name);
+            net.connect(name, &server_name(j));
+            end
+        })
+        .collect();
+    (names, ends)
 }
 
 /// The kernel's id of the calling thread, if this system shows it.

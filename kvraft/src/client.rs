@@ -1,0 +1,95 @@
+//! The clerk: the client library of the key/value service.
+
+use std::thread;
+use std::time::Duration;
+
+use labrpc::{ClientEnd, Method};
+use serde::Serialize;
+
+use crate::rpc::{GET, GetArgs, OpId, PUT_APPEND, PutAppendArgs, PutOrAppend, Reply};
+
+/// After asking every server in turn without success, wait this long before
+/// the next round: an election is probably under way, and asking again at
+/// once would only burn CPU.
+const ROUND_PAUSE: Duration = Duration::from_millis(50);
+
+/// A client of the key/value service. Each operation retries, server after
+/// server, until one executes it, and executes exactly once.
+pub struct Clerk {
+    servers: Vec<ClientEnd>,
+    /// The server that answered last: probably the leader.
+    leader: usize,
+    client: u64,
+    seq: u64,
+}
+
+impl Clerk {
+    /// A clerk that reaches the servers through `servers`.
+    pub fn new(servers: Vec<ClientEnd>) -> Clerk {
+        assert!(!servers.is_empty(), "a clerk needs at least one server");
+        Clerk {
+            servers,
+            leader: 0,
+            client: rand::random(),
+            seq: 0,
+        }
+    }
+
+    /// The value of `key`, or "" if it has none.
+    pub fn get(&mut self, key: &str) -> String {
+        let id = self.next_id();
+        self.until_done(
+            GET,
+            &GetArgs {
+                key: key.to_owned(),
+                id,
+            },
+        )
+    }
+
+    /// Sets `key` to `value`.
+    pub fn put(&mut self, key: &str, value: &str) {
+        self.put_append(key, value, PutOrAppend::Put);
+    }
+
+    /// Appends `value` to `key`'s value (an absent key counts as "").
+    pub fn append(&mut self, key: &str, value: &str) {
+        self.put_append(key, value, PutOrAppend::Append);
+    }
+
+    fn put_append(&mut self, key: &str, value: &str, kind: PutOrAppend) {
+        let id = self.next_id();
+        self.until_done(
+            PUT_APPEND,
+            &PutAppendArgs {
+                key: key.to_owned(),
+                value: value.to_owned(),
+                kind,
+                id,
+            },
+        );
+    }
+
+    fn next_id(&mut self) -> OpId {
+        self.seq += 1;
+        OpId {
+            client: self.client,
+            seq: self.seq,
+        }
+    }
+
+    /// Sends the request to the likely leader, then to each server in turn,
+    /// until one carries it out; the same id every time, so it executes once.
+    fn until_done<Req: Serialize>(&mut self, method: Method<Req, Reply>, args: &Req) -> String {
+        loop {
+            for offset in 0..self.servers.len() {
+                let server = (self.leader + offset) % self.servers.len();
+                if let Ok(Reply::Ok(value)) = self.servers[server].call(method, args) {
+                    self.leader = server;
+                    return value;
+                }
+            }
+            thread::sleep(ROUND_PAUSE);
+        }
+    }
+}

@@ -1,0 +1,438 @@
+//! The key/value tester: a group of [`KvServer`]s on an emulated network,
+//! clerks with their own ends, partitions, crash and restart with persister
+//! copies (the course's kvraft `config.go`), and a recorder of every clerk
+//! operation for the linearizability check.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use kvraft::{Clerk, KvServer};
+use labrpc::{Network, Persister, Server};
+use parking_lot::Mutex;
+use rand::rngs::Xoshiro256PlusPlus;
+use rand::seq::SliceRandom;
+
+use crate::linearizability::kv::{KvInput, KvOperation, KvOutput, format_history};
+use crate::linearizability::{Budget, Verdict, check, html};
+use crate::support::{self, Session};
+
+/// A group of key/value servers under test. Dropping it kills every server,
+/// cleans up the network, and checks that no thread is left behind.
+pub struct Config {
+    n: usize,
+    net: Network,
+    max_raft_state: Option<usize>,
+    group: Mutex<Group>,
+    rng: Mutex<Xoshiro256PlusPlus>,
+    /// Clerk operations since `begin`.
+    ops: AtomicU64,
+    mark: Mutex<(Instant, u64)>,
+    /// Every operation recorded through [`Client`]s.
+    history: Mutex<Vec<KvOperation>>,
+    origin: Instant,
+    session: Session,
+}
+
+struct Group {
+    servers: Vec<Option<KvServer>>,
+    /// `end_names[i][j]`: server i's end to server j.
+    end_names: Vec<Vec<String>>,
+    saved: Vec<Arc<Persister>>,
+}
+
+/// A clerk with the ends the tester made for it, which it can connect and
+/// disconnect, and which records each operation for the linearizability
+/// check.
+pub struct Client<'a> {
+    config: &'a Config,
+    clerk: Clerk,
+    links: Links<'a>,
+    id: usize,
+}
+
+/// A clerk's ends, to connect and disconnect while the clerk is busy.
+#[derive(Clone)]
+pub struct Links<'a> {
+    config: &'a Config,
+    /// `end_names[j]`: the end to server j.
+    end_names: Vec<String>,
+}
+
+impl Config {
+    /// `n` servers, all started and connected, reliable or not, each
+    /// snapshotting near `max_raft_state` bytes of Raft state if given. The
+    /// course's `make_config`.
+    pub fn new(n: usize, unreliable: bool, max_raft_state: Option<usize>) -> Config {
+        let seed = labrpc::seed::from_env();
+        let session = Session::begin(seed);
+        let net = Network::with_seed(labrpc::seed::announce(seed));
+        let config = Config {
+            n,
+            net,
+            max_raft_state,
+            group: Mutex::new(Group {
+                servers: (0..n).map(|_| None).collect(),
+                end_names: vec![Vec::new(); n],
+                saved: (0..n).map(|_| Arc::new(Persister::new())).collect(),
+            }),
+            rng: Mutex::new(session.rng()),
+            ops: AtomicU64::new(0),
+            mark: Mutex::new((Instant::now(), 0)),
+            history: Mutex::new(Vec::new()),
+            origin: Instant::now(),
+            session,
+        };
+        for i in 0..n {
+            config.start_server(i);
+        }
+        config.connect_all();
+        config.net.set_reliable(!unreliable);
+        config
+    }
+
+    /// The number of servers.
+    pub fn n(&self) -> usize {
+        self.n
+    }
+
+    /// A random number in `0..bound`, from the test's seeded generator.
+    pub fn random(&self, bound: u64) -> u64 {
+        support::random(&self.rng, bound)
+    }
+
+    /// Fails the test: `message`, then how to replay the network.
+    #[track_caller]
+    pub fn fail(&self, message: impl fmt::Display) -> ! {
+        panic!(
+            "{message}\n  (replay the network's choices with LAB_SEED={})",
+            self.net.seed()
+        );
+    }
+
+    /// Prints the test's title and starts its summary counters.
+    pub fn begin(&self, description: &str) {
+        println!("{description} ...");
+        *self.mark.lock() = (Instant::now(), self.net.total_count());
+        self.ops.store(0, Ordering::SeqCst);
+    }
+
+    /// Checks the time limit, then prints the course's summary line:
+    /// seconds, servers, RPCs, clerk operations.
+    pub fn end(&self) {
+        if let Err(e) = self.session.check_end() {
+            self.fail(e);
+        }
+        let (t0, rpcs0) = *self.mark.lock();
+        println!(
+            "  ... Passed --  {:4.1}  {} {:5} {:4}",
+            t0.elapsed().as_secs_f64(),
+            self.n,
+            self.net.total_count() - rpcs0,
+            self.ops.load(Ordering::SeqCst)
+        );
+    }
+
+    fn set_link(&self, group: &Group, from: usize, to: usize, enabled: bool) {
+        if let Some(name) = group.end_names[from].get(to) {
+            self.net.enable(name, enabled);
+        }
+    }
+
+    /// Links server `i` with each server in `to`, both ways.
+    pub fn connect(&self, i: usize, to: &[usize]) {
+        let group = self.group.lock();
+        for &j in to {
+            self.set_link(&group, i, j, true);
+            self.set_link(&group, j, i, true);
+        }
+    }
+
+    /// Cuts server `i` off from each server in `from`, both ways.
+    pub fn disconnect(&self, i: usize, from: &[usize]) {
+        let group = self.group.lock();
+        for &j in from {
+            self.set_link(&group, i, j, false);
+            self.set_link(&group, j, i, false);
+        }
+    }
+
+    /// Every server's index.
+    pub fn all(&self) -> Vec<usize> {
+        (0..self.n).collect()
+    }
+
+    /// Links every server with every other.
+    pub fn connect_all(&self) {
+        for i in 0..self.n {
+            self.connect(i, &self.all());
+        }
+    }
+
+    /// Two partitions, each connected within and cut off from the other.
+    pub fn partition(&self, p1: &[usize], p2: &[usize]) {
+        for &i in p1 {
+            self.disconnect(i, p2);
+            self.connect(i, p1);
+        }
+        for &i in p2 {
+            self.disconnect(i, p1);
+            self.connect(i, p2);
+        }
+    }
+
+    /// Splits the servers into a majority and a minority, with the current
+    /// leader (if any) last in the minority.
+    pub fn make_partition(&self) -> (Vec<usize>, Vec<usize>) {
+        let leader = self.leader().unwrap_or(0);
+        let mut others: Vec<usize> = (0..self.n).filter(|&i| i != leader).collect();
+        let p2_rest = others.split_off(self.n / 2 + 1);
+        let mut p2 = p2_rest;
+        p2.push(leader);
+        (others, p2)
+    }
+
+    /// A server that believes it leads.
+    pub fn leader(&self) -> Option<usize> {
+        let group = self.group.lock();
+        (0..self.n).find(|&i| {
+            group.servers[i]
+                .as_ref()
+                .is_some_and(|s| s.raft().state().1)
+        })
+    }
+
+    /// Shuts server `i` down: cut off, its server deleted (so no reply it
+    /// sends later is delivered), a copy of what it persisted kept, killed.
+    pub fn shutdown_server(&self, i: usize) {
+        self.disconnect(i, &self.all());
+        self.net.delete_server(&support::server_name(i));
+        let (server, ends) = {
+            let mut group = self.group.lock();
+            group.saved[i] = Arc::new(group.saved[i].copy());
+            (
+                group.servers[i].take(),
+                std::mem::take(&mut group.end_names[i]),
+            )
+        };
+        for name in &ends {
+            self.net.delete_end(name);
+        }
+        if let Some(server) = server {
+            server.kill();
+        }
+    }
+
+    /// Starts server `i` from what it last persisted, with fresh ends; it is
+    /// not connected to anyone yet.
+    pub fn start_server(&self, i: usize) {
+        let (names, ends) = support::fresh_ends(&self.net, &self.rng, self.n);
+        let persister = {
+            let mut group = self.group.lock();
+            group.saved[i] = Arc::new(group.saved[i].copy());
+            group.end_names[i] = names;
+            Arc::clone(&group.saved[i])
+        };
+        let kv = KvServer::new(ends, i, persister, self.max_raft_state);
+        let server = Server::new();
+        for service in kv.services() {
+            server.add_service(service);
+        }
+        self.net.add_server(&support::server_name(i), server);
+        self.group.lock().servers[i] = Some(kv);
+    }
+
+    /// The largest saved Raft state among the servers, in bytes.
+    pub fn log_size(&self) -> usize {
+        let group = self.group.lock();
+        group
+            .saved
+            .iter()
+            .map(|p| p.raft_state_size())
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// The largest saved snapshot among the servers, in bytes.
+    pub fn snapshot_size(&self) -> usize {
+        let group = self.group.lock();
+        group
+            .saved
+            .iter()
+            .map(|p| p.snapshot_size())
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// A clerk with ends to every server, in shuffled order, of which only
+    /// those to the servers in `to` are enabled.
+    pub fn make_client(&self, to: &[usize]) -> Client<'_> {
+        let (end_names, mut ends) = support::fresh_ends(&self.net, &self.rng, self.n);
+        ends.shuffle(&mut *self.rng.lock());
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let client = Client {
+            config: self,
+            clerk: Clerk::new(ends),
+            links: Links {
+                config: self,
+                end_names,
+            },
+            id: NEXT.fetch_add(1, Ordering::Relaxed) as usize,
+        };
+        client.links.connect(to);
+        client
+    }
+
+    /// Checks every recorded operation for linearizability. On failure,
+    /// writes the history and its HTML timeline next to each other in the
+    /// system's temporary directory and fails with their paths.
+    pub fn check_linearizable(&self) {
+        let history = std::mem::take(&mut *self.history.lock());
+        let report = check(
+            &crate::linearizability::kv::KvModel,
+            &history,
+            Budget::default(),
+        );
+        match report.verdict {
+            Verdict::Linearizable => {}
+            Verdict::Illegal | Verdict::Unknown => {
+                let stem = std::env::temp_dir().join(format!(
+                    "{}-{}",
+                    self.session.name().replace("::", "-"),
+                    self.net.seed()
+                ));
+                let saved = stem.with_extension("history");
+                let page = stem.with_extension("html");
+                let text = report.describe(&crate::linearizability::kv::KvModel, &history);
+                let _ = std::fs::write(&saved, format_history(&history));
+                let title = format!("{}: {}", self.session.name(), report.verdict);
+                let _ = std::fs::write(
+                    &page,
+                    html::render(
+                        &crate::linearizability::kv::KvModel,
+                        &history,
+                        &report,
+                        &title,
+                    ),
+                );
+                self.fail(format!(
+                    "history is {}\n{text}history saved to {}\ntimeline written to {}\n\
+                     re-check with: cargo run -p tests --bin check-history -- {}",
+                    report.verdict,
+                    saved.display(),
+                    page.display(),
+                    saved.display()
+                ));
+            }
+        }
+    }
+
+    fn record(&self, op: KvOperation) {
+        self.history.lock().push(op);
+    }
+
+    fn now(&self) -> u64 {
+        u64::try_from(self.origin.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+}
+
+impl Drop for Config {
+    fn drop(&mut self) {
+        self.net.cleanup();
+        let servers: Vec<KvServer> = self
+            .group
+            .lock()
+            .servers
+            .iter_mut()
+            .filter_map(Option::take)
+            .collect();
+        for server in servers {
+            server.kill();
+        }
+        if std::thread::panicking() {
+            return;
+        }
+        if let Err(e) = self
+            .session
+            .check_end()
+            .and_then(|()| self.session.check_threads_exited())
+        {
+            self.fail(e);
+        }
+    }
+}
+
+impl Links<'_> {
+    /// Enables the clerk's ends to the servers in `to`.
+    pub fn connect(&self, to: &[usize]) {
+        for &j in to {
+            self.config.net.enable(&self.end_names[j], true);
+        }
+    }
+
+    /// Disables the clerk's ends to the servers in `from`.
+    pub fn disconnect(&self, from: &[usize]) {
+        for &j in from {
+            self.config.net.enable(&self.end_names[j], false);
+        }
+    }
+}
+
+impl<'a> Client<'a> {
+    /// The clerk's ends, to connect or disconnect even while it is busy.
+    pub fn links(&self) -> Links<'a> {
+        self.links.clone()
+    }
+
+    /// The clerk itself, for operations that are neither counted nor
+    /// recorded (the speed tests').
+    pub fn clerk_mut(&mut self) -> &mut Clerk {
+        &mut self.clerk
+    }
+
+    /// `get`, counted and recorded.
+    pub fn get(&mut self, key: &str) -> String {
+        let call = self.config.now();
+        let value = self.clerk.get(key);
+        self.finish(
+            call,
+            KvInput::Get { key: key.into() },
+            KvOutput::Value(value.clone()),
+        );
+        value
+    }
+
+    /// `put`, counted and recorded.
+    pub fn put(&mut self, key: &str, value: &str) {
+        let call = self.config.now();
+        self.clerk.put(key, value);
+        let input = KvInput::Put {
+            key: key.into(),
+            value: value.into(),
+        };
+        self.finish(call, input, KvOutput::Done);
+    }
+
+    /// `append`, counted and recorded.
+    pub fn append(&mut self, key: &str, value: &str) {
+        let call = self.config.now();
+        self.clerk.append(key, value);
+        let input = KvInput::Append {
+            key: key.into(),
+            value: value.into(),
+        };
+        self.finish(call, input, KvOutput::Done);
+    }
+
+    fn finish(&self, call: u64, input: KvInput, output: KvOutput) {
+        self.config.ops.fetch_add(1, Ordering::SeqCst);
+        self.config.record(KvOperation {
+            client: self.id,
+            input,
+            call,
+            output,
+            ret: self.config.now(),
+        });
+    }
+}

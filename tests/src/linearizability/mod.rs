@@ -25,6 +25,10 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
+/// Histories with at least this many operations are checked on several
+/// threads; smaller ones on the caller's.
+const PARALLEL_FROM: usize = 1000;
+
 /// A sequential specification: what each operation may return in each state.
 ///
 /// To write one, say how the state starts ([`init`](Model::init)), which
@@ -193,47 +197,51 @@ pub fn check<M: Model>(model: &M, history: &[Operation<M>], budget: Budget) -> R
     let groups = model.partition(history);
     let stop = AtomicBool::new(false);
     let next = AtomicUsize::new(0);
-    let workers = thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(groups.len())
-        .max(1);
-
-    let mut outcomes: Vec<Option<PartitionOutcome>> = vec![None; groups.len()];
-    thread::scope(|s| {
-        let handles: Vec<_> = (0..workers)
-            .map(|_| {
-                s.spawn(|| {
-                    let mut done = Vec::new();
-                    loop {
-                        let g = next.fetch_add(1, Ordering::SeqCst);
-                        let Some((_, indices)) = groups.get(g) else {
-                            return done;
-                        };
-                        let ops: Vec<&Operation<M>> =
-                            indices.iter().map(|&i| &history[i]).collect();
-                        let outcome =
-                            search::search(model, &ops, &stop, deadline, budget.max_states);
-                        let outcome = match outcome {
-                            PartitionOutcome::Illegal { prefix, unplaced } => {
-                                stop.store(true, Ordering::SeqCst);
-                                PartitionOutcome::Illegal {
-                                    prefix: prefix.into_iter().map(|k| indices[k]).collect(),
-                                    unplaced: indices[unplaced],
-                                }
-                            }
-                            other => other,
-                        };
-                        done.push((g, outcome));
+    // Checks partitions until none is left; returns (partition, outcome).
+    let work = || {
+        let mut done = Vec::new();
+        loop {
+            let g = next.fetch_add(1, Ordering::SeqCst);
+            let Some((_, indices)) = groups.get(g) else {
+                return done;
+            };
+            let ops: Vec<&Operation<M>> = indices.iter().map(|&i| &history[i]).collect();
+            let outcome = match search::search(model, &ops, &stop, deadline, budget.max_states) {
+                PartitionOutcome::Illegal { prefix, unplaced } => {
+                    stop.store(true, Ordering::SeqCst);
+                    PartitionOutcome::Illegal {
+                        prefix: prefix.into_iter().map(|k| indices[k]).collect(),
+                        unplaced: indices[unplaced],
                     }
-                })
-            })
-            .collect();
-        for handle in handles {
-            for (g, outcome) in handle.join().expect("a checker thread panicked") {
-                outcomes[g] = Some(outcome);
-            }
+                }
+                other => other,
+            };
+            done.push((g, outcome));
         }
-    });
+    };
+    // A small history is checked sooner than threads can be started.
+    let workers = if history.len() < PARALLEL_FROM {
+        1
+    } else {
+        thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(groups.len())
+    };
+    let finished: Vec<(usize, PartitionOutcome)> = if workers <= 1 {
+        work()
+    } else {
+        thread::scope(|s| {
+            let handles: Vec<_> = (0..workers).map(|_| s.spawn(work)).collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().expect("a checker thread panicked"))
+                .collect()
+        })
+    };
+    let mut outcomes: Vec<Option<PartitionOutcome>> = vec![None; groups.len()];
+    for (g, outcome) in finished {
+        outcomes[g] = Some(outcome);
+    }
 
     let partitions: Vec<PartitionReport> = groups
         .into_iter()

@@ -105,10 +105,7 @@ impl Config {
     /// Fails the test: `message`, then how to replay the network.
     #[track_caller]
     pub fn fail(&self, message: impl fmt::Display) -> ! {
-        panic!(
-            "{message}\n  (replay the network's choices with LAB_SEED={})",
-            self.net.seed()
-        );
+        self.session.fail(message)
     }
 
     /// Prints the test's title and starts its summary counters.
@@ -350,16 +347,7 @@ impl Drop for Config {
         for server in servers {
             server.kill();
         }
-        if std::thread::panicking() {
-            return;
-        }
-        if let Err(e) = self
-            .session
-            .check_end()
-            .and_then(|()| self.session.check_threads_exited())
-        {
-            self.fail(e);
-        }
+        self.session.finish();
     }
 }
 

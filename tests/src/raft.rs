@@ -221,10 +221,7 @@ impl Config {
     /// Fails the test: `message`, then how to replay the network.
     #[track_caller]
     pub fn fail(&self, message: impl fmt::Display) -> ! {
-        panic!(
-            "{message}\n  (replay the network's choices with LAB_SEED={})",
-            self.net.seed()
-        );
+        self.session.fail(message)
     }
 
     /// Prints the test's title and starts its summary counters.
@@ -621,16 +618,7 @@ impl Drop for Config {
             drop(instance.stop_applier);
             let _ = instance.applier.join();
         }
-        if thread::panicking() {
-            return;
-        }
-        if let Err(e) = self
-            .session
-            .check_end()
-            .and_then(|()| self.session.check_threads_exited())
-        {
-            self.fail(e);
-        }
+        self.session.finish();
     }
 }
 

@@ -79,6 +79,28 @@ impl Session {
         self.started
     }
 
+    /// Fails the test: `message`, then how to replay the network.
+    #[track_caller]
+    pub fn fail(&self, message: impl std::fmt::Display) -> ! {
+        panic!(
+            "{message}\n  (replay the network's choices with {VAR}={})",
+            self.seed,
+            VAR = labrpc::seed::VAR
+        );
+    }
+
+    /// The checks at cleanup, once every peer is killed and the network shut
+    /// down: no panic in another thread, the time limit, and every thread the
+    /// test started gone. Does nothing while the test is already failing.
+    pub fn finish(&self) {
+        if thread::panicking() {
+            return;
+        }
+        if let Err(e) = self.check_end().and_then(|()| self.check_threads_exited()) {
+            self.fail(e);
+        }
+    }
+
     /// Panics from other threads, and the time limit, checked at the end.
     pub fn check_end(&self) -> Result<(), String> {
         let panics = std::mem::take(&mut *PANICS.lock());

@@ -198,11 +198,6 @@ impl Config {
         config
     }
 
-    /// The number of peers.
-    pub fn n(&self) -> usize {
-        self.n
-    }
-
     /// A random number in `0..bound`, from the test's seeded generator.
     pub fn random(&self, bound: u64) -> u64 {
         support::random(&self.rng, bound)
@@ -590,11 +585,6 @@ impl Config {
         self.fail(format!(
             "one({cmd:?}) failed to reach agreement on {expected} peers within 10 s"
         ));
-    }
-
-    /// The highest index any applier has seen.
-    pub fn max_index(&self) -> Index {
-        self.applied.lock().max_index
     }
 }
 

@@ -69,6 +69,18 @@ fn snapshot_common(name: &str, disconnect: bool, reliable: bool, crash: bool) {
     cfg.end();
 }
 
+/// Crashes every peer, then restarts and reconnects each from what it
+/// persisted.
+fn crash_and_restart_all(cfg: &Config, servers: usize) {
+    for i in 0..servers {
+        cfg.crash1(i);
+    }
+    for i in 0..servers {
+        cfg.start1(i);
+        cfg.connect(i);
+    }
+}
+
 #[test]
 fn snapshot_basic_2d() {
     snapshot_common("Test (2D): snapshots basic", false, true, false);
@@ -129,14 +141,7 @@ fn snapshot_all_crash_2d() {
 
         let index1 = cfg.one(cfg.random_int(), servers, true);
 
-        // Crash all, then revive all.
-        for i in 0..servers {
-            cfg.crash1(i);
-        }
-        for i in 0..servers {
-            cfg.start1(i);
-            cfg.connect(i);
-        }
+        crash_and_restart_all(&cfg, servers);
 
         let index2 = cfg.one(cfg.random_int(), servers, true);
         if index2 < index1 + 1 {
@@ -161,26 +166,12 @@ fn snapshot_init_2d() {
         cfg.one(cfg.random_int(), servers, true);
     }
 
-    // Crash all, then revive all.
-    for i in 0..servers {
-        cfg.crash1(i);
-    }
-    for i in 0..servers {
-        cfg.start1(i);
-        cfg.connect(i);
-    }
+    crash_and_restart_all(&cfg, servers);
 
     // A single operation, to get something written back to the persister.
     cfg.one(cfg.random_int(), servers, true);
 
-    // Crash all, then revive all.
-    for i in 0..servers {
-        cfg.crash1(i);
-    }
-    for i in 0..servers {
-        cfg.start1(i);
-        cfg.connect(i);
-    }
+    crash_and_restart_all(&cfg, servers);
 
     // Another operation, to trigger the potential bug.
     cfg.one(cfg.random_int(), servers, true);

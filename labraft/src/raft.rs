@@ -221,8 +221,8 @@ impl Peer {
         let result = handle(&mut core, Instant::now());
         let effects = core.take_effects();
         if effects.persist {
-            self.persister
-                .save(&core.encode_state(), core.snapshot_data());
+            let (state, snapshot) = core.saved_form();
+            self.persister.save(state, snapshot);
         }
         drop(core);
         self.carry_out(effects);

@@ -40,8 +40,12 @@ impl Persister {
     /// snapshot must pass it again each time it saves its state.
     pub fn save(&self, raft_state: &[u8], snapshot: &[u8]) {
         let mut saved = self.saved.lock();
-        saved.raft_state = raft_state.to_vec();
-        saved.snapshot = snapshot.to_vec();
+        // Reusing the buffers: a peer saves often, and its state only grows
+        // between snapshots.
+        saved.raft_state.clear();
+        saved.raft_state.extend_from_slice(raft_state);
+        saved.snapshot.clear();
+        saved.snapshot.extend_from_slice(snapshot);
     }
 
     /// A copy of the saved Raft state (empty if none was saved).

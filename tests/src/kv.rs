@@ -386,7 +386,7 @@ impl<'a> Client<'a> {
         self.finish(
             call,
             KvInput::Get { key: key.into() },
-            KvOutput::Value(value.clone()),
+            KvOutput::Value(value.as_str().into()),
         );
         value
     }

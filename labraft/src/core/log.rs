@@ -27,7 +27,7 @@ impl fmt::Debug for Entry {
 
 /// The log: entries after the snapshot, and the index and term of the last
 /// entry the snapshot covers.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Default)]
 pub(crate) struct Log {
     /// Invariant: the entry at `snapshot_index` (0 without a snapshot) was
     /// committed and is no longer stored; `snapshot_term` is its term.
@@ -35,9 +35,99 @@ pub(crate) struct Log {
     snapshot_term: Term,
     /// `entries[i]` has index `snapshot_index + 1 + i`.
     entries: Vec<Entry>,
+    /// A prefix of `entries`, encoded: persisting encodes only the entries
+    /// added since, so saving a long log is a copy, not a re-encoding.
+    encoded: Encoded,
+}
+
+/// Entries `0..ends.len()` of a log, each encoded on its own and concatenated.
+#[derive(Default)]
+struct Encoded {
+    bytes: Vec<u8>,
+    /// `ends[i]` is where entry `i`'s bytes end.
+    ends: Vec<usize>,
+}
+
+impl Encoded {
+    /// Forgets the entries from position `at` on.
+    fn truncate(&mut self, at: usize) {
+        if at < self.ends.len() {
+            self.bytes
+                .truncate(if at == 0 { 0 } else { self.ends[at - 1] });
+            self.ends.truncate(at);
+        }
+    }
+
+    /// Forgets the first `count` entries.
+    fn drain_front(&mut self, count: usize) {
+        if count == 0 {
+            return;
+        }
+        if count > self.ends.len() {
+            *self = Encoded::default();
+            return;
+        }
+        let cut = self.ends[count - 1];
+        self.bytes.drain(..cut);
+        self.ends.drain(..count);
+        self.ends.iter_mut().for_each(|end| *end -= cut);
+    }
+}
+
+impl fmt::Debug for Encoded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} entries in {} bytes",
+            self.ends.len(),
+            self.bytes.len()
+        )
+    }
+}
+
+/// Equal logs hold the same entries after the same snapshot point, whatever
+/// each has encoded so far.
+impl PartialEq for Log {
+    fn eq(&self, other: &Log) -> bool {
+        (self.snapshot_index, self.snapshot_term, &self.entries)
+            == (other.snapshot_index, other.snapshot_term, &other.entries)
+    }
 }
 
 impl Log {
+    /// A log restored from stable storage.
+    pub(crate) fn from_parts(
+        snapshot_index: Index,
+        snapshot_term: Term,
+        entries: Vec<Entry>,
+    ) -> Log {
+        Log {
+            snapshot_index,
+            snapshot_term,
+            entries,
+            encoded: Encoded::default(),
+        }
+    }
+
+    /// The stored entries encoded one after another, as a sequence of
+    /// entries encodes without its length. Encodes only the entries that
+    /// changed since the last call.
+    pub(crate) fn encoded_entries(&mut self) -> &[u8] {
+        let Encoded { bytes, ends } = &mut self.encoded;
+        for entry in &self.entries[ends.len()..] {
+            let one =
+                labrpc::codec::encode(entry).expect("a log entry is plain data and always encodes");
+            bytes.extend_from_slice(&one);
+            ends.push(bytes.len());
+        }
+        bytes
+    }
+
+    /// How many entries are stored (after the snapshot).
+    pub(crate) fn stored_len(&self) -> usize {
+        self.entries.len()
+    }
+
     pub(crate) fn snapshot_index(&self) -> Index {
         self.snapshot_index
     }
@@ -136,6 +226,7 @@ impl Log {
         );
         if let Some(at) = self.position(index) {
             self.entries.truncate(at);
+            self.encoded.truncate(at);
         }
     }
 
@@ -150,8 +241,10 @@ impl Log {
         if self.term_at(index) == Some(term) {
             let keep_from = self.position(index).expect("stored: its term is known") + 1;
             self.entries.drain(..keep_from);
+            self.encoded.drain_front(keep_from);
         } else {
             self.entries.clear();
+            self.encoded = Encoded::default();
         }
         self.snapshot_index = index;
         self.snapshot_term = term;

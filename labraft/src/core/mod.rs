@@ -60,6 +60,9 @@ pub(crate) struct Core {
     /// The service's snapshot of entries through `log.snapshot_index()`;
     /// empty when there is none.
     snapshot: Vec<u8>,
+    /// Where [`Core::saved_form`] encodes the state: kept between saves,
+    /// so saving a long log allocates nothing.
+    encoded_state: Vec<u8>,
 
     // Volatile state on all servers.
     /// Invariant: `commit_index >= last_applied >= log.snapshot_index()`.
@@ -168,6 +171,7 @@ impl Core {
             voted_for: None,
             log: Log::default(),
             snapshot: Vec::new(),
+            encoded_state: Vec::new(),
             commit_index: 0,
             last_applied: 0,
             snapshot_pending: false,

@@ -3,40 +3,51 @@
 use serde::{Deserialize, Serialize};
 
 use super::Core;
-use super::log::Log;
-use crate::{PeerId, Term};
+use super::log::{Entry, Log};
+use crate::{Index, PeerId, Term};
 
-/// Figure 2's persistent state: current term, vote and log (whose snapshot
-/// index and term travel with it).
+/// Figure 2's persistent state: current term, vote and log (with the index
+/// and term of the last entry the snapshot covers).
 #[derive(Deserialize)]
 struct Persistent {
     current_term: Term,
     voted_for: Option<PeerId>,
-    log: Log,
+    snapshot_index: Index,
+    snapshot_term: Term,
+    entries: Vec<Entry>,
 }
 
-/// [`Persistent`] by reference, so that saving never copies the log.
+/// Everything in [`Persistent`] before its entries, ending with their count:
+/// the encoded entries follow it, so the two together decode as a
+/// `Persistent` (bincode concatenates a struct's fields, and a sequence is its
+/// length followed by its elements).
 #[derive(Serialize)]
-struct PersistentRef<'a> {
+struct Header {
     current_term: Term,
     voted_for: Option<PeerId>,
-    log: &'a Log,
+    snapshot_index: Index,
+    snapshot_term: Term,
+    entry_count: u64,
 }
 
 impl Core {
-    /// The state to save, encoded.
-    pub(crate) fn encode_state(&self) -> Vec<u8> {
-        labrpc::codec::encode(&PersistentRef {
+    /// What to save: the state, encoded, and the snapshot. Only entries added
+    /// since the last call are encoded; the rest is copied.
+    pub(crate) fn saved_form(&mut self) -> (&[u8], &[u8]) {
+        let header = Header {
             current_term: self.current_term,
             voted_for: self.voted_for,
-            log: &self.log,
-        })
-        .expect("Raft state is plain data and always encodes")
-    }
-
-    /// The snapshot to save beside the state.
-    pub(crate) fn snapshot_data(&self) -> &[u8] {
-        &self.snapshot
+            snapshot_index: self.log.snapshot_index(),
+            snapshot_term: self.log.snapshot_term(),
+            entry_count: self.log.stored_len() as u64,
+        };
+        let header =
+            labrpc::codec::encode(&header).expect("Raft state is plain data and always encodes");
+        let state = &mut self.encoded_state;
+        state.clear();
+        state.extend_from_slice(&header);
+        state.extend_from_slice(self.log.encoded_entries());
+        (state, &self.snapshot)
     }
 
     /// Restores what a previous instance saved. The service restores its own
@@ -59,7 +70,7 @@ impl Core {
         });
         self.current_term = saved.current_term;
         self.voted_for = saved.voted_for;
-        self.log = saved.log;
+        self.log = Log::from_parts(saved.snapshot_index, saved.snapshot_term, saved.entries);
         self.snapshot = snapshot;
         self.commit_index = self.log.snapshot_index();
         self.last_applied = self.log.snapshot_index();
@@ -68,6 +79,7 @@ impl Core {
 
 #[cfg(test)]
 mod tests {
+    use crate::core::Core;
     use crate::core::tests::*;
 
     #[test]
@@ -79,14 +91,53 @@ mod tests {
         core.commit_index = 2;
         core.take_apply_batch();
         core.snapshot(1, b"snap".to_vec(), at(1));
-        let state = core.encode_state();
+        let (state, snapshot) = core.saved_form();
+        let (state, snapshot) = (state.to_vec(), snapshot.to_vec());
         let mut restored = follower(0, 3);
-        restored.restore(&state, core.snapshot_data().to_vec());
+        restored.restore(&state, snapshot);
         assert_eq!(restored.term(), 4);
         assert_eq!(restored.voted_for, Some(2));
         assert_eq!(restored.log, core.log);
         assert_eq!(restored.commit_index, 1, "the snapshot counts as committed");
         assert!(restored.take_apply_batch().is_empty(), "and as applied");
+    }
+
+    /// What saving the whole state in one go encodes, for comparison with
+    /// the incremental encoding.
+    fn encoded_at_once(core: &Core) -> Vec<u8> {
+        let log = &core.log;
+        let entries = log.entries_from(log.snapshot_index() + 1);
+        labrpc::codec::encode(&(
+            core.current_term,
+            core.voted_for,
+            log.snapshot_index(),
+            log.snapshot_term(),
+            entries,
+        ))
+        .unwrap()
+    }
+
+    /// Saves, and checks the saved state against encoding it in one go.
+    fn assert_saves_as_at_once(core: &mut Core, after: &str) {
+        let saved = core.saved_form().0.to_vec();
+        assert_eq!(saved, encoded_at_once(core), "after {after}");
+    }
+
+    #[test]
+    fn incremental_encoding_equals_encoding_at_once() {
+        let mut core = follower(0, 3);
+        assert_saves_as_at_once(&mut core, "nothing");
+        push_entries(&mut core, &[1, 1, 2, 2]);
+        assert_saves_as_at_once(&mut core, "appending");
+        core.log.truncate_from(3);
+        push_entries(&mut core, &[3]);
+        core.voted_for = Some(1);
+        assert_saves_as_at_once(&mut core, "replacing a suffix");
+        core.log.compact_to(2, 1);
+        push_entries(&mut core, &[3, 3]);
+        assert_saves_as_at_once(&mut core, "compacting a prefix");
+        core.log.compact_to(9, 3);
+        assert_saves_as_at_once(&mut core, "replacing the log by a snapshot");
     }
 
     #[test]

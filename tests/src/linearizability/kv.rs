@@ -19,6 +19,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
+use std::sync::Arc;
 
 use super::{Model, Operation};
 
@@ -70,34 +71,71 @@ impl KvInput {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum KvOutput {
     /// What a `get` returned.
-    Value(String),
+    Value(KvValue),
     /// A `put` or `append` completed.
     Done,
     /// The operation never returned.
     Unknown,
 }
 
+/// A value a `get` returned, with its fingerprint (see [`KvState`]) worked
+/// out once: the search compares it with a state each time it tries to
+/// place the `get`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct KvValue {
+    text: String,
+    fingerprint: [u64; 2],
+}
+
+impl KvValue {
+    /// The value's text.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
+impl From<String> for KvValue {
+    fn from(text: String) -> KvValue {
+        KvValue {
+            fingerprint: extend([0, 0], &text),
+            text,
+        }
+    }
+}
+
+impl From<&str> for KvValue {
+    fn from(text: &str) -> KvValue {
+        KvValue::from(text.to_owned())
+    }
+}
+
+impl fmt::Debug for KvValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.text, f)
+    }
+}
+
 /// An operation of a key/value history.
 pub type KvOperation = Operation<KvModel>;
 
 impl Model for KvModel {
-    type State = String;
+    type State = KvState;
     type Input = KvInput;
     type Output = KvOutput;
 
-    fn init(&self) -> String {
-        String::new()
+    fn init(&self) -> KvState {
+        KvState::default()
     }
 
-    fn step(&self, state: &String, input: &KvInput, output: &KvOutput) -> Option<String> {
+    fn step(&self, state: &KvState, input: &KvInput, output: &KvOutput) -> Option<KvState> {
         match (input, output) {
             (KvInput::Get { .. }, KvOutput::Value(value)) => {
-                (value == state).then(|| state.clone())
+                state.holds(value).then(|| state.clone())
             }
             (KvInput::Get { .. }, KvOutput::Unknown) => Some(state.clone()),
             (KvInput::Get { .. }, KvOutput::Done) => None,
-            (KvInput::Put { value, .. }, _) => Some(value.clone()),
-            (KvInput::Append { value, .. }, _) => Some(format!("{state}{value}")),
+            (KvInput::Put { value, .. }, _) => Some(KvState::default().append(value)),
+            (KvInput::Append { value, .. }, _) => Some(state.append(value)),
         }
     }
 
@@ -117,7 +155,7 @@ impl Model for KvModel {
     fn describe_operation(&self, input: &KvInput, output: &KvOutput) -> String {
         match (input, output) {
             (KvInput::Get { key }, KvOutput::Value(value)) => {
-                format!("get({key:?}) -> {}", abbreviate(value))
+                format!("get({key:?}) -> {}", abbreviate(value.as_str()))
             }
             (KvInput::Get { key }, _) => format!("get({key:?}) -> ?"),
             (KvInput::Put { key, value }, _) => format!("put({key:?}, {})", abbreviate(value)),
@@ -127,8 +165,131 @@ impl Model for KvModel {
         }
     }
 
-    fn describe_state(&self, state: &String) -> String {
-        abbreviate(state)
+    fn describe_state(&self, state: &KvState) -> String {
+        abbreviate(&state.text())
+    }
+}
+
+/// The value of one key in the model.
+///
+/// The search copies and compares states at every step, and remembers each
+/// one it visits; values grow with every append, so the state is not the
+/// text itself. It is the text's length and a fingerprint, which append in
+/// constant time per appended byte, and compare and hash in constant time;
+/// plus the list of puts and appends that made it, shared between states,
+/// from which [`KvState::text`] rebuilds the text for reports.
+///
+/// The fingerprint is two polynomial hashes of the bytes modulo the prime
+/// 2^61 − 1. Two different texts of equal length L are taken for equal only
+/// if both hashes collide, which for texts that were not built to collide
+/// happens with probability about (L / 2^61)^2: below 10^-24 for a
+/// megabyte.
+#[derive(Clone, Default)]
+pub struct KvState {
+    len: usize,
+    fingerprint: [u64; 2],
+    pieces: Option<Arc<Piece>>,
+}
+
+/// A piece of a value: the text a put set or an append added, after the
+/// pieces before it.
+struct Piece {
+    text: String,
+    before: Option<Arc<Piece>>,
+}
+
+/// Unlinks iteratively: a value built by many appends is a long list, and
+/// dropping it recursively could overflow the stack.
+impl Drop for Piece {
+    fn drop(&mut self) {
+        let mut before = self.before.take();
+        while let Some(piece) = before {
+            match Arc::try_unwrap(piece) {
+                Ok(mut piece) => before = piece.before.take(),
+                Err(_) => break, // still shared: its other owner drops it
+            }
+        }
+    }
+}
+
+/// The fingerprint's modulus, 2^61 − 1, and its two bases.
+const MODULUS: u64 = (1 << 61) - 1;
+const BASES: [u64; 2] = [0x0ac5_9e3b_7f4a_7c15, 0x1b87_3593_cc9e_2d51];
+
+fn mul_mod(a: u64, b: u64) -> u64 {
+    let product = u128::from(a) * u128::from(b);
+    let folded = (product & u128::from(MODULUS)) + (product >> 61);
+    let folded = u64::try_from(folded).expect("below 2^62");
+    if folded >= MODULUS {
+        folded - MODULUS
+    } else {
+        folded
+    }
+}
+
+/// The fingerprint of `before` followed by `text`, given `before`'s.
+fn extend(mut fingerprint: [u64; 2], text: &str) -> [u64; 2] {
+    for (hash, base) in fingerprint.iter_mut().zip(BASES) {
+        for &byte in text.as_bytes() {
+            *hash = mul_mod(*hash, base) + u64::from(byte) + 1;
+            if *hash >= MODULUS {
+                *hash -= MODULUS;
+            }
+        }
+    }
+    fingerprint
+}
+
+impl KvState {
+    /// This value with `text` appended.
+    fn append(&self, text: &str) -> KvState {
+        KvState {
+            len: self.len + text.len(),
+            fingerprint: extend(self.fingerprint, text),
+            pieces: Some(Arc::new(Piece {
+                text: text.to_owned(),
+                before: self.pieces.clone(),
+            })),
+        }
+    }
+
+    /// Whether the value is `value`.
+    fn holds(&self, value: &KvValue) -> bool {
+        self.len == value.text.len() && self.fingerprint == value.fingerprint
+    }
+
+    /// The value's text.
+    pub fn text(&self) -> String {
+        let mut pieces = Vec::new();
+        let mut piece = self.pieces.as_deref();
+        while let Some(p) = piece {
+            pieces.push(p.text.as_str());
+            piece = p.before.as_deref();
+        }
+        pieces.reverse();
+        pieces.concat()
+    }
+}
+
+/// Equal values: equal lengths and fingerprints (see [`KvState`]).
+impl PartialEq for KvState {
+    fn eq(&self, other: &KvState) -> bool {
+        self.len == other.len && self.fingerprint == other.fingerprint
+    }
+}
+
+impl Eq for KvState {}
+
+impl std::hash::Hash for KvState {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.len.hash(state);
+        self.fingerprint.hash(state);
+    }
+}
+
+impl fmt::Debug for KvState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&abbreviate(&self.text()))
     }
 }
 
@@ -265,7 +426,9 @@ pub fn parse_history(text: &str) -> Result<Vec<KvOperation>, ParseError> {
                     "ok" => {
                         op.ret = time;
                         op.output = match op.input {
-                            KvInput::Get { .. } => KvOutput::Value(value.unwrap_or_default()),
+                            KvInput::Get { .. } => {
+                                KvOutput::Value(value.unwrap_or_default().into())
+                            }
                             KvInput::Put { .. } | KvInput::Append { .. } => KvOutput::Done,
                         };
                     }
@@ -436,6 +599,45 @@ fn parse_value(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) -> Result<V
 mod tests {
     use super::*;
     use crate::linearizability::{Budget, Verdict, check};
+
+    #[test]
+    fn a_state_equals_another_exactly_when_their_texts_do() {
+        let built = KvState::default()
+            .append("x 0 1 y")
+            .append("")
+            .append("x 1 1 y");
+        let put = KvState::default().append("x 0 1 yx 1 1 y");
+        assert_eq!(built, put, "the same text, built differently");
+        assert_eq!(built.text(), "x 0 1 yx 1 1 y");
+        assert!(built.holds(&"x 0 1 yx 1 1 y".into()));
+        let others = [
+            "x 0 1 yx 1 1 z",
+            "x 1 1 yx 0 1 y",
+            "x 0 1 yx 1 1 y ",
+            "",
+            "\0",
+        ];
+        for other in others {
+            assert!(!built.holds(&other.into()), "{other:?}");
+            assert_ne!(built, KvState::default().append(other), "{other:?}");
+        }
+        assert_ne!(
+            KvState::default().append("\0"),
+            KvState::default().append("\0\0"),
+            "zero bytes count"
+        );
+    }
+
+    #[test]
+    fn a_value_of_many_appends_is_rebuilt_and_dropped_without_recursion() {
+        let mut state = KvState::default();
+        for i in 0..200_000 {
+            state = state.append(if i % 2 == 0 { "a" } else { "b" });
+        }
+        assert_eq!(state.text().len(), 200_000);
+        assert!(state.text().starts_with("abab"));
+        drop(state);
+    }
 
     #[test]
     fn parses_events_into_operations() {

@@ -1,0 +1,507 @@
+//! `scripts/stress`: runs tests many times in parallel and keeps only the
+//! failed runs' output. See the README's "Stress runs".
+
+use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::fs::{self, OpenOptions};
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use labtools::suite::{self, Outcome, Test};
+use serde::{Deserialize, Serialize};
+
+/// Runs each test matching PATTERN many times, each run in its own process
+/// with its own network seed, keeping P runs going at once. Only failed runs'
+/// output is kept, with the command that replays each. Interrupt with Ctrl-C
+/// and run the same command again to resume.
+#[derive(Parser)]
+#[command(name = "scripts/stress")]
+struct Args {
+    /// Runs per test.
+    #[arg(short = 'n', long, default_value_t = 10)]
+    runs: u32,
+    /// Runs at once (default: the number of cores).
+    #[arg(short = 'p', long)]
+    jobs: Option<usize>,
+    /// Seconds after which a run is killed and counted as failed.
+    #[arg(short = 't', long, default_value_t = 150)]
+    timeout: u64,
+    /// Where failed runs' output and the record of finished runs go.
+    #[arg(short = 'o', long, default_value = "target/stress")]
+    out: PathBuf,
+    /// Also write the summary, every run included, to this JSON file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Run only the K-th of N deterministic slices of the runs (1 <= K <= N),
+    /// to spread one stress over N machines; merge their JSON with --merge.
+    #[arg(long, value_name = "K/N", value_parser = parse_shard)]
+    shard: Option<(usize, usize)>,
+    /// Instead of running, merge these JSON summaries and print the table
+    /// (with --json, also write the merged summary).
+    #[arg(long, num_args = 1.., value_name = "FILE")]
+    merge: Vec<PathBuf>,
+    /// Test name patterns, as `cargo test` takes them (`2a`,
+    /// `initial_election`); every test of the suites when none.
+    patterns: Vec<String>,
+}
+
+fn parse_shard(text: &str) -> Result<(usize, usize), String> {
+    let error = || format!("expected K/N with 1 <= K <= N, e.g. 2/4; got {text:?}");
+    let (k, n) = text.split_once('/').ok_or_else(error)?;
+    let (k, n): (usize, usize) = (
+        k.trim().parse().map_err(|_| error())?,
+        n.trim().parse().map_err(|_| error())?,
+    );
+    if k == 0 || k > n {
+        return Err(error());
+    }
+    Ok((k, n))
+}
+
+/// One finished run, as recorded (one JSON line each in `OUT/runs.jsonl`)
+/// and in the JSON summary.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct Run {
+    test: String,
+    run: u32,
+    seed: u64,
+    outcome: String,
+    seconds: f64,
+    /// The kept output of a failed run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    log: Option<PathBuf>,
+    /// The command that replays a failed run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    replay: Option<String>,
+}
+
+impl Run {
+    fn passed(&self) -> bool {
+        self.outcome == Outcome::Passed.label()
+    }
+}
+
+/// What `--json` writes: a line of the table per test, and every run.
+#[derive(Serialize, Deserialize)]
+struct Summary {
+    #[serde(default)]
+    tests: Vec<TestSummary>,
+    runs: Vec<Run>,
+}
+
+/// A line of the final table.
+#[derive(Serialize, Deserialize)]
+struct TestSummary {
+    test: String,
+    failed: usize,
+    total: usize,
+    mean_seconds: f64,
+    sd_seconds: f64,
+    max_seconds: f64,
+}
+
+fn summarize(runs: &[Run]) -> Vec<TestSummary> {
+    let mut by_test: BTreeMap<&str, Vec<&Run>> = BTreeMap::new();
+    for run in runs {
+        by_test.entry(run.test.as_str()).or_default().push(run);
+    }
+    by_test
+        .into_iter()
+        .map(|(test, runs)| {
+            let seconds: Vec<f64> = runs.iter().map(|r| r.seconds).collect();
+            let (mean, sd, max) = suite::spread(&seconds);
+            TestSummary {
+                test: test.to_owned(),
+                failed: runs.iter().filter(|r| !r.passed()).count(),
+                total: runs.len(),
+                mean_seconds: mean,
+                sd_seconds: sd,
+                max_seconds: max,
+            }
+        })
+        .collect()
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    if !args.merge.is_empty() {
+        return merge(&args);
+    }
+    match stress(&args) {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("stress: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn merge(args: &Args) -> ExitCode {
+    let mut runs = Vec::new();
+    for file in &args.merge {
+        let text = match fs::read_to_string(file) {
+            Ok(text) => text,
+            Err(e) => {
+                eprintln!("stress: cannot read {}: {e}", file.display());
+                return ExitCode::from(2);
+            }
+        };
+        match serde_json::from_str::<Summary>(&text) {
+            Ok(summary) => runs.extend(summary.runs),
+            Err(e) => {
+                eprintln!(
+                    "stress: {} is not a summary written by --json: {e}",
+                    file.display()
+                );
+                return ExitCode::from(2);
+            }
+        }
+    }
+    print_table(&runs);
+    if let Some(path) = &args.json
+        && let Err(message) = write_json(path, &runs)
+    {
+        eprintln!("stress: {message}");
+        return ExitCode::from(2);
+    }
+    exit_code(&runs, false)
+}
+
+fn stress(args: &Args) -> Result<ExitCode, String> {
+    if args.runs == 0 {
+        return Err("--runs must be at least 1".into());
+    }
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
+        .max(1);
+    let root = suite::this_checkout();
+    eprintln!("stress: building the tests");
+    let tests = suite::build_and_list(&root)?;
+    let selected = suite::select(&tests, &args.patterns);
+    if selected.is_empty() {
+        return Err(format!(
+            "no test matches {:?}; tests are named like initial_election_2a \
+             (list them with `cargo test -p tests -- --list`)",
+            args.patterns
+        ));
+    }
+    let out = root.join(&args.out);
+    fs::create_dir_all(&out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
+    let record_path = out.join("runs.jsonl");
+    let earlier = read_record(&record_path)?;
+
+    // Every (test, run), runs interleaved so that each test gets going
+    // early; a shard keeps every N-th of them.
+    let mut plan: Vec<(&Test, u32)> = Vec::new();
+    for run in 1..=args.runs {
+        for &test in &selected {
+            plan.push((test, run));
+        }
+    }
+    if let Some((k, n)) = args.shard {
+        plan = plan
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| i % n == k - 1)
+            .map(|(_, job)| job)
+            .collect();
+    }
+    let planned: HashSet<(String, u32)> = plan.iter().map(|(t, r)| (t.path.clone(), *r)).collect();
+    let mut done: Vec<Run> = earlier
+        .into_iter()
+        .filter(|r| planned.contains(&(r.test.clone(), r.run)))
+        .collect();
+    let finished: HashSet<(String, u32)> = done.iter().map(|r| (r.test.clone(), r.run)).collect();
+    let queue: VecDeque<(Test, u32)> = plan
+        .iter()
+        .filter(|(t, r)| !finished.contains(&(t.path.clone(), *r)))
+        .map(|(t, r)| ((*t).clone(), *r))
+        .collect();
+    if !done.is_empty() {
+        eprintln!(
+            "stress: resuming: {} of {} runs already done (recorded in {})",
+            done.len(),
+            plan.len(),
+            record_path.display()
+        );
+    }
+
+    let interrupted = Arc::new(AtomicBool::new(false));
+    {
+        let interrupted = Arc::clone(&interrupted);
+        ctrlc::set_handler(move || interrupted.store(true, Ordering::SeqCst))
+            .map_err(|e| format!("cannot catch Ctrl-C: {e}"))?;
+    }
+    let progress = Progress::new(plan.len() as u64, done.len() as u64, failures(&done));
+    let record = Mutex::new(
+        OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&record_path)
+            .map_err(|e| format!("cannot open {}: {e}", record_path.display()))?,
+    );
+    let queue = Mutex::new(queue);
+    let results = Mutex::new(Vec::new());
+    let timeout = Duration::from_secs(args.timeout);
+    let mut errors = Vec::new();
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..jobs)
+            .map(|_| {
+                scope.spawn(|| -> Result<(), String> {
+                    loop {
+                        if interrupted.load(Ordering::SeqCst) {
+                            return Ok(());
+                        }
+                        let Some((test, run)) = queue.lock().expect("no panics").pop_front() else {
+                            return Ok(());
+                        };
+                        let Some(result) = one_run(&test, run, timeout, &out, &root, &interrupted)?
+                        else {
+                            continue; // interrupted: not recorded, so a rerun redoes it
+                        };
+                        let line = serde_json::to_string(&result).expect("plain data");
+                        writeln!(record.lock().expect("no panics"), "{line}")
+                            .map_err(|e| format!("cannot write {}: {e}", record_path.display()))?;
+                        progress.finished(&result);
+                        results.lock().expect("no panics").push(result);
+                    }
+                })
+            })
+            .collect();
+        for worker in workers {
+            match worker.join() {
+                Ok(Ok(())) => {}
+                Ok(Err(message)) => {
+                    interrupted.store(true, Ordering::SeqCst);
+                    errors.push(message);
+                }
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+    });
+    progress.finish();
+    if let Some(message) = errors.into_iter().next() {
+        return Err(message);
+    }
+    done.extend(results.into_inner().expect("no panics"));
+    print_table(&done);
+    if let Some(path) = &args.json {
+        write_json(path, &done)?;
+    }
+    let stopped = interrupted.load(Ordering::SeqCst);
+    if stopped {
+        eprintln!(
+            "stress: interrupted after {} of {} runs; run the same command again to resume",
+            done.len(),
+            plan.len()
+        );
+    }
+    Ok(exit_code(&done, stopped))
+}
+
+/// Runs one test once; keeps its output only if it failed. `None` when the
+/// run was interrupted.
+fn one_run(
+    test: &Test,
+    run: u32,
+    timeout: Duration,
+    out: &Path,
+    root: &Path,
+    interrupted: &AtomicBool,
+) -> Result<Option<Run>, String> {
+    let seed: u64 = rand::random();
+    let running = out.join(format!(".running-{}-{run}.log", test.name()));
+    let (outcome, elapsed) = suite::run_once(test, seed, timeout, &running, interrupted)?;
+    let mut result = Run {
+        test: test.path.clone(),
+        run,
+        seed,
+        outcome: outcome.label().to_owned(),
+        seconds: elapsed.as_secs_f64(),
+        log: None,
+        replay: None,
+    };
+    match outcome {
+        Outcome::Passed | Outcome::Interrupted => {
+            let _ = fs::remove_file(&running);
+            Ok((outcome == Outcome::Passed).then_some(result))
+        }
+        Outcome::Failed | Outcome::TimedOut => {
+            let kept = out.join(format!("{}-run{run}-seed{seed}.log", test.name()));
+            if outcome == Outcome::TimedOut {
+                let mut file = OpenOptions::new()
+                    .append(true)
+                    .open(&running)
+                    .map_err(|e| format!("cannot open {}: {e}", running.display()))?;
+                let _ = writeln!(
+                    file,
+                    "stress: killed after {:.1} s (--timeout {})",
+                    elapsed.as_secs_f64(),
+                    timeout.as_secs()
+                );
+            }
+            fs::rename(&running, &kept)
+                .map_err(|e| format!("cannot keep {}: {e}", kept.display()))?;
+            result.log = Some(kept.strip_prefix(root).unwrap_or(&kept).to_owned());
+            result.replay = Some(test.replay_command(seed));
+            Ok(Some(result))
+        }
+    }
+}
+
+fn read_record(path: &Path) -> Result<Vec<Run>, String> {
+    let Ok(text) = fs::read_to_string(path) else {
+        return Ok(Vec::new());
+    };
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim().is_empty())
+        .map(|(i, line)| {
+            serde_json::from_str(line).map_err(|e| {
+                format!(
+                    "{} line {} is not a run record ({e}); delete the file to start afresh",
+                    path.display(),
+                    i + 1
+                )
+            })
+        })
+        .collect()
+}
+
+fn failures(runs: &[Run]) -> u64 {
+    runs.iter().filter(|r| !r.passed()).count() as u64
+}
+
+fn exit_code(runs: &[Run], interrupted: bool) -> ExitCode {
+    if failures(runs) > 0 {
+        ExitCode::FAILURE
+    } else if interrupted {
+        ExitCode::from(130)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// The live progress: a bar on a terminal, a line per run otherwise.
+struct Progress {
+    bar: Option<ProgressBar>,
+    total: u64,
+    state: Mutex<(u64, u64)>,
+    started: Instant,
+}
+
+impl Progress {
+    fn new(total: u64, done: u64, failed: u64) -> Progress {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{bar:30.cyan/blue} {pos}/{len} runs, {msg}, {elapsed} elapsed, ETA {eta}",
+                )
+                .expect("a valid template"),
+            );
+            bar.set_position(done);
+            bar.set_message(format!("{failed} failed"));
+            bar.reset_eta();
+            bar
+        });
+        Progress {
+            bar,
+            total,
+            state: Mutex::new((done, failed)),
+            started: Instant::now(),
+        }
+    }
+
+    fn finished(&self, run: &Run) {
+        let mut state = self.state.lock().expect("no panics");
+        state.0 += 1;
+        if !run.passed() {
+            state.1 += 1;
+        }
+        let (done, failed) = *state;
+        match &self.bar {
+            Some(bar) => {
+                bar.set_position(done);
+                bar.set_message(format!("{failed} failed"));
+                if !run.passed() {
+                    bar.println(format!(
+                        "{} run {} {} after {:.1} s: {}",
+                        run.test,
+                        run.run,
+                        run.outcome,
+                        run.seconds,
+                        run.log.as_deref().unwrap_or(Path::new("?")).display()
+                    ));
+                }
+            }
+            None => eprintln!(
+                "[{done}/{}] {} run {}: {} in {:.1} s ({failed} failed so far, {:.0} s elapsed)",
+                self.total,
+                run.test,
+                run.run,
+                run.outcome,
+                run.seconds,
+                self.started.elapsed().as_secs_f64()
+            ),
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+fn print_table(runs: &[Run]) {
+    let lines = summarize(runs);
+    let width = lines.iter().map(|l| l.test.len()).max().unwrap_or(4).max(4);
+    println!(
+        "{:<width$}  {:>6}  {:>5}  {:>15}  {:>7}",
+        "test", "failed", "total", "time (mean ± σ)", "max"
+    );
+    for line in &lines {
+        println!(
+            "{:<width$}  {:>6}  {:>5}  {:>7.2} ± {:<5.2}  {:>6.2}s",
+            line.test,
+            line.failed,
+            line.total,
+            line.mean_seconds,
+            line.sd_seconds,
+            line.max_seconds
+        );
+    }
+    let mut failed: Vec<&Run> = runs.iter().filter(|r| !r.passed()).collect();
+    failed.sort_by(|a, b| (&a.test, a.run).cmp(&(&b.test, b.run)));
+    if !failed.is_empty() {
+        println!("\nfailed runs (output kept; replay with the command below each):");
+        for run in failed {
+            println!(
+                "  {} run {} ({}): {}",
+                run.test,
+                run.run,
+                run.outcome,
+                run.log.as_deref().unwrap_or(Path::new("?")).display()
+            );
+            if let Some(replay) = &run.replay {
+                println!("    {replay}");
+            }
+        }
+    }
+}
+
+fn write_json(path: &Path, runs: &[Run]) -> Result<(), String> {
+    let summary = Summary {
+        tests: summarize(runs),
+        runs: runs.to_vec(),
+    };
+    let text = serde_json::to_string_pretty(&summary).expect("plain data");
+    fs::write(path, text + "\n").map_err(|e| format!("cannot write {}: {e}", path.display()))
+}

@@ -1,0 +1,7 @@
+//! The lab's tools behind `scripts/`: the stress runner (`stress`), the
+//! grader (`grade`), the handout generator (`make-handout`) and the log
+//! viewer (`logs`). Each is a binary of this crate; the shell scripts of the
+//! same names build and run them. The README says how to use each.
+
+pub mod logview;
+pub mod suite;

@@ -1,0 +1,363 @@
+//! Building the test binaries of a checkout once, listing their tests, and
+//! running one test in a process of its own.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+
+/// The package that holds the graded suites.
+pub const PACKAGE: &str = "tests";
+
+/// The parts of the labs, in the order students do them.
+pub const PARTS: [&str; 6] = ["2a", "2b", "2c", "2d", "3a", "3b"];
+
+/// One test of a test binary.
+#[derive(Clone, Debug)]
+pub struct Test {
+    /// Its name as the test binary lists it (`initial_election_2a`, or with
+    /// its module path, `part_2a::initial_election_2a`).
+    pub path: String,
+    /// The binary that runs it.
+    pub binary: PathBuf,
+    /// Cargo's name of the test target (`raft`, `kv`, or the package's for
+    /// its library's unit tests).
+    pub target: String,
+    /// The directory cargo runs the binary in: its package's.
+    pub package_dir: PathBuf,
+    /// Whether the target is an integration test (`--test NAME`) rather
+    /// than the library's unit tests (`--lib`).
+    pub integration: bool,
+}
+
+impl Test {
+    /// The test's name without its module path.
+    pub fn name(&self) -> &str {
+        self.path.rsplit("::").next().unwrap_or(&self.path)
+    }
+
+    /// The lab part the test belongs to (`2a` … `3b`), from its suffix.
+    pub fn part(&self) -> Option<&'static str> {
+        PARTS
+            .into_iter()
+            .find(|part| self.name().ends_with(&format!("_{part}")))
+    }
+
+    /// The command that runs this test once with the given seed, as a user
+    /// would type it in the checkout's root.
+    pub fn replay_command(&self, seed: u64) -> String {
+        let target = if self.integration {
+            format!("--test {}", self.target)
+        } else {
+            "--lib".to_owned()
+        };
+        format!(
+            "LAB_SEED={seed} cargo test -p {PACKAGE} {target} {} -- --exact --nocapture",
+            self.path
+        )
+    }
+}
+
+/// The root of the checkout these tools belong to.
+pub fn this_checkout() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("the tools' crate sits two levels below the checkout's root")
+}
+
+#[derive(Deserialize)]
+struct Message {
+    reason: String,
+    #[serde(default)]
+    executable: Option<PathBuf>,
+    #[serde(default)]
+    target: Option<Target>,
+    #[serde(default)]
+    manifest_path: Option<PathBuf>,
+    #[serde(default)]
+    profile: Option<Profile>,
+}
+
+#[derive(Deserialize)]
+struct Target {
+    name: String,
+    kind: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct Profile {
+    test: bool,
+}
+
+/// Builds the test binaries of the [`PACKAGE`] in the checkout at `root`
+/// (compiler messages go to the terminal) and lists every test in them.
+///
+/// # Errors
+/// When the build fails, or a binary cannot be listed; the message says
+/// which command failed.
+pub fn build_and_list(root: &Path) -> Result<Vec<Test>, String> {
+    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    command
+        .current_dir(root)
+        .args([
+            "test",
+            "--no-run",
+            "--locked",
+            "--message-format=json-render-diagnostics",
+        ])
+        .args(["-p", PACKAGE])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    let shown = format!(
+        "cargo test --no-run --locked -p {PACKAGE} (in {})",
+        root.display()
+    );
+    let mut child = command
+        .spawn()
+        .map_err(|e| format!("cannot run {shown}: {e}"))?;
+    let stdout = child.stdout.take().expect("piped above");
+    let mut binaries = Vec::new();
+    for line in BufReader::new(stdout).lines() {
+        let line = line.map_err(|e| format!("reading the output of {shown}: {e}"))?;
+        let Ok(message) = serde_json::from_str::<Message>(&line) else {
+            continue;
+        };
+        if message.reason != "compiler-artifact" {
+            continue;
+        }
+        let (Some(executable), Some(target), Some(manifest), Some(profile)) = (
+            message.executable,
+            message.target,
+            message.manifest_path,
+            message.profile,
+        ) else {
+            continue;
+        };
+        if !profile.test || target.kind.iter().any(|k| k == "bin") {
+            continue;
+        }
+        let package_dir = manifest
+            .parent()
+            .map_or_else(|| root.to_owned(), Path::to_owned);
+        let integration = target.kind.iter().any(|k| k == "test");
+        binaries.push((executable, target.name, package_dir, integration));
+    }
+    let status = child
+        .wait()
+        .map_err(|e| format!("waiting for {shown}: {e}"))?;
+    if !status.success() {
+        return Err(format!("{shown} failed ({status}); see the errors above"));
+    }
+    let mut tests = Vec::new();
+    for (binary, target, package_dir, integration) in binaries {
+        let output = Command::new(&binary)
+            .args(["--list", "--format=terse"])
+            .current_dir(&package_dir)
+            .output()
+            .map_err(|e| format!("cannot list the tests of {}: {e}", binary.display()))?;
+        if !output.status.success() {
+            return Err(format!(
+                "listing the tests of {} failed ({}): {}",
+                binary.display(),
+                output.status,
+                String::from_utf8_lossy(&output.stderr)
+            ));
+        }
+        for line in String::from_utf8_lossy(&output.stdout).lines() {
+            if let Some(path) = line.strip_suffix(": test") {
+                tests.push(Test {
+                    path: path.to_owned(),
+                    binary: binary.clone(),
+                    target: target.clone(),
+                    package_dir: package_dir.clone(),
+                    integration,
+                });
+            }
+        }
+    }
+    Ok(tests)
+}
+
+/// The tests whose name contains one of `patterns` (as `cargo test`
+/// filters), in the order listed; all of them for no pattern.
+pub fn select<'a>(tests: &'a [Test], patterns: &[String]) -> Vec<&'a Test> {
+    tests
+        .iter()
+        .filter(|t| patterns.is_empty() || patterns.iter().any(|p| t.path.contains(p.as_str())))
+        .collect()
+}
+
+/// How one run of a test ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The test passed.
+    Passed,
+    /// The test failed: the process exited unsuccessfully.
+    Failed,
+    /// The run exceeded its time limit and was killed.
+    TimedOut,
+    /// The run was stopped because the user interrupted the tool.
+    Interrupted,
+}
+
+impl Outcome {
+    /// How the outcome reads in tables and progress lines.
+    pub fn label(self) -> &'static str {
+        match self {
+            Outcome::Passed => "passed",
+            Outcome::Failed => "FAILED",
+            Outcome::TimedOut => "TIMED OUT",
+            Outcome::Interrupted => "interrupted",
+        }
+    }
+}
+
+/// Runs `test` once in its own process with `LAB_SEED=seed`, its output
+/// (stdout and stderr, interleaved) going to `log`. Kills it after
+/// `timeout`, or as soon as `interrupted` is set.
+///
+/// # Errors
+/// When the log cannot be created or the process cannot be started.
+pub fn run_once(
+    test: &Test,
+    seed: u64,
+    timeout: Duration,
+    log: &Path,
+    interrupted: &AtomicBool,
+) -> Result<(Outcome, Duration), String> {
+    let file = File::create(log).map_err(|e| format!("cannot create {}: {e}", log.display()))?;
+    let file2 = file
+        .try_clone()
+        .map_err(|e| format!("cannot share {}: {e}", log.display()))?;
+    let started = Instant::now();
+    let mut child = Command::new(&test.binary)
+        .args([
+            test.path.as_str(),
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("LAB_SEED", seed.to_string())
+        .current_dir(&test.package_dir)
+        .stdin(Stdio::null())
+        .stdout(file)
+        .stderr(file2)
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", test.binary.display()))?;
+    loop {
+        if let Some(status) = child
+            .try_wait()
+            .map_err(|e| format!("waiting for {}: {e}", test.path))?
+        {
+            let outcome = if interrupted.load(Ordering::SeqCst) && !status.success() {
+                Outcome::Interrupted
+            } else if status.success() {
+                Outcome::Passed
+            } else {
+                Outcome::Failed
+            };
+            return Ok((outcome, started.elapsed()));
+        }
+        let stop = if interrupted.load(Ordering::SeqCst) {
+            Some(Outcome::Interrupted)
+        } else if started.elapsed() > timeout {
+            Some(Outcome::TimedOut)
+        } else {
+            None
+        };
+        if let Some(outcome) = stop {
+            // Killing fails only when it has just exited, which is as good.
+            let _ = child.kill();
+            let _ = child.wait();
+            return Ok((outcome, started.elapsed()));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The last `lines` lines of a file, for reports (empty if unreadable).
+pub fn tail(path: &Path, lines: usize) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+/// Mean, standard deviation and maximum of some durations, in seconds.
+pub fn spread(seconds: &[f64]) -> (f64, f64, f64) {
+    if seconds.is_empty() {
+        return (0.0, 0.0, 0.0);
+    }
+    let n = seconds.len() as f64;
+    let mean = seconds.iter().sum::<f64>() / n;
+    let variance = seconds.iter().map(|s| (s - mean).powi(2)).sum::<f64>() / n;
+    let max = seconds.iter().copied().fold(0.0, f64::max);
+    (mean, variance.sqrt(), max)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn test_named(path: &str) -> Test {
+        Test {
+            path: path.into(),
+            binary: PathBuf::from("/nonexistent"),
+            target: "raft".into(),
+            package_dir: PathBuf::from("."),
+            integration: true,
+        }
+    }
+
+    #[test]
+    fn parts_come_from_name_suffixes() {
+        assert_eq!(
+            test_named("part_2a::initial_election_2a").part(),
+            Some("2a")
+        );
+        assert_eq!(test_named("snapshot_size_3b").part(), Some("3b"));
+        assert_eq!(test_named("support::tests::seeds").part(), None);
+        assert_eq!(
+            test_named("part_2a::initial_election_2a").name(),
+            "initial_election_2a"
+        );
+    }
+
+    #[test]
+    fn patterns_select_by_substring() {
+        let tests = [
+            test_named("a::x_2a"),
+            test_named("a::y_2b"),
+            test_named("b::z_3a"),
+        ];
+        let names = |ps: &[&str]| -> Vec<String> {
+            let ps: Vec<String> = ps.iter().map(|p| p.to_string()).collect();
+            select(&tests, &ps)
+                .iter()
+                .map(|t| t.name().to_owned())
+                .collect()
+        };
+        assert_eq!(names(&["2a", "3a"]), ["x_2a", "z_3a"]);
+        assert_eq!(names(&[]).len(), 3);
+        assert!(names(&["4a"]).is_empty());
+    }
+
+    #[test]
+    fn replay_commands_name_the_target_and_seed() {
+        assert_eq!(
+            test_named("part_2a::initial_election_2a").replay_command(7),
+            "LAB_SEED=7 cargo test -p tests --test raft part_2a::initial_election_2a -- --exact --nocapture"
+        );
+    }
+
+    #[test]
+    fn spread_of_durations() {
+        let (mean, sd, max) = spread(&[1.0, 3.0]);
+        assert_eq!((mean, sd, max), (2.0, 1.0, 3.0));
+        assert_eq!(spread(&[]), (0.0, 0.0, 0.0));
+    }
+}

@@ -3,5 +3,6 @@
 //! viewer (`logs`). Each is a binary of this crate; the shell scripts of the
 //! same names build and run them. The README says how to use each.
 
+pub mod grading;
 pub mod logview;
 pub mod suite;

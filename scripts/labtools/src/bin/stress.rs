@@ -34,6 +34,10 @@ struct Args {
     /// Where failed runs' output and the record of finished runs go.
     #[arg(short = 'o', long, default_value = "target/stress")]
     out: PathBuf,
+    /// Forget the runs recorded in the output directory and start afresh
+    /// (without it, a rerun resumes where the last one stopped).
+    #[arg(long)]
+    fresh: bool,
     /// Also write the summary, every run included, to this JSON file.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -194,6 +198,10 @@ fn stress(args: &Args) -> Result<ExitCode, String> {
     let out = root.join(&args.out);
     fs::create_dir_all(&out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
     let record_path = out.join("runs.jsonl");
+    if args.fresh && record_path.exists() {
+        fs::remove_file(&record_path)
+            .map_err(|e| format!("cannot remove {}: {e}", record_path.display()))?;
+    }
     let earlier = read_record(&record_path)?;
 
     // Every (test, run), runs interleaved so that each test gets going
@@ -225,7 +233,8 @@ fn stress(args: &Args) -> Result<ExitCode, String> {
         .collect();
     if !done.is_empty() {
         eprintln!(
-            "stress: resuming: {} of {} runs already done (recorded in {})",
+            "stress: resuming: {} of {} runs already done (recorded in {}; \
+             --fresh starts over)",
             done.len(),
             plan.len(),
             record_path.display()

@@ -1,0 +1,159 @@
+//! The grading scheme and the results file of `scripts/grade`.
+//!
+//! Every test of the lab suites is worth [`POINTS_PER_TEST`] points. A test
+//! scores them only if it passes every one of its runs, each within
+//! [`TEST_BUDGET`], and every pass through its part fits in
+//! [`PART_BUDGET`]: a part over budget scores nothing.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+/// Points for each test.
+pub const POINTS_PER_TEST: f64 = 5.0;
+/// The course's limit for one test.
+pub const TEST_BUDGET: Duration = Duration::from_secs(120);
+/// The course's limit for one pass through a part.
+pub const PART_BUDGET: Duration = Duration::from_secs(600);
+
+/// What happened to one test over all its runs.
+#[derive(Clone, Debug)]
+pub struct TestResult {
+    /// The part, upper-case (`2A`).
+    pub part: String,
+    /// The test's name.
+    pub name: String,
+    /// Runs that passed, and runs in all.
+    pub passed: u32,
+    /// Runs in all.
+    pub runs: u32,
+    /// The longest run.
+    pub max_time: Duration,
+    /// Whether its part stayed within [`PART_BUDGET`] on every pass.
+    pub part_in_budget: bool,
+    /// What a student needs to see: the failing runs' outcome, seed and the
+    /// end of their output.
+    pub output: String,
+}
+
+impl TestResult {
+    /// The points the test earned.
+    pub fn score(&self) -> f64 {
+        if self.passed == self.runs && self.runs > 0 && self.part_in_budget {
+            POINTS_PER_TEST
+        } else {
+            0.0
+        }
+    }
+}
+
+/// The results file of a Gradescope autograder
+/// (<https://gradescope-autograders.readthedocs.io/en/latest/specs/>).
+#[derive(Serialize)]
+pub struct Results {
+    /// Total points earned.
+    pub score: f64,
+    /// Seconds the grading took.
+    pub execution_time: f64,
+    /// Shown above the tests.
+    pub output: String,
+    /// One entry per test.
+    pub tests: Vec<ResultsTest>,
+}
+
+/// One test in [`Results`].
+#[derive(Serialize)]
+pub struct ResultsTest {
+    /// `2A: initial_election_2a`.
+    pub name: String,
+    /// Points earned.
+    pub score: f64,
+    /// Points possible.
+    pub max_score: f64,
+    /// `passed` or `failed`.
+    pub status: &'static str,
+    /// Why it failed, or how long it took.
+    pub output: String,
+}
+
+/// The results file for `results`, graded in `elapsed`.
+pub fn results(results: &[TestResult], elapsed: Duration) -> Results {
+    let tests: Vec<ResultsTest> = results
+        .iter()
+        .map(|r| ResultsTest {
+            name: format!("{}: {}", r.part, r.name),
+            score: r.score(),
+            max_score: POINTS_PER_TEST,
+            status: if r.score() == POINTS_PER_TEST {
+                "passed"
+            } else {
+                "failed"
+            },
+            output: r.output.clone(),
+        })
+        .collect();
+    let score = tests.iter().map(|t| t.score).sum();
+    let max: f64 = tests.iter().map(|t| t.max_score).sum();
+    Results {
+        score,
+        execution_time: elapsed.as_secs_f64(),
+        output: format!(
+            "{score} of {max} points. Each test is worth {POINTS_PER_TEST} points if it passes \
+             every run within {} s and its part within {} s.",
+            TEST_BUDGET.as_secs(),
+            PART_BUDGET.as_secs()
+        ),
+        tests,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    fn result(name: &str, passed: u32, part_in_budget: bool) -> TestResult {
+        TestResult {
+            part: "2A".into(),
+            name: name.into(),
+            passed,
+            runs: 2,
+            max_time: Duration::from_secs(3),
+            part_in_budget,
+            output: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_test_scores_only_if_every_run_passes_within_budget() {
+        assert_eq!(result("a_2a", 2, true).score(), POINTS_PER_TEST);
+        assert_eq!(result("a_2a", 1, true).score(), 0.0);
+        assert_eq!(result("a_2a", 2, false).score(), 0.0);
+    }
+
+    /// The shape Gradescope reads: top-level score, execution_time and
+    /// output; `tests[]` with name, score, max_score, status and output.
+    #[test]
+    fn results_have_the_gradescope_shape() {
+        let graded = [result("a_2a", 2, true), result("b_2a", 0, true)];
+        let json = serde_json::to_value(results(&graded, Duration::from_secs(7))).unwrap();
+        let top = json.as_object().unwrap();
+        assert_eq!(top["score"], Value::from(5.0));
+        assert_eq!(top["execution_time"], Value::from(7.0));
+        assert!(top["output"].is_string());
+        let tests = top["tests"].as_array().unwrap();
+        assert_eq!(tests.len(), 2);
+        for test in tests {
+            let test = test.as_object().unwrap();
+            let mut keys: Vec<&str> = test.keys().map(String::as_str).collect();
+            keys.sort_unstable();
+            assert_eq!(keys, ["max_score", "name", "output", "score", "status"]);
+            assert!(test["name"].is_string() && test["output"].is_string());
+            assert!(test["score"].is_number() && test["max_score"].is_number());
+        }
+        assert_eq!(tests[0]["name"], "2A: a_2a");
+        assert_eq!(tests[0]["status"], "passed");
+        assert_eq!(tests[1]["score"], Value::from(0.0));
+        assert_eq!(tests[1]["status"], "failed");
+    }
+}

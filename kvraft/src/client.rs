@@ -1,5 +1,6 @@
 //! The clerk: the client library of the key/value service.
 
+// handout: begin
 use std::thread;
 use std::time::Duration;
 
@@ -12,20 +13,28 @@ use crate::rpc::{GET, GetArgs, OpId, PUT_APPEND, PutAppendArgs, PutOrAppend, Rep
 /// the next round: an election is probably under way, and asking again at
 /// once would only burn CPU.
 const ROUND_PAUSE: Duration = Duration::from_millis(50);
+// handout: else
+// use labrpc::ClientEnd;
+// handout: end
 
 /// A client of the key/value service. Each operation retries, server after
 /// server, until one executes it, and executes exactly once.
 pub struct Clerk {
+    // handout: begin
     servers: Vec<ClientEnd>,
     /// The server that answered last: probably the leader.
     leader: usize,
     client: u64,
     seq: u64,
+    // handout: else
+    // // Your state here (3A).
+    // handout: end
 }
 
 impl Clerk {
     /// A clerk that reaches the servers through `servers`.
     pub fn new(servers: Vec<ClientEnd>) -> Clerk {
+        // handout: stub 3A make a clerk; it may remember which server led last time, and needs an id for exactly-once execution.
         assert!(!servers.is_empty(), "a clerk needs at least one server");
         Clerk {
             servers,
@@ -37,6 +46,7 @@ impl Clerk {
 
     /// The value of `key`, or "" if it has none.
     pub fn get(&mut self, key: &str) -> String {
+        // handout: stub 3A ask the servers until one (the leader) returns the value; keep trying forever.
         let id = self.next_id();
         self.until_done(
             GET,
@@ -49,14 +59,17 @@ impl Clerk {
 
     /// Sets `key` to `value`.
     pub fn put(&mut self, key: &str, value: &str) {
+        // handout: stub 3A as get, with a PutAppend that must execute exactly once however often it is retried.
         self.put_append(key, value, PutOrAppend::Put);
     }
 
     /// Appends `value` to `key`'s value (an absent key counts as "").
     pub fn append(&mut self, key: &str, value: &str) {
+        // handout: stub 3A as put, appending.
         self.put_append(key, value, PutOrAppend::Append);
     }
 
+    // handout: begin
     fn put_append(&mut self, key: &str, value: &str, kind: PutOrAppend) {
         let id = self.next_id();
         self.until_done(
@@ -92,4 +105,5 @@ impl Clerk {
             thread::sleep(ROUND_PAUSE);
         }
     }
+    // handout: end
 }

@@ -1,5 +1,6 @@
 //! The key/value service's RPCs and the commands it puts in the Raft log.
 
+// handout: begin
 use labrpc::Method;
 use serde::{Deserialize, Serialize};
 
@@ -73,3 +74,44 @@ pub(crate) enum Op {
     Put { key: String, value: String },
     Append { key: String, value: String },
 }
+// handout: else
+// use labrpc::Method;
+// use serde::{Deserialize, Serialize};
+//
+// /// `KvServer.Get`: read a key.
+// pub const GET: Method<GetArgs, GetReply> = Method::new("KvServer.Get");
+// /// `KvServer.PutAppend`: replace or extend a key's value.
+// pub const PUT_APPEND: Method<PutAppendArgs, PutAppendReply> = Method::new("KvServer.PutAppend");
+//
+// /// Get arguments.
+// #[derive(Clone, Debug, Serialize, Deserialize)]
+// pub struct GetArgs {
+//     /// The key.
+//     pub key: String,
+//     // Your fields here (3A).
+// }
+//
+// /// Get results.
+// #[derive(Clone, Debug, Serialize, Deserialize)]
+// pub struct GetReply {
+//     /// The value ("" for a missing key).
+//     pub value: String,
+//     // Your fields here (3A).
+// }
+//
+// /// PutAppend arguments.
+// #[derive(Clone, Debug, Serialize, Deserialize)]
+// pub struct PutAppendArgs {
+//     /// The key.
+//     pub key: String,
+//     /// The value to store or append.
+//     pub value: String,
+//     // Your fields here (3A).
+// }
+//
+// /// PutAppend results.
+// #[derive(Clone, Debug, Serialize, Deserialize)]
+// pub struct PutAppendReply {
+//     // Your fields here (3A).
+// }
+// handout: end

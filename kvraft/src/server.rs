@@ -12,6 +12,7 @@
 //! Threads: the applier (reads Raft's apply channel, applies, answers the
 //! waiting handler, snapshots); handlers run on the network's threads.
 
+// handout: begin
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
@@ -29,13 +30,25 @@ use crate::rpc::{Command, GET, Op, OpId, PUT_APPEND, PutOrAppend, Reply};
 /// the clerk to try another server: long enough for a healthy leader, short
 /// enough that a clerk stuck with a partitioned leader moves on.
 const COMMIT_TIMEOUT: Duration = Duration::from_millis(800);
+// handout: else
+// use std::sync::Arc;
+//
+// use labraft::Raft;
+// use labrpc::{ClientEnd, Persister, Service};
+// handout: end
 
 /// A key/value server. Cheap to clone; clones are the same server.
 #[derive(Clone)]
 pub struct KvServer {
+    // handout: begin
     inner: Arc<Inner>,
+    // handout: else
+    // // Your state here (3A, 3B). Clones must be the same server: keep the
+    // // state behind an `Arc`.
+    // handout: end
 }
 
+// handout: begin
 struct Inner {
     me: usize,
     raft: Raft,
@@ -100,6 +113,8 @@ impl Store {
     }
 }
 
+// handout: end
+
 impl KvServer {
     /// Starts server `me` of the group whose ends are `servers`, restoring
     /// what `persister` holds. With `max_raft_state`, the server snapshots
@@ -113,6 +128,7 @@ impl KvServer {
         persister: Arc<Persister>,
         max_raft_state: Option<usize>,
     ) -> KvServer {
+        // handout: stub 3A make a Raft peer with `Raft::new` and an apply channel, start a thread that applies committed operations to the store, and (3B) restore from the persisted snapshot and snapshot when Raft's state nears `max_raft_state`.
         let (last_applied, store) = restore(&persister.snapshot(), me);
         let (apply_to, applied) = crossbeam_channel::unbounded();
         let raft = Raft::new(servers, me, persister, apply_to);
@@ -144,6 +160,7 @@ impl KvServer {
     /// The services to register on this server's [`labrpc::Server`]: the
     /// key/value service, and its Raft peer's.
     pub fn services(&self) -> Vec<Service> {
+        // handout: stub 3A return the key/value service (handlers that put each operation in the Raft log and answer once it is applied) and the Raft peer's service.
         let mut kv = Service::new("KvServer");
         let inner = Arc::clone(&self.inner);
         kv.handle(GET, move |args| {
@@ -168,12 +185,14 @@ impl KvServer {
 
     /// This server's Raft peer.
     pub fn raft(&self) -> &Raft {
+        // handout: stub 3A return this server's Raft peer.
         &self.inner.raft
     }
 
     /// Stops the server and its Raft peer; once `kill` returns, none of
     /// their threads runs. Handlers still waiting answer "wrong leader".
     pub fn kill(&self) {
+        // handout: stub 3A kill the Raft peer and stop this server's threads, waiting for them to exit.
         self.inner.raft.kill();
         {
             let mut state = self.inner.state.lock();
@@ -190,6 +209,7 @@ impl KvServer {
     }
 }
 
+// handout: begin
 impl Inner {
     /// Puts an operation in the log and waits for it to be applied.
     fn submit(&self, id: OpId, op: Op) -> Reply {
@@ -365,3 +385,4 @@ mod tests {
         assert_eq!(store.apply(&command(1, 1, Op::Get { key: "x".into() })), "");
     }
 }
+// handout: end

@@ -15,23 +15,32 @@
 //!
 //! # Design
 //!
+// handout: begin
 //! The protocol lives in a core with no I/O: it never sleeps, reads the clock
 //! or touches the network; it takes events and returns what to persist, send
 //! and apply. A thin set of threads drives it (see the `raft` module). The
 //! code follows Figure 2 of the extended Raft paper (Ongaro and Ousterhout,
 //! 2014) and cites it rule by rule.
+// handout: else
+// //! Say here how your implementation is organised: its threads, its lock,
+// //! and where each rule of Figure 2 of the extended Raft paper lives.
+// handout: end
 //!
 //! Logging: `RUST_LOG=raft=debug` prints one line per protocol event in the
 //! shape `<ms> <TOPIC> S<id> T<term> <message>`.
 
 mod apply;
+// handout: begin
 mod core;
+// handout: end
 mod raft;
 pub mod rpc;
 pub mod trace;
 
 pub use crate::apply::ApplyMsg;
+// handout: begin
 pub use crate::core::Entry;
+// handout: end
 pub use crate::raft::{NotLeader, Raft};
 
 /// A log index; the first entry has index 1.

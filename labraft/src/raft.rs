@@ -1,3 +1,4 @@
+// handout: begin
 //! The [`Raft`] handle and the threads that drive the protocol core.
 //!
 //! Threads of one peer:
@@ -31,11 +32,32 @@ use parking_lot::{Mutex, MutexGuard};
 use crate::core::{Core, Effects, Message};
 use crate::rpc::{APPEND_ENTRIES, INSTALL_SNAPSHOT, REQUEST_VOTE};
 use crate::{ApplyMsg, Index, PeerId, Term, trace};
+// handout: else
+// //! The [`Raft`] handle: your implementation of the protocol.
+// //!
+// //! Suggested shape: the state of Figure 2 behind one lock, shared (through
+// //! an `Arc`) by the handle, the RPC handlers, a ticker thread that starts
+// //! elections and sends heartbeats, and an applier thread that delivers
+// //! committed commands in order. Persist before anything leaves the peer.
+//
+// use std::fmt;
+// use std::sync::Arc;
+//
+// use crossbeam_channel::Sender;
+// use labrpc::{ClientEnd, Persister, Service};
+//
+// use crate::{ApplyMsg, Index, PeerId, Term};
+// handout: end
 
 /// A Raft peer. Cheap to clone; clones are the same peer.
 #[derive(Clone)]
 pub struct Raft {
+    // handout: begin
     peer: Arc<Peer>,
+    // handout: else
+    // // Your state here (2A, 2B, 2C, 2D). Clones must be the same peer: keep
+    // // the state behind an `Arc`.
+    // handout: end
 }
 
 /// [`Raft::start`] was called on a peer that is not the leader.
@@ -50,6 +72,7 @@ impl fmt::Display for NotLeader {
 
 impl std::error::Error for NotLeader {}
 
+// handout: begin
 struct Peer {
     me: PeerId,
     ends: Vec<ClientEnd>,
@@ -69,6 +92,8 @@ struct Peer {
     threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
+// handout: end
+
 impl Raft {
     /// Creates the Raft peer `me` of the group whose ends are `peers`
     /// (`peers[me]` is this peer's own and goes unused), restoring whatever
@@ -87,6 +112,7 @@ impl Raft {
         persister: Arc<Persister>,
         apply_to: Sender<ApplyMsg>,
     ) -> Raft {
+        // handout: stub 2A create the peer, restore what `persister` holds (2C), start its threads (an election ticker; from 2B an applier that sends committed commands to `apply_to`) and return at once.
         let now = Instant::now();
         trace::epoch();
         let mut core = Core::new(me, peers.len(), rand::random(), now);
@@ -115,6 +141,7 @@ impl Raft {
     /// The RPC service through which the other peers reach this one; add it
     /// to this peer's [`labrpc::Server`].
     pub fn service(&self) -> Service {
+        // handout: stub 2A make `Service::new("Raft")` and register a handler for each RPC with `service.handle(METHOD, ...)`; declare the methods in rpc.rs.
         let mut service = Service::new("Raft");
         let peer = Arc::clone(&self.peer);
         service.handle(REQUEST_VOTE, move |args| {
@@ -139,6 +166,7 @@ impl Raft {
     /// # Errors
     /// [`NotLeader`] when this peer is not the leader.
     pub fn start(&self, command: Vec<u8>) -> Result<(Index, Term), NotLeader> {
+        // handout: stub 2B if leader, append the command to the log and start replicating it.
         self.peer
             .event(|core, now| core.start(command, now))
             .ok_or(NotLeader)
@@ -146,6 +174,7 @@ impl Raft {
 
     /// The current term, and whether this peer believes it is the leader.
     pub fn state(&self) -> (Term, bool) {
+        // handout: stub 2A return the current term and whether this peer believes it is the leader.
         let core = self.peer.lock();
         (core.term(), core.is_leader())
     }
@@ -157,11 +186,13 @@ impl Raft {
     /// # Panics
     /// When `index` has not been delivered on the apply channel yet.
     pub fn snapshot(&self, index: Index, data: Vec<u8>) {
+        // handout: stub 2D discard the entries through `index` and save `data` as the snapshot with the state.
         self.peer.event(|core, now| core.snapshot(index, data, now));
     }
 
     /// The size in bytes of the saved Raft state (not counting the snapshot).
     pub fn persisted_size(&self) -> usize {
+        // handout: stub 2C return the size of the Raft state in the persister.
         self.peer.persister.raft_state_size()
     }
 
@@ -173,6 +204,7 @@ impl Raft {
     /// When one of the peer's threads panicked: the panic is raised again
     /// here, after every thread has been joined.
     pub fn kill(&self) {
+        // handout: stub 2A stop every thread of this peer and wait for them to exit.
         let handles = {
             let mut threads = self.peer.threads.lock();
             if self.peer.killed.swap(true, Ordering::SeqCst) {
@@ -194,10 +226,12 @@ impl Raft {
 
     /// Whether [`kill`](Raft::kill) has been called.
     pub fn is_killed(&self) -> bool {
+        // handout: stub 2A say whether `kill` was called.
         self.peer.killed.load(Ordering::SeqCst)
     }
 }
 
+// handout: begin
 impl fmt::Debug for Raft {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (term, is_leader) = self.state();
@@ -336,3 +370,4 @@ fn wake(signal: &Sender<()>) {
         Err(TrySendError::Disconnected(())) => unreachable!("the peer holds both ends"),
     }
 }
+// handout: end

@@ -1,6 +1,7 @@
 //! The messages Raft peers exchange (Figure 2 of the paper, plus §7's
 //! InstallSnapshot) and the RPC methods that carry them.
 
+// handout: begin
 use labrpc::Method;
 use serde::{Deserialize, Serialize};
 
@@ -111,3 +112,31 @@ pub struct InstallSnapshotReply {
     /// The follower's current term, for the leader to update itself.
     pub term: Term,
 }
+// handout: else
+// use labrpc::Method;
+// use serde::{Deserialize, Serialize};
+//
+// use crate::Term;
+//
+// /// `Raft.RequestVote`: a candidate asks for a vote (§5.2).
+// pub const REQUEST_VOTE: Method<RequestVoteArgs, RequestVoteReply> = Method::new("Raft.RequestVote");
+//
+// /// RequestVote arguments (Figure 2).
+// #[derive(Clone, Debug, Serialize, Deserialize)]
+// pub struct RequestVoteArgs {
+//     /// The candidate's term.
+//     pub term: Term,
+//     // Your fields here (2A, 2B).
+// }
+//
+// /// RequestVote results (Figure 2).
+// #[derive(Clone, Debug, Serialize, Deserialize)]
+// pub struct RequestVoteReply {
+//     /// The voter's current term.
+//     pub term: Term,
+//     // Your fields here (2A).
+// }
+//
+// // Declare AppendEntries (2A heartbeats, 2B entries) and InstallSnapshot
+// // (2D) the same way: a method constant and the argument and reply types.
+// handout: end

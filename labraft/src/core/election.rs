@@ -1,3 +1,4 @@
+// handout: omit-file
 //! Leader election (§5.2) and the election restriction (§5.4.1).
 
 use std::time::Instant;

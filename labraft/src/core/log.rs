@@ -1,3 +1,4 @@
+// handout: omit-file
 //! The replicated log, with a prefix compacted into a snapshot.
 //!
 //! All index arithmetic for the snapshot offset lives here. Indices are the

@@ -1,3 +1,4 @@
+// handout: omit-file
 //! The Raft protocol with no I/O.
 //!
 //! [`Core`] never sleeps, reads the clock, touches the network or the

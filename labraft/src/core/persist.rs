@@ -1,3 +1,4 @@
+// handout: omit-file
 //! What Raft saves to stable storage, and reading it back after a crash.
 
 use serde::{Deserialize, Serialize};

@@ -1,3 +1,4 @@
+// handout: omit-file
 //! Log replication (§5.3), commitment (§5.4.2) and fast log backup.
 
 use std::time::Instant;

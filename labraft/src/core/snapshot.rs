@@ -1,3 +1,4 @@
+// handout: omit-file
 //! Log compaction (§7): snapshots taken by the service, and InstallSnapshot
 //! for followers that fell behind the leader's log.
 

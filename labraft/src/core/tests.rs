@@ -1,3 +1,4 @@
+// handout: omit-file
 //! Helpers for the core's unit tests: cores in a chosen role, a fixed clock,
 //! and views of the effects.
 

@@ -4,5 +4,6 @@
 //! same names build and run them. The README says how to use each.
 
 pub mod grading;
+pub mod handout;
 pub mod logview;
 pub mod suite;

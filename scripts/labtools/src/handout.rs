@@ -1,0 +1,467 @@
+//! Turning a reference source file into its handout form
+//! (`scripts/make-handout`).
+//!
+//! The reference sources carry markers, all in comments, so the reference
+//! builds as it is:
+//!
+//! * `// handout: omit-file` in a file's first lines: the handout has no
+//!   such file.
+//! * `// handout: begin` … `// handout: end`: the handout drops the lines
+//!   between. With `// handout: else` between them, the handout drops the
+//!   lines from `begin` to `else` and keeps those from `else` to `end`
+//!   uncommented (one `// ` removed from each): what students start from.
+//! * `// handout: stub PART TEXT`, the first line of a function's body: the
+//!   handout keeps the signature and replaces the body by a comment saying
+//!   TEXT and a `todo!` naming PART and the function, so that a test that
+//!   needs it fails at once saying what to write.
+//! * In Markdown, `<!-- handout: begin -->` … `<!-- handout: end -->` drops
+//!   the lines between, and a line `<!-- handout: say TEXT -->` becomes
+//!   TEXT.
+
+use std::fmt;
+
+/// A marker out of place: the file and the reference need fixing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MarkerError {
+    /// The line, from 1.
+    pub line: usize,
+    /// What was wrong.
+    pub message: String,
+}
+
+impl fmt::Display for MarkerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {}: {}", self.line, self.message)
+    }
+}
+
+impl std::error::Error for MarkerError {}
+
+const MARKER: &str = "// handout:";
+
+/// Whether a Rust file is left out of the handout.
+pub fn omitted(source: &str) -> bool {
+    source
+        .lines()
+        .take(5)
+        .any(|line| line.trim() == "// handout: omit-file")
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Region {
+    Kept,
+    Dropped,
+    Else,
+}
+
+/// The handout form of a Rust source file.
+///
+/// # Errors
+/// On a marker out of place: `else` or `end` without `begin`, a region not
+/// closed, a stub outside a function, or an unknown marker.
+pub fn rust(source: &str) -> Result<String, MarkerError> {
+    let mut out = String::new();
+    let mut region = Region::Kept;
+    let mut region_start = 0;
+    let mut signature = String::new();
+    let mut in_signature = false;
+    let mut impl_name = String::new();
+    let mut lines = source.lines().enumerate().map(|(i, line)| (i + 1, line));
+    while let Some((number, line)) = lines.next() {
+        let error = |message: &str| MarkerError {
+            line: number,
+            message: message.to_owned(),
+        };
+        let trimmed = line.trim_start();
+        if let Some(marker) = trimmed.strip_prefix(MARKER) {
+            let marker = marker.trim();
+            let (word, rest) = marker.split_once(' ').unwrap_or((marker, ""));
+            match (word, region) {
+                ("omit-file", _) => {}
+                ("begin", Region::Kept) => {
+                    region = Region::Dropped;
+                    region_start = number;
+                }
+                ("else", Region::Dropped) => region = Region::Else,
+                ("end", Region::Dropped | Region::Else) => region = Region::Kept,
+                ("begin" | "else" | "end", _) => {
+                    return Err(error(&format!("`{word}` out of place")));
+                }
+                ("stub", Region::Kept) => {
+                    let (part, text) = rest.split_once(' ').unwrap_or((rest, ""));
+                    if part.is_empty() {
+                        return Err(error("a stub needs a part, e.g. `stub 2A what to do`"));
+                    }
+                    let (name, params) = parse_signature(&signature)
+                        .ok_or_else(|| error("a stub must be the first line of a function body"))?;
+                    let indent = &line[..line.len() - trimmed.len()];
+                    if !text.is_empty() {
+                        let comment = format!("Your code here ({part}): {text}");
+                        for row in wrap(&comment, 96usize.saturating_sub(indent.len())) {
+                            out.push_str(&format!("{indent}// {row}\n"));
+                        }
+                    }
+                    match params.as_slice() {
+                        [] => {}
+                        [one] => out.push_str(&format!("{indent}let _ = {one};\n")),
+                        many => {
+                            out.push_str(&format!("{indent}let _ = ({});\n", many.join(", ")));
+                        }
+                    }
+                    let owner = if impl_name.is_empty() {
+                        name
+                    } else {
+                        format!("{impl_name}::{name}")
+                    };
+                    out.push_str(&format!("{indent}todo!(\"{part}: {owner}\")\n"));
+                    skip_body(&mut lines).map_err(|()| error("the function body never closes"))?;
+                    let closing = indent.strip_suffix("    ").unwrap_or("");
+                    out.push_str(&format!("{closing}}}\n"));
+                    signature.clear();
+                }
+                _ => return Err(error(&format!("unknown or misplaced marker `{marker}`"))),
+            }
+            continue;
+        }
+        match region {
+            Region::Dropped => continue,
+            Region::Else => {
+                out.push_str(&uncomment(line));
+                out.push('\n');
+                continue;
+            }
+            Region::Kept => {}
+        }
+        if let Some(rest) = trimmed.strip_prefix("impl") {
+            impl_name = impl_target(rest);
+        }
+        if is_fn_line(trimmed) {
+            in_signature = true;
+            signature.clear();
+        }
+        if in_signature {
+            signature.push_str(line);
+            signature.push(' ');
+            if trimmed.ends_with('{') || trimmed.ends_with(';') {
+                in_signature = false;
+            }
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    if region != Region::Kept {
+        return Err(MarkerError {
+            line: region_start,
+            message: "`begin` without `end`".into(),
+        });
+    }
+    Ok(collapse_blank_lines(&out))
+}
+
+/// Where dropped regions leave two blank lines in a row, one; and none
+/// just before a closing brace.
+fn collapse_blank_lines(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut lines = text.lines().peekable();
+    let mut blank = false;
+    while let Some(line) = lines.next() {
+        if line.trim().is_empty() {
+            let closing = lines
+                .peek()
+                .is_some_and(|next| next.trim_start().starts_with('}'));
+            if blank || closing {
+                continue;
+            }
+            blank = true;
+        } else {
+            blank = false;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
+/// `text` in rows of at most `width` characters, broken at spaces.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut rows: Vec<String> = Vec::new();
+    for word in text.split_whitespace() {
+        match rows.last_mut() {
+            Some(row) if row.len() + 1 + word.len() <= width => {
+                row.push(' ');
+                row.push_str(word);
+            }
+            _ => rows.push(word.to_owned()),
+        }
+    }
+    rows
+}
+
+/// The handout form of a Markdown file.
+///
+/// # Errors
+/// On `begin` without `end` or the reverse.
+pub fn markdown(source: &str) -> Result<String, MarkerError> {
+    let mut out = String::new();
+    let mut dropping: Option<usize> = None;
+    for (i, line) in source.lines().enumerate() {
+        let trimmed = line.trim();
+        match trimmed {
+            "<!-- handout: begin -->" if dropping.is_none() => dropping = Some(i + 1),
+            "<!-- handout: end -->" if dropping.is_some() => dropping = None,
+            "<!-- handout: begin -->" | "<!-- handout: end -->" => {
+                return Err(MarkerError {
+                    line: i + 1,
+                    message: format!("`{trimmed}` out of place"),
+                });
+            }
+            _ if dropping.is_some() => {}
+            _ => {
+                if let Some(text) = trimmed
+                    .strip_prefix("<!-- handout: say ")
+                    .and_then(|t| t.strip_suffix("-->"))
+                {
+                    out.push_str(text.trim_end());
+                } else {
+                    out.push_str(line);
+                }
+                out.push('\n');
+            }
+        }
+    }
+    if let Some(line) = dropping {
+        return Err(MarkerError {
+            line,
+            message: "`begin` without `end`".into(),
+        });
+    }
+    Ok(out)
+}
+
+fn is_fn_line(trimmed: &str) -> bool {
+    let mut rest = trimmed;
+    for prefix in ["pub(crate) ", "pub ", "const ", "unsafe ", "extern "] {
+        rest = rest.strip_prefix(prefix).unwrap_or(rest);
+    }
+    rest.starts_with("fn ")
+}
+
+/// `Raft` from the rest of `impl Raft {` or `impl fmt::Display for Raft {`.
+fn impl_target(rest: &str) -> String {
+    let head = rest.trim().trim_end_matches('{').trim();
+    let head = head.rsplit(" for ").next().unwrap_or(head);
+    head.split(['<', ' ']).next().unwrap_or("").to_owned()
+}
+
+/// The function's name and its parameters' names (not `self`), from its
+/// signature.
+fn parse_signature(signature: &str) -> Option<(String, Vec<String>)> {
+    let after_fn = &signature[signature.find("fn ")? + 3..];
+    let open = after_fn.find('(')?;
+    let name = after_fn[..open].split('<').next()?.trim().to_owned();
+    let mut depth = 0;
+    let mut params = Vec::new();
+    let mut current = String::new();
+    for c in after_fn[open + 1..].chars() {
+        match c {
+            '(' | '<' | '[' => depth += 1,
+            ')' if depth == 0 => break,
+            ')' | '>' | ']' => depth -= 1,
+            ',' if depth == 0 => {
+                params.push(std::mem::take(&mut current));
+                continue;
+            }
+            _ => {}
+        }
+        current.push(c);
+    }
+    params.push(current);
+    let names = params
+        .iter()
+        .filter_map(|p| {
+            let (pattern, _) = p.split_once(':')?;
+            let pattern = pattern.trim().trim_start_matches("mut ").trim();
+            (!pattern.starts_with('_') && !pattern.is_empty()).then(|| pattern.to_owned())
+        })
+        .collect();
+    Some((name, names))
+}
+
+/// Skips the rest of a function body whose opening brace was already read,
+/// through its closing brace.
+fn skip_body<'a>(lines: &mut impl Iterator<Item = (usize, &'a str)>) -> Result<(), ()> {
+    let mut depth: i64 = 1;
+    for (_, line) in lines {
+        depth += brace_balance(line);
+        if depth <= 0 {
+            return Ok(());
+        }
+    }
+    Err(())
+}
+
+/// Opening minus closing braces on a line, outside strings, character
+/// literals and comments.
+fn brace_balance(line: &str) -> i64 {
+    let mut balance = 0;
+    let mut chars = line.chars().peekable();
+    let mut in_string = false;
+    while let Some(c) = chars.next() {
+        if in_string {
+            match c {
+                '\\' => {
+                    chars.next();
+                }
+                '"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '"' => in_string = true,
+            '/' if chars.peek() == Some(&'/') => break,
+            '\'' => {
+                // A character literal such as '{' or '\''; a lifetime has
+                // no closing quote two or three characters on.
+                let rest: String = chars.clone().take(3).collect();
+                if rest.starts_with('\\') && rest.chars().nth(2) == Some('\'') {
+                    chars.nth(2);
+                } else if rest.chars().nth(1) == Some('\'') {
+                    chars.nth(1);
+                }
+            }
+            '{' => balance += 1,
+            '}' => balance -= 1,
+            _ => {}
+        }
+    }
+    balance
+}
+
+/// A line of an `else` region without its comment mark.
+fn uncomment(line: &str) -> String {
+    let trimmed = line.trim_start();
+    let indent = &line[..line.len() - trimmed.len()];
+    let text = trimmed
+        .strip_prefix("// ")
+        .or_else(|| trimmed.strip_prefix("//"))
+        .unwrap_or(trimmed);
+    if text.is_empty() {
+        String::new()
+    } else {
+        format!("{indent}{text}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn regions_are_dropped_or_replaced() {
+        let source = "use a;\n// handout: begin\nuse b;\n// handout: end\nstruct S {\n    // handout: begin\n    x: u8,\n    // handout: else\n    // // Your state here.\n    //\n    // y: u8,\n    // handout: end\n}\n";
+        assert_eq!(
+            rust(source).unwrap(),
+            "use a;\nstruct S {\n    // Your state here.\n\n    y: u8,\n}\n"
+        );
+    }
+
+    #[test]
+    fn stubs_replace_bodies_and_name_the_part() {
+        let source = r#"impl Raft {
+    /// Docs stay.
+    pub fn start(
+        &self,
+        command: Vec<u8>,
+        _unused: u8,
+    ) -> Result<(Index, Term), NotLeader> {
+        // handout: stub 2B propose the command.
+        let x = "}";
+        if true { let c = '}'; }
+        x.len()
+    }
+
+    pub fn kill(&self) {
+        // handout: stub 2A stop every thread.
+        self.stop()
+    }
+}
+"#;
+        assert_eq!(
+            rust(source).unwrap(),
+            r#"impl Raft {
+    /// Docs stay.
+    pub fn start(
+        &self,
+        command: Vec<u8>,
+        _unused: u8,
+    ) -> Result<(Index, Term), NotLeader> {
+        // Your code here (2B): propose the command.
+        let _ = command;
+        todo!("2B: Raft::start")
+    }
+
+    pub fn kill(&self) {
+        // Your code here (2A): stop every thread.
+        todo!("2A: Raft::kill")
+    }
+}
+"#
+        );
+    }
+
+    #[test]
+    fn long_stub_comments_wrap_and_blank_runs_collapse() {
+        let text = "word ".repeat(40);
+        let source = format!("fn f() {{\n    // handout: stub 2A {text}\n}}\n\n\n\nfn g() {{}}\n");
+        let out = rust(&source).unwrap();
+        assert!(out.lines().all(|l| l.len() <= 100), "{out}");
+        assert!(
+            out.lines().filter(|l| l.contains("// ")).count() > 1,
+            "{out}"
+        );
+        assert!(out.contains("}\n\nfn g"), "{out}");
+        assert!(!out.contains("\n\n\n"), "{out}");
+        assert_eq!(
+            rust("impl A {\n    fn a() {}\n\n}\n").unwrap(),
+            "impl A {\n    fn a() {}\n}\n"
+        );
+    }
+
+    #[test]
+    fn misplaced_markers_are_errors_with_their_line() {
+        for (source, line) in [
+            ("a\n// handout: end\n", 2),
+            ("// handout: begin\nx\n", 1),
+            ("// handout: stub 2A x\n", 1),
+            ("fn f() {\n    // handout: frobnicate\n}\n", 2),
+            ("fn f() {\n    // handout: stub 2A x\n", 2),
+        ] {
+            assert_eq!(rust(source).unwrap_err().line, line, "{source:?}");
+        }
+    }
+
+    #[test]
+    fn omitted_files_say_so_at_the_top() {
+        assert!(omitted("//! Core.\n\n// handout: omit-file\n"));
+        assert!(!omitted("//! Core.\n"));
+    }
+
+    #[test]
+    fn markdown_regions_and_notes() {
+        let source = "# Title\n<!-- handout: begin -->\nInstructors only.\n<!-- handout: end -->\n<!-- handout: say Implement `labraft`. -->\nEnd.\n";
+        assert_eq!(
+            markdown(source).unwrap(),
+            "# Title\nImplement `labraft`.\nEnd.\n"
+        );
+        assert!(markdown("<!-- handout: begin -->\n").is_err());
+    }
+
+    #[test]
+    fn braces_in_literals_and_comments_do_not_count() {
+        assert_eq!(brace_balance(r#"let s = "{{"; // }"#), 0);
+        assert_eq!(brace_balance("if x { let c = '{';"), 1);
+        assert_eq!(brace_balance("fn f<'a>(x: &'a str) {"), 1);
+        assert_eq!(brace_balance(r"let c = '\''; }"), -1);
+    }
+}

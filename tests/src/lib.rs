@@ -18,8 +18,7 @@
 //! The suites themselves are integration tests, one module per part, with
 //! the course's test names in snake case and the part as suffix:
 //! `tests/raft/` holds parts 2A–2D (`cargo test 2b` runs part 2B), and
-//! `tests/kv/` parts 3A–3B, which the default `cargo test` does not run yet
-//! (`cargo test -p tests --test kv 3a` does; see `Cargo.toml` for why).
+//! `tests/kv/` parts 3A–3B (`cargo test 3a`).
 
 pub mod kv;
 pub mod linearizability;

@@ -69,7 +69,8 @@ fn grade(args: &Args) -> Result<ExitCode, String> {
         Some(path) => overlay(path, &this)?,
     };
     eprintln!("grade: building the tests in {}", root.display());
-    let tests = suite::build_and_list(&root)?;
+    let shared_target = (root != this).then(|| this.join("target"));
+    let tests = suite::build_and_list(&root, shared_target.as_deref())?;
     let logs = this.join("target/grade-logs");
     fs::create_dir_all(&logs).map_err(|e| format!("cannot create {}: {e}", logs.display()))?;
 
@@ -80,6 +81,12 @@ fn grade(args: &Args) -> Result<ExitCode, String> {
             .map_err(|e| format!("cannot catch Ctrl-C: {e}"))?;
     }
     let started = Instant::now();
+    let width = tests
+        .iter()
+        .filter(|t| t.part().is_some())
+        .map(|t| t.name().len())
+        .max()
+        .unwrap_or(0);
     let mut results: Vec<TestResult> = Vec::new();
     'parts: for part in parts {
         let in_part: Vec<&suite::Test> = tests.iter().filter(|t| t.part() == Some(part)).collect();
@@ -110,7 +117,7 @@ fn grade(args: &Args) -> Result<ExitCode, String> {
                 result.runs += 1;
                 result.max_time = result.max_time.max(time);
                 eprintln!(
-                    "{} {:<55} run {pass}/{}: {} in {:.1} s",
+                    "{} {:<width$} run {pass}/{}: {} in {:.1} s",
                     result.part,
                     result.name,
                     args.runs,

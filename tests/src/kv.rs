@@ -3,6 +3,7 @@
 //! copies (the course's kvraft `config.go`), and a recorder of every clerk
 //! operation for the linearizability check.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,7 +15,7 @@ use parking_lot::Mutex;
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::seq::SliceRandom;
 
-use crate::linearizability::kv::{KvInput, KvOperation, KvOutput, format_history};
+use crate::linearizability::kv::{KvInput, KvOperation, KvOutput, KvValue, format_history};
 use crate::linearizability::{Budget, Verdict, check, html};
 use crate::support::{self, Session};
 
@@ -50,6 +51,11 @@ pub struct Client<'a> {
     clerk: Clerk,
     links: Links<'a>,
     id: usize,
+    /// The last value this client's `get` returned for each key, as text
+    /// and as recorded: a value that only grew since is recorded as that
+    /// one extended, which keeps the history's memory linear in what was
+    /// appended rather than in what was read.
+    last_gets: HashMap<String, (String, KvValue)>,
 }
 
 /// A clerk's ends, to connect and disconnect while the clerk is busy.
@@ -276,6 +282,7 @@ impl Config {
                 end_names,
             },
             id: NEXT.fetch_add(1, Ordering::Relaxed) as usize,
+            last_gets: HashMap::new(),
         };
         client.links.connect(to);
         client
@@ -383,10 +390,18 @@ impl<'a> Client<'a> {
     pub fn get(&mut self, key: &str) -> String {
         let call = self.config.now();
         let value = self.clerk.get(key);
+        let recorded = match self.last_gets.get(key) {
+            Some((last, recorded)) if value.starts_with(last.as_str()) => {
+                recorded.extended(&value[last.len()..])
+            }
+            _ => KvValue::from(value.as_str()),
+        };
+        self.last_gets
+            .insert(key.to_owned(), (value.clone(), recorded.clone()));
         self.finish(
             call,
             KvInput::Get { key: key.into() },
-            KvOutput::Value(value.as_str().into()),
+            KvOutput::Value(recorded),
         );
         value
     }

@@ -78,40 +78,43 @@ pub enum KvOutput {
     Unknown,
 }
 
-/// A value a `get` returned, with its fingerprint (see [`KvState`]) worked
-/// out once: the search compares it with a state each time it tries to
-/// place the `get`.
+/// A value a `get` returned. It is kept as the model keeps its values (see
+/// [`KvState`]): a length and a fingerprint, worked out once, against which
+/// the search compares a state in constant time each time it tries to place
+/// the `get`; and the text, in pieces. A recorder that sees a key's value
+/// grow by appends records each new value as the previous one
+/// [`extended`](KvValue::extended), so a history of many gets of a long
+/// value holds that value's text once, not once per get.
 #[derive(Clone, PartialEq, Eq)]
-pub struct KvValue {
-    text: String,
-    fingerprint: [u64; 2],
-}
+pub struct KvValue(KvState);
 
 impl KvValue {
     /// The value's text.
-    pub fn as_str(&self) -> &str {
-        &self.text
+    pub fn text(&self) -> String {
+        self.0.text()
+    }
+
+    /// This value followed by `suffix`, sharing this value's text.
+    pub fn extended(&self, suffix: &str) -> KvValue {
+        KvValue(self.0.append(suffix))
     }
 }
 
 impl From<String> for KvValue {
     fn from(text: String) -> KvValue {
-        KvValue {
-            fingerprint: extend([0, 0], &text),
-            text,
-        }
+        KvValue(KvState::default().append(&text))
     }
 }
 
 impl From<&str> for KvValue {
     fn from(text: &str) -> KvValue {
-        KvValue::from(text.to_owned())
+        KvValue(KvState::default().append(text))
     }
 }
 
 impl fmt::Debug for KvValue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&self.text, f)
+        fmt::Debug::fmt(&self.text(), f)
     }
 }
 
@@ -155,7 +158,7 @@ impl Model for KvModel {
     fn describe_operation(&self, input: &KvInput, output: &KvOutput) -> String {
         match (input, output) {
             (KvInput::Get { key }, KvOutput::Value(value)) => {
-                format!("get({key:?}) -> {}", abbreviate(value.as_str()))
+                format!("get({key:?}) -> {}", abbreviate(&value.text()))
             }
             (KvInput::Get { key }, _) => format!("get({key:?}) -> ?"),
             (KvInput::Put { key, value }, _) => format!("put({key:?}, {})", abbreviate(value)),
@@ -255,7 +258,7 @@ impl KvState {
 
     /// Whether the value is `value`.
     fn holds(&self, value: &KvValue) -> bool {
-        self.len == value.text.len() && self.fingerprint == value.fingerprint
+        *self == value.0
     }
 
     /// The value's text.
@@ -466,13 +469,13 @@ pub fn format_history(history: &[KvOperation]) -> String {
         let op = &history[i];
         let (kind, value) = match (&op.input, is_return, &op.output) {
             (KvInput::Get { .. }, false, _) => ("invoke", None),
-            (KvInput::Get { .. }, true, KvOutput::Value(v)) => ("ok", Some(v.as_str())),
-            (KvInput::Get { .. }, true, _) => ("ok", Some("")),
+            (KvInput::Get { .. }, true, KvOutput::Value(v)) => ("ok", Some(v.text())),
+            (KvInput::Get { .. }, true, _) => ("ok", Some(String::new())),
             (KvInput::Put { value, .. } | KvInput::Append { value, .. }, r, _) => {
-                (if r { "ok" } else { "invoke" }, Some(value.as_str()))
+                (if r { "ok" } else { "invoke" }, Some(value.clone()))
             }
         };
-        let value = value.map_or_else(|| "nil".to_owned(), quote);
+        let value = value.map_or_else(|| "nil".to_owned(), |v| quote(&v));
         text.push_str(&format!(
             "{{:process {}, :type :{kind}, :f :{}, :key {}, :value {value}}}\n",
             op.client,
@@ -621,6 +624,10 @@ mod tests {
             assert!(!built.holds(&other.into()), "{other:?}");
             assert_ne!(built, KvState::default().append(other), "{other:?}");
         }
+        let grown = KvValue::from("x 0 1 y").extended("x 1 1 y");
+        assert_eq!(grown, KvValue::from("x 0 1 yx 1 1 y"));
+        assert_eq!(grown.text(), "x 0 1 yx 1 1 y");
+        assert!(built.holds(&grown));
         assert_ne!(
             KvState::default().append("\0"),
             KvState::default().append("\0\0"),

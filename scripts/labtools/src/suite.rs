@@ -96,17 +96,14 @@ struct Profile {
 
 /// Builds the test binaries of the [`PACKAGE`] in the checkout at `root`
 /// (compiler messages go to the terminal) and lists every test in them.
-/// With `target_dir`, builds there (sharing the dependencies already built
-/// for another checkout) unless `CARGO_TARGET_DIR` says otherwise.
+/// With `target_dir`, builds there whatever `CARGO_TARGET_DIR` says.
 ///
 /// # Errors
 /// When the build fails, or a binary cannot be listed; the message says
 /// which command failed.
 pub fn build_and_list(root: &Path, target_dir: Option<&Path>) -> Result<Vec<Test>, String> {
     let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    if let Some(dir) = target_dir
-        && std::env::var_os("CARGO_TARGET_DIR").is_none()
-    {
+    if let Some(dir) = target_dir {
         command.env("CARGO_TARGET_DIR", dir);
     }
     command

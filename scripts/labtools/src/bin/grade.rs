@@ -69,8 +69,12 @@ fn grade(args: &Args) -> Result<ExitCode, String> {
         Some(path) => overlay(path, &this)?,
     };
     eprintln!("grade: building the tests in {}", root.display());
-    let shared_target = (root != this).then(|| this.join("target"));
-    let tests = suite::build_and_list(&root, shared_target.as_deref())?;
+    // A copy builds in its own target directory, even when CARGO_TARGET_DIR
+    // names one: cargo tells a workspace's crates apart by their paths inside
+    // the workspace, so two checkouts sharing one would overwrite each
+    // other's builds.
+    let own_target = (root != this).then(|| root.join("target"));
+    let tests = suite::build_and_list(&root, own_target.as_deref())?;
     let logs = this.join("target/grade-logs");
     fs::create_dir_all(&logs).map_err(|e| format!("cannot create {}: {e}", logs.display()))?;
 

@@ -196,6 +196,22 @@ pub fn select<'a>(tests: &'a [Test], patterns: &[String]) -> Vec<&'a Test> {
         .collect()
 }
 
+/// The runs of a stress: every (test, run) pair, runs interleaved so that
+/// each test gets going early (`run` counts from 1). With `shard` (K, N),
+/// only every N-th pair from the K-th on: the N shards split the runs
+/// between them, each pair in exactly one.
+pub fn plan(tests: usize, runs: u32, shard: Option<(usize, usize)>) -> Vec<(usize, u32)> {
+    let all = (1..=runs).flat_map(|run| (0..tests).map(move |test| (test, run)));
+    match shard {
+        None => all.collect(),
+        Some((k, n)) => all
+            .enumerate()
+            .filter(|(i, _)| i % n == k - 1)
+            .map(|(_, job)| job)
+            .collect(),
+    }
+}
+
 /// How one run of a test ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
@@ -356,6 +372,20 @@ mod tests {
             test_named("part_2a::initial_election_2a").replay_command(7),
             "LAB_SEED=7 cargo test -p tests --test raft part_2a::initial_election_2a -- --exact --nocapture"
         );
+    }
+
+    #[test]
+    fn shards_split_the_runs_exactly() {
+        let whole = plan(3, 4, None);
+        assert_eq!(whole.len(), 12);
+        assert_eq!(&whole[..4], &[(0, 1), (1, 1), (2, 1), (0, 2)]);
+        let mut pieces: Vec<(usize, u32)> =
+            (1..=5).flat_map(|k| plan(3, 4, Some((k, 5)))).collect();
+        pieces.sort_unstable();
+        let mut sorted = whole.clone();
+        sorted.sort_unstable();
+        assert_eq!(pieces, sorted, "every run in exactly one shard");
+        assert_eq!(plan(3, 4, Some((2, 5))), plan(3, 4, Some((2, 5))));
     }
 
     #[test]

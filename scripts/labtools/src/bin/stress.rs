@@ -204,22 +204,10 @@ fn stress(args: &Args) -> Result<ExitCode, String> {
     }
     let earlier = read_record(&record_path)?;
 
-    // Every (test, run), runs interleaved so that each test gets going
-    // early; a shard keeps every N-th of them.
-    let mut plan: Vec<(&Test, u32)> = Vec::new();
-    for run in 1..=args.runs {
-        for &test in &selected {
-            plan.push((test, run));
-        }
-    }
-    if let Some((k, n)) = args.shard {
-        plan = plan
-            .into_iter()
-            .enumerate()
-            .filter(|(i, _)| i % n == k - 1)
-            .map(|(_, job)| job)
-            .collect();
-    }
+    let plan: Vec<(&Test, u32)> = suite::plan(selected.len(), args.runs, args.shard)
+        .into_iter()
+        .map(|(test, run)| (selected[test], run))
+        .collect();
     let planned: HashSet<(String, u32)> = plan.iter().map(|(t, r)| (t.path.clone(), *r)).collect();
     let mut done: Vec<Run> = earlier
         .into_iter()

@@ -299,7 +299,11 @@ impl Config {
             Budget::default(),
         );
         match report.verdict {
-            Verdict::Linearizable => {}
+            Verdict::Linearizable => println!(
+                "  ... {} operations linearizable (checked in {:.0} ms)",
+                history.len(),
+                report.elapsed.as_secs_f64() * 1e3
+            ),
             Verdict::Illegal | Verdict::Unknown => {
                 let stem = std::env::temp_dir().join(format!(
                     "{}-{}",

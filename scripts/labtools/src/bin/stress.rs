@@ -294,7 +294,7 @@ fn stress(args: &Args) -> Result<ExitCode, String> {
     let stopped = interrupted.load(Ordering::SeqCst);
     if stopped {
         eprintln!(
-            "stress: interrupted after {} of {} runs; run the same command again to resume",
+            "stress: interrupted after {} of {} runs; the same command (without --fresh) resumes",
             done.len(),
             plan.len()
         );

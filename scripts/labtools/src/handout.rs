@@ -13,7 +13,10 @@
 //! * `// handout: stub PART TEXT`, the first line of a function's body: the
 //!   handout keeps the signature and replaces the body by a comment saying
 //!   TEXT and a `todo!` naming PART and the function, so that a test that
-//!   needs it fails at once saying what to write.
+//!   needs it fails at once saying what to write. The end of the body is
+//!   found by counting braces outside comments, strings and character
+//!   literals; raw strings (`r"..."`) are not understood, so a stubbed body
+//!   must not hold braces inside one.
 //! * In Markdown, `<!-- handout: begin -->` … `<!-- handout: end -->` drops
 //!   the lines between, and a line `<!-- handout: say TEXT -->` becomes
 //!   TEXT.

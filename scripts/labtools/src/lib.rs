@@ -7,3 +7,4 @@ pub mod grading;
 pub mod handout;
 pub mod logview;
 pub mod suite;
+pub mod tree;

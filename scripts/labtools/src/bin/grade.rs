@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use labtools::grading::{self, PART_BUDGET, POINTS_PER_TEST, TEST_BUDGET, TestResult};
 use labtools::suite::{self, Outcome, PARTS};
+use labtools::tree;
 
 /// Grades a checkout: runs every test of the lab suites, part by part, one
 /// at a time, each test N times; prints a table and optionally writes a
@@ -210,11 +211,13 @@ fn overlay(path: &Path, this: &Path) -> Result<PathBuf, String> {
         }
     }
     let framework = ["labrpc", "tests", "scripts"];
-    copy_tree(&path, &copy, &|name| {
-        !framework.contains(&name) && name != "target" && name != ".git"
-    })?;
+    for file in tree::files(&path, &[&framework[..], &[".git"]].concat())? {
+        tree::copy(&path, &copy, &file)?;
+    }
     for dir in framework {
-        copy_tree(&this.join(dir), &copy.join(dir), &|name| name != "target")?;
+        for file in tree::files(&this.join(dir), &[])? {
+            tree::copy(&this.join(dir), &copy.join(dir), &file)?;
+        }
     }
     Ok(copy)
 }
@@ -226,33 +229,6 @@ fn remove(path: &Path) -> Result<(), String> {
         fs::remove_file(path)
     };
     result.map_err(|e| format!("cannot remove {}: {e}", path.display()))
-}
-
-/// Copies the directory `from` to `to`, top-level entries filtered by
-/// `keep` (by name).
-fn copy_tree(from: &Path, to: &Path, keep: &dyn Fn(&str) -> bool) -> Result<(), String> {
-    fs::create_dir_all(to).map_err(|e| format!("cannot create {}: {e}", to.display()))?;
-    let entries = fs::read_dir(from).map_err(|e| format!("cannot read {}: {e}", from.display()))?;
-    for entry in entries {
-        let entry = entry.map_err(|e| format!("cannot read {}: {e}", from.display()))?;
-        let name = entry.file_name();
-        if !keep(&name.to_string_lossy()) {
-            continue;
-        }
-        let (source, target) = (entry.path(), to.join(&name));
-        if source.is_dir() {
-            copy_tree(&source, &target, &|name| name != "target")?;
-        } else {
-            fs::copy(&source, &target).map_err(|e| {
-                format!(
-                    "cannot copy {} to {}: {e}",
-                    source.display(),
-                    target.display()
-                )
-            })?;
-        }
-    }
-    Ok(())
 }
 
 fn print_table(results: &[TestResult]) {

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Parser;
-use labtools::{handout, suite};
+use labtools::{handout, suite, tree};
 
 /// Writes the students' tree to OUTDIR: the framework, the suites, the
 /// scripts and the docs as they are, and labraft and kvraft reduced to their
@@ -18,8 +18,9 @@ struct Args {
     outdir: PathBuf,
 }
 
-/// Top-level entries that stay with the instructors.
-const INSTRUCTORS_ONLY: [&str; 3] = [".git", ".ci", "target"];
+/// Top-level entries that stay with the instructors (build directories are
+/// never copied).
+const INSTRUCTORS_ONLY: [&str; 2] = [".git", ".ci"];
 /// The crates whose Rust sources carry handout markers; everything else is
 /// copied as it is, except the top-level README.md.
 const REDUCED: [&str; 2] = ["labraft", "kvraft"];
@@ -55,62 +56,42 @@ fn make(root: &Path, out: &Path) -> Result<usize, String> {
         }
     }
     let mut written = 0;
-    copy_dir(root, root, out, &mut written)?;
-    Ok(written)
-}
-
-fn copy_dir(root: &Path, dir: &Path, out: &Path, written: &mut usize) -> Result<(), String> {
-    fs::create_dir_all(out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
-    let mut entries: Vec<_> = fs::read_dir(dir)
-        .map_err(|e| format!("cannot read {}: {e}", dir.display()))?
-        .collect::<Result<_, _>>()
-        .map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
-    entries.sort_by_key(|e| e.file_name());
-    for entry in entries {
-        let name = entry.file_name();
-        let name_text = name.to_string_lossy();
-        let path = entry.path();
-        if name_text == "target" || (dir == root && INSTRUCTORS_ONLY.contains(&&*name_text)) {
-            continue;
-        }
-        let target = out.join(&name);
-        if path.is_dir() {
-            copy_dir(root, &path, &target, written)?;
-            continue;
-        }
-        let relative = path.strip_prefix(root).unwrap_or(&path);
+    for relative in &tree::files(root, &INSTRUCTORS_ONLY)? {
+        let path = root.join(relative);
         let shown = relative.display().to_string();
         let reduced = relative
             .components()
             .next()
             .is_some_and(|c| REDUCED.iter().any(|r| c.as_os_str() == *r));
-        let extension = path.extension().and_then(|e| e.to_str());
-        let transformed = match extension {
+        let text = match path.extension().and_then(|e| e.to_str()) {
             Some("rs") if reduced => {
                 let source = read(&path)?;
                 if handout::omitted(&source) {
                     continue;
                 }
-                Some(handout::rust(&source).map_err(|e| format!("{shown}: {e}"))?)
+                handout::rust(&source).map_err(|e| format!("{shown}: {e}"))?
             }
             Some("md") if relative == Path::new("README.md") => {
-                Some(handout::markdown(&read(&path)?).map_err(|e| format!("{shown}: {e}"))?)
+                handout::markdown(&read(&path)?).map_err(|e| format!("{shown}: {e}"))?
             }
-            _ => None,
+            _ => {
+                tree::copy(root, out, relative)?;
+                written += 1;
+                continue;
+            }
         };
-        match transformed {
-            Some(text) => {
-                if text.contains("// handout:") || text.contains("<!-- handout:") {
-                    return Err(format!("{shown}: a handout marker was left in the output"));
-                }
-                fs::write(&target, text)
-            }
-            None => fs::copy(&path, &target).map(|_| ()),
+        if text.contains("// handout:") || text.contains("<!-- handout:") {
+            return Err(format!("{shown}: a handout marker was left in the output"));
         }
-        .map_err(|e| format!("cannot write {}: {e}", target.display()))?;
-        *written += 1;
+        let target = out.join(relative);
+        if let Some(parent) = target.parent() {
+            fs::create_dir_all(parent)
+                .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+        }
+        fs::write(&target, text).map_err(|e| format!("cannot write {}: {e}", target.display()))?;
+        written += 1;
     }
-    Ok(())
+    Ok(written)
 }
 
 fn read(path: &Path) -> Result<String, String> {

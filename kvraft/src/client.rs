@@ -1,9 +1,8 @@
 //! The clerk: the client library of the key/value service.
 
 // handout: begin
-use std::thread;
-use std::time::Duration;
-
+use labrpc::rt::thread;
+use labrpc::rt::time::Duration;
 use labrpc::{ClientEnd, Method};
 use serde::Serialize;
 
@@ -39,7 +38,7 @@ impl Clerk {
         Clerk {
             servers,
             leader: 0,
-            client: rand::random(),
+            client: labrpc::rt::rand::random(),
             seq: 0,
         }
     }

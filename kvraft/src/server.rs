@@ -14,14 +14,13 @@
 
 // handout: begin
 use std::collections::HashMap;
-use std::sync::Arc;
-use std::thread::{self, JoinHandle};
-use std::time::Duration;
 
-use crossbeam_channel::{Receiver, Sender, select};
 use labraft::{ApplyMsg, Index, Raft};
-use labrpc::{ClientEnd, Persister, Service};
-use parking_lot::Mutex;
+use labrpc::rt::channel::{self, Receiver, Sender};
+use labrpc::rt::sync::{Arc, Mutex};
+use labrpc::rt::thread::{self, JoinHandle};
+use labrpc::rt::time::Duration;
+use labrpc::{ClientEnd, Persister, Service, select};
 use serde::{Deserialize, Serialize};
 
 use crate::rpc::{Command, GET, Op, OpId, PUT_APPEND, PutOrAppend, Reply};
@@ -31,9 +30,8 @@ use crate::rpc::{Command, GET, Op, OpId, PUT_APPEND, PutOrAppend, Reply};
 /// enough that a clerk stuck with a partitioned leader moves on.
 const COMMIT_TIMEOUT: Duration = Duration::from_millis(800);
 // handout: else
-// use std::sync::Arc;
-//
 // use labraft::Raft;
+// use labrpc::rt::sync::Arc;
 // use labrpc::{ClientEnd, Persister, Service};
 // handout: end
 
@@ -130,9 +128,9 @@ impl KvServer {
     ) -> KvServer {
         // handout: stub 3A make a Raft peer with `Raft::new` and an apply channel, start a thread that applies committed operations to the store, and (3B) restore from the persisted snapshot and snapshot when Raft's state nears `max_raft_state`.
         let (last_applied, store) = restore(&persister.snapshot(), me);
-        let (apply_to, applied) = crossbeam_channel::unbounded();
+        let (apply_to, applied) = channel::unbounded();
         let raft = Raft::new(servers, me, persister, apply_to);
-        let (running, stopped) = crossbeam_channel::bounded(0);
+        let (running, stopped) = channel::bounded(0);
         let server = KvServer {
             inner: Arc::new(Inner {
                 me,
@@ -214,7 +212,7 @@ impl Inner {
     /// Puts an operation in the log and waits for it to be applied.
     fn submit(&self, id: OpId, op: Op) -> Reply {
         let command = labrpc::codec::encode(&Command { id, op }).expect("commands encode");
-        let (reply_to, reply) = crossbeam_channel::bounded(1);
+        let (reply_to, reply) = channel::bounded(1);
         let index = {
             // Registered under the lock that the applier takes, so that the
             // command cannot be applied before its waiter exists.

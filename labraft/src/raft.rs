@@ -20,14 +20,13 @@
 use std::convert::Infallible;
 use std::fmt;
 use std::panic;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread::{self, JoinHandle};
-use std::time::Instant;
 
-use crossbeam_channel::{Receiver, Sender, TrySendError, select};
-use labrpc::{ClientEnd, Persister, Service};
-use parking_lot::{Mutex, MutexGuard};
+use labrpc::rt::channel::{self, Receiver, Sender, TrySendError};
+use labrpc::rt::sync::atomic::{AtomicBool, Ordering};
+use labrpc::rt::sync::{Arc, Mutex, MutexGuard};
+use labrpc::rt::thread::{self, JoinHandle};
+use labrpc::rt::time::Instant;
+use labrpc::{ClientEnd, Persister, Service, select};
 
 use crate::core::{Core, Effects, Message};
 use crate::rpc::{APPEND_ENTRIES, INSTALL_SNAPSHOT, REQUEST_VOTE};
@@ -41,9 +40,9 @@ use crate::{ApplyMsg, Index, PeerId, Term, trace};
 // //! committed commands in order. Persist before anything leaves the peer.
 //
 // use std::fmt;
-// use std::sync::Arc;
 //
-// use crossbeam_channel::Sender;
+// use labrpc::rt::channel::Sender;
+// use labrpc::rt::sync::Arc;
 // use labrpc::{ClientEnd, Persister, Service};
 //
 // use crate::{ApplyMsg, Index, PeerId, Term};
@@ -115,17 +114,17 @@ impl Raft {
         // handout: stub 2A create the peer, restore what `persister` holds (2C), start its threads (an election ticker; from 2B an applier that sends committed commands to `apply_to`) and return at once.
         let now = Instant::now();
         trace::epoch();
-        let mut core = Core::new(me, peers.len(), rand::random(), now);
+        let mut core = Core::new(me, peers.len(), labrpc::rt::rand::random(), now);
         core.restore(&persister.raft_state(), persister.snapshot());
-        let (running, stopped) = crossbeam_channel::bounded(0);
+        let (running, stopped) = channel::bounded(0);
         let peer = Arc::new(Peer {
             me,
             ends: peers,
             persister,
             core: Mutex::new(core),
             apply_to,
-            wake_applier: crossbeam_channel::bounded(1),
-            wake_ticker: crossbeam_channel::bounded(1),
+            wake_applier: channel::bounded(1),
+            wake_ticker: channel::bounded(1),
             running: Mutex::new(Some(running)),
             stopped,
             killed: AtomicBool::new(false),

@@ -76,6 +76,7 @@ mod method;
 mod network;
 mod persister;
 mod pool;
+pub mod rt;
 pub mod seed;
 mod server;
 

@@ -7,10 +7,7 @@ use std::fmt;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError, select};
-use parking_lot::Mutex;
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
 use serde::Serialize;
@@ -19,8 +16,12 @@ use serde::de::DeserializeOwned;
 use crate::codec;
 use crate::method::Method;
 use crate::pool::Pool;
-use crate::seed;
+use crate::rt::channel::{self, Receiver, RecvTimeoutError, Sender, TryRecvError};
+use crate::rt::sim;
+use crate::rt::sync::PlainMutex as Mutex;
+use crate::rt::time::Duration;
 use crate::server::{Outcome, Server};
+use crate::{seed, select};
 
 /// Before delivery on an unreliable network, a request waits up to this long.
 const SHORT_DELAY_MS: u64 = 27;
@@ -30,6 +31,12 @@ const LONG_DELAY_MS: u64 = 7000;
 const SHORT_TIMEOUT_MS: u64 = 100;
 /// Per mille of requests, and of replies, lost on an unreliable network.
 const DROP_PER_MILLE: u64 = 100;
+/// In a simulation, each request and each reply spends this long on the
+/// wire, in microseconds. Computation is free in virtual time; this stands
+/// for what a message costs in real time (two thread hand-offs and the
+/// encoding), so that clients that send as fast as they can complete about
+/// as many operations as they do in real time.
+const SIM_LATENCY_US: std::ops::Range<u64> = 50..150;
 
 /// The reason an RPC got no reply: the server was dead or unreachable, or the
 /// request or the reply was lost. The handler may or may not have run.
@@ -126,7 +133,7 @@ struct Mode {
 impl State {
     fn lifeline(&mut self) -> Lifeline {
         self.next_lifeline += 1;
-        let (alive, watch) = crossbeam_channel::bounded(0);
+        let (alive, watch) = channel::bounded(0);
         Lifeline {
             id: self.next_lifeline,
             _alive: alive,
@@ -200,7 +207,7 @@ impl Network {
 
     /// A reliable network whose random choices are drawn from `seed`.
     pub fn with_seed(seed: u64) -> Self {
-        let (open, closed) = crossbeam_channel::bounded(0);
+        let (open, closed) = channel::bounded(0);
         Network {
             inner: Arc::new(Inner {
                 state: Mutex::new(State {
@@ -393,7 +400,21 @@ impl Inner {
     /// Sleeps `ms` milliseconds; false when the network was cleaned up
     /// meanwhile (the sleep then ends at once).
     fn pause(&self, ms: u64) -> bool {
-        match self.closed.recv_timeout(Duration::from_millis(ms)) {
+        self.wait(Duration::from_millis(ms))
+    }
+
+    /// In a simulation, the time a message spends on the wire; false when
+    /// the network was cleaned up meanwhile.
+    fn wire(&self) -> bool {
+        if !sim::is_simulated() {
+            return true;
+        }
+        let us = SIM_LATENCY_US.start + self.random(SIM_LATENCY_US.end - SIM_LATENCY_US.start);
+        self.wait(Duration::from_micros(us))
+    }
+
+    fn wait(&self, time: Duration) -> bool {
+        match self.closed.recv_timeout(time) {
             Err(RecvTimeoutError::Timeout) => true,
             Err(RecvTimeoutError::Disconnected) => false,
             Ok(never) => match never {},
@@ -437,6 +458,9 @@ impl Inner {
             return None;
         };
 
+        if !self.wire() {
+            return None;
+        }
         if !mode.reliable {
             if !self.pause(self.random(SHORT_DELAY_MS)) {
                 return None;
@@ -449,10 +473,20 @@ impl Inner {
         // The handler runs on a thread of its own, so that this call can stop
         // waiting when its server is deleted or its end disabled.
         let handler = route.server.dispatch(method);
-        let (reply_to, replied) = crossbeam_channel::bounded::<Result<Outcome, String>>(1);
+        let (reply_to, replied) = channel::bounded::<Result<Outcome, String>>(1);
+        let node = route.server_name.clone();
         let job = move || {
-            let outcome = panic::catch_unwind(AssertUnwindSafe(|| handler.run(&request)))
-                .map_err(|payload| panic_message(payload.as_ref()));
+            // The handler runs on the server's machine: if it crashes, so
+            // does this thread.
+            sim::set_node(&node);
+            let outcome = panic::catch_unwind(AssertUnwindSafe(|| handler.run(&request))).map_err(
+                |payload| {
+                    if sim::is_killed_payload(payload.as_ref()) {
+                        panic::resume_unwind(payload);
+                    }
+                    panic_message(payload.as_ref())
+                },
+            );
             // The caller may have stopped waiting; then nobody hears it.
             let _ = reply_to.send(outcome);
         };
@@ -460,7 +494,11 @@ impl Inner {
             return None;
         }
         let outcome = select! {
-            recv(replied) -> outcome => outcome.expect("the handler job always sends its outcome"),
+            // Disconnected: the handler's thread died with its server.
+            recv(replied) -> outcome => match outcome {
+                Ok(outcome) => outcome,
+                Err(_) => return None,
+            },
             recv(route.end_watch) -> _ => return None,
             recv(route.server_watch) -> _ => return None,
             recv(self.closed) -> _ => return None,
@@ -485,6 +523,9 @@ impl Inner {
             return None;
         }
         if !mode.reliable && self.random(1000) < DROP_PER_MILLE {
+            return None;
+        }
+        if !self.wire() {
             return None;
         }
         if mode.long_reordering && self.random(900) < 600 {

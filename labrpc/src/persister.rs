@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use parking_lot::Mutex;
+use crate::rt::sync::PlainMutex as Mutex;
 
 /// What a Raft peer (and the service above it) has saved to "disk": its Raft
 /// state and its latest snapshot, always written together.

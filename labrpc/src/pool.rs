@@ -9,11 +9,11 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::thread;
-use std::time::Duration;
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
-use parking_lot::Mutex;
+use crate::rt::channel::{self, Receiver, RecvTimeoutError, Sender};
+use crate::rt::sync::PlainMutex as Mutex;
+use crate::rt::thread;
+use crate::rt::time::Duration;
 
 type Job = Box<dyn FnOnce() + Send + 'static>;
 
@@ -32,7 +32,7 @@ pub(crate) struct Pool {
 
 impl Pool {
     pub(crate) fn new() -> Self {
-        let (sender, receiver) = crossbeam_channel::unbounded();
+        let (sender, receiver) = channel::unbounded();
         Pool {
             jobs: Mutex::new(Some(sender)),
             receiver,
@@ -55,7 +55,7 @@ impl Pool {
             let idle = Arc::clone(&self.idle);
             thread::Builder::new()
                 .name("labrpc-handler".into())
-                .spawn(move || work(job, &receiver, &idle))
+                .spawn_handler(move || work(job, &receiver, &idle))
                 .expect("cannot spawn an RPC handler thread");
         }
         true
@@ -101,19 +101,19 @@ impl Drop for Pool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Instant;
+    use crate::rt::time::Instant;
 
     #[test]
     fn blocked_jobs_never_delay_a_new_one() {
         let pool = Pool::new();
-        let (release, blocked) = crossbeam_channel::bounded::<()>(0);
+        let (release, blocked) = channel::bounded::<()>(0);
         for _ in 0..32 {
             let blocked = blocked.clone();
             assert!(pool.execute(Box::new(move || {
                 let _ = blocked.recv();
             })));
         }
-        let (done, finished) = crossbeam_channel::bounded(1);
+        let (done, finished) = channel::bounded(1);
         let start = Instant::now();
         pool.execute(Box::new(move || done.send(()).unwrap()));
         finished

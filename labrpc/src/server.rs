@@ -6,7 +6,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use parking_lot::RwLock;
+use crate::rt::sync::PlainRwLock as RwLock;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 

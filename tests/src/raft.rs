@@ -8,15 +8,15 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender, select};
 use labraft::{ApplyMsg, Index, Raft, Term};
-use labrpc::{Network, Persister, Server};
-use parking_lot::Mutex;
+use labrpc::rt::channel::{self, Receiver, Sender};
+use labrpc::rt::sim;
+use labrpc::rt::sync::atomic::{AtomicBool, Ordering};
+use labrpc::rt::sync::{Arc, Mutex};
+use labrpc::rt::thread::{self, JoinHandle};
+use labrpc::rt::time::{Duration, Instant};
+use labrpc::{Network, Persister, Server, select};
 use rand::rngs::Xoshiro256PlusPlus;
 use serde::{Deserialize, Serialize};
 
@@ -154,9 +154,9 @@ impl Config {
     pub fn new(n: usize, unreliable: bool, snapshot: bool) -> Config {
         // Wait for this test's turn before anything else, so that what it
         // prints (the seed first) is not mixed with another test's.
-        let seed = labrpc::seed::from_env();
+        let seed = Session::seed();
         let session = Session::begin(seed);
-        let net = Network::with_seed(labrpc::seed::announce(seed));
+        let net = Network::with_seed(seed);
         let rng = Mutex::new(session.rng());
         net.set_reliable(!unreliable);
         net.set_long_delays(true);
@@ -272,6 +272,7 @@ impl Config {
                 .applier
                 .join()
                 .expect("the tester's applier does not panic");
+            self.session.crash_node(&support::server_name(i));
         }
         let mut group = self.group.lock();
         group.saved[i] = Arc::new(group.saved[i].copy());
@@ -303,9 +304,11 @@ impl Config {
             }
         }
 
-        let (apply_to, apply_from) = crossbeam_channel::bounded(0);
-        let raft = Raft::new(ends, i, persister, apply_to);
-        let (stop_applier, stopped) = crossbeam_channel::bounded(0);
+        let (apply_to, apply_from) = channel::bounded(0);
+        let raft = sim::with_node(&support::server_name(i), || {
+            Raft::new(ends, i, persister, apply_to)
+        });
+        let (stop_applier, stopped) = channel::bounded(0);
         let applier = {
             let applied = Arc::clone(&self.applied);
             let raft = raft.clone();
@@ -372,7 +375,11 @@ impl Config {
     /// `start(cmd)` on peer `i`: its index and term if it leads, `None` if it
     /// does not or is crashed.
     pub fn start(&self, i: usize, cmd: impl Into<Command>) -> Option<(Index, Term)> {
-        self.raft(i)?.start(cmd.into().encode()).ok()
+        let raft = self.raft(i)?;
+        // Whatever start sets going runs on peer i's machine.
+        sim::with_node(&support::server_name(i), || {
+            raft.start(cmd.into().encode()).ok()
+        })
     }
 
     /// Peer `i`'s term and whether it leads; `None` if it is crashed.
@@ -592,6 +599,10 @@ impl Drop for Config {
     /// The course's cleanup: kill every peer and shut the network. Then, ours:
     /// every thread the test started must have exited.
     fn drop(&mut self) {
+        if sim::is_dead() {
+            // Nothing in this world runs again: leave it as it is.
+            return;
+        }
         self.finished.store(true, Ordering::SeqCst);
         // Shut the network first: calls still in flight return at once, so
         // every peer can be joined promptly.

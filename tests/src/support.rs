@@ -1,21 +1,136 @@
-//! What every lab test shares, whatever it tests: one test at a time, a hard
-//! time limit, panics from any thread counted as failures, no thread left
-//! behind, and randomness that replays from the seed.
+//! What every lab test shares, whatever it tests: the mode it runs in
+//! (simulated or real time), a hard time limit, panics from any thread
+//! counted as failures, no thread left behind, and randomness that replays
+//! from the seed.
 
 use std::collections::HashSet;
 use std::fs;
-use std::sync::OnceLock;
-use std::thread;
-use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender};
+use labrpc::rt::channel::{self, Receiver, Sender};
+use labrpc::rt::sim::{self, Policy, Settings, Trace};
+use labrpc::rt::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use labrpc::rt::thread;
+use labrpc::rt::time::{Duration, Instant};
 use labrpc::{ClientEnd, Network};
-use parking_lot::{Mutex, MutexGuard};
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
 
-/// The course's real-time limit on one test.
+/// The course's limit on one test: wall time in real time, virtual time in
+/// a simulation.
 pub const TEST_LIMIT: Duration = Duration::from_secs(120);
+
+/// The environment variable that picks the mode: `sim` (the default) or
+/// `real`.
+pub const MODE_VAR: &str = "LAB_TIME";
+
+/// How a lab test runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// In a simulated world: virtual time, one seed fixes everything.
+    Sim,
+    /// On the wall clock and the OS scheduler, as the course runs.
+    Real,
+}
+
+impl Mode {
+    /// The mode `LAB_TIME` names; simulation when it is unset.
+    ///
+    /// # Panics
+    /// When `LAB_TIME` is set to something else than `sim` or `real`.
+    pub fn from_env() -> Mode {
+        match std::env::var(MODE_VAR).as_deref().map(str::trim) {
+            Err(_) | Ok("" | "sim") => Mode::Sim,
+            Ok("real") => Mode::Real,
+            Ok(other) => panic!("{MODE_VAR} must be `sim` or `real`, got {other:?}"),
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Mode::Sim => "sim",
+            Mode::Real => "real",
+        }
+    }
+}
+
+/// The command that runs test `name` again with `seed` in `mode`.
+pub fn replay_command(mode: Mode, seed: u64, name: &str) -> String {
+    let short = name.rsplit("::").next().unwrap_or(name);
+    let policy = match (mode, Policy::from_env()) {
+        (Mode::Sim, Policy::Pct) => " LAB_SCHED=pct",
+        _ => "",
+    };
+    format!(
+        "{VAR}={seed} {MODE_VAR}={}{policy} cargo test {short} -- --exact",
+        mode.name(),
+        VAR = labrpc::seed::VAR
+    )
+}
+
+/// Runs one lab test's body in the mode `LAB_TIME` asks for.
+///
+/// In real time, once. In a simulation, in a world seeded from `LAB_SEED`
+/// (or a fresh seed); with `LAB_RUNS=N`, N worlds with the seeds that
+/// follow it; with `LAB_CHECK_DETERMINISM=1`, each world twice, failing at
+/// the first step where the two schedules differ.
+///
+/// # Panics
+/// When the test fails: the message says what was expected, what happened,
+/// and the command that replays it.
+pub fn run(body: impl Fn()) {
+    let mode = Mode::from_env();
+    if mode == Mode::Real {
+        body();
+        return;
+    }
+    let name = thread::current()
+        .name()
+        .unwrap_or("unnamed test")
+        .to_owned();
+    let first = labrpc::seed::from_env();
+    let runs = env_count("LAB_RUNS").unwrap_or(1);
+    let check = env_count("LAB_CHECK_DETERMINISM").is_some_and(|n| n > 0);
+    for k in 0..runs {
+        let seed = first.wrapping_add(k);
+        let settings = |trace| Settings {
+            seed,
+            policy: Policy::from_env(),
+            limit: TEST_LIMIT,
+            replay: replay_command(Mode::Sim, seed, &name),
+            node: "tester".to_owned(),
+            trace,
+        };
+        eprintln!(
+            "labrpc: simulation seed {seed} (replay with {})",
+            replay_command(Mode::Sim, seed, &name)
+        );
+        if check {
+            let ((), schedule) = sim::run(settings(Trace::Record), &body);
+            let schedule = schedule.expect("a recording run returns its schedule");
+            let steps = schedule.len();
+            sim::run(settings(Trace::Compare(Arc::new(schedule))), &body);
+            eprintln!("determinism: seed {seed}: both runs took the same {steps} steps");
+        } else {
+            sim::run(settings(Trace::Off), &body);
+        }
+    }
+}
+
+/// A count from the environment (`LAB_RUNS=100`).
+///
+/// # Panics
+/// When the variable is set to something else than a number.
+fn env_count(var: &str) -> Option<u64> {
+    let text = std::env::var(var).ok()?;
+    let text = text.trim();
+    if text.is_empty() {
+        return None;
+    }
+    Some(
+        text.parse()
+            .unwrap_or_else(|_| panic!("{var} must be a number, got {text:?}")),
+    )
+}
 
 /// How long threads started during a test may take to exit after cleanup.
 const THREAD_EXIT_GRACE: Duration = Duration::from_secs(2);
@@ -33,17 +148,42 @@ static PANICS: Mutex<Vec<String>> = Mutex::new(Vec::new());
 pub struct Session {
     name: String,
     seed: u64,
+    mode: Mode,
     started: Instant,
     threads_before: HashSet<u32>,
-    _watchdog: Sender<()>,
-    _turn: MutexGuard<'static, ()>,
+    _watchdog: Option<Sender<()>>,
+    _turn: Option<MutexGuard<'static, ()>>,
 }
 
 impl Session {
-    /// Waits for this test's turn, then starts its clock and its watchdog.
+    /// The seed of this test: its world's in a simulation, else `LAB_SEED`
+    /// or a fresh one.
+    pub fn seed() -> u64 {
+        sim::seed().unwrap_or_else(labrpc::seed::from_env)
+    }
+
+    /// Starts a test. In real time, waits for this test's turn first, then
+    /// starts its clock and its watchdog; a simulated world has its own
+    /// limits, and shares no clock with another.
     pub fn begin(seed: u64) -> Session {
         install_panic_recorder();
         init_logging();
+        let name = thread::current()
+            .name()
+            .unwrap_or("unnamed test")
+            .to_owned();
+        if sim::is_simulated() {
+            PANICS.lock().clear();
+            return Session {
+                name,
+                seed,
+                mode: Mode::Sim,
+                started: Instant::now(),
+                threads_before: HashSet::new(),
+                _watchdog: None,
+                _turn: None,
+            };
+        }
         let me = current_tid();
         if let Some(tid) = me {
             WAITING.lock().push(tid);
@@ -53,19 +193,20 @@ impl Session {
             WAITING.lock().retain(|&t| t != tid);
         }
         PANICS.lock().clear();
-        let name = thread::current()
-            .name()
-            .unwrap_or("unnamed test")
-            .to_owned();
-        let (watchdog, stop) = crossbeam_channel::bounded(0);
-        spawn_watchdog(name.clone(), seed, stop);
+        eprintln!(
+            "labrpc: network seed {seed} (replay with {})",
+            replay_command(Mode::Real, seed, &name)
+        );
+        let (watchdog, stop) = channel::bounded(0);
+        spawn_watchdog(&name, seed, stop);
         Session {
             name,
             seed,
+            mode: Mode::Real,
             started: Instant::now(),
             threads_before: thread_ids(),
-            _watchdog: watchdog,
-            _turn: turn,
+            _watchdog: Some(watchdog),
+            _turn: Some(turn),
         }
     }
 
@@ -79,14 +220,35 @@ impl Session {
         self.started
     }
 
-    /// Fails the test: `message`, then how to replay the network.
+    /// The command that replays this test.
+    pub fn replay(&self) -> String {
+        replay_command(self.mode, self.seed, &self.name)
+    }
+
+    /// Fails the test: `message`, then how to replay it.
     #[track_caller]
     pub fn fail(&self, message: impl std::fmt::Display) -> ! {
-        panic!(
-            "{message}\n  (replay the network's choices with {VAR}={})",
-            self.seed,
-            VAR = labrpc::seed::VAR
-        );
+        let how = match self.mode {
+            Mode::Sim => "replay this run exactly",
+            Mode::Real => "replay the network's choices",
+        };
+        panic!("{message}\n  ({how} with: {})", self.replay());
+    }
+
+    /// The crash of a node (`server-1`): its threads die where they stand,
+    /// as a machine's do. In a simulation, the lab code must have stopped
+    /// its own threads already (`kill` returned); any that it left running
+    /// fails the test.
+    pub fn crash_node(&self, node: &str) {
+        let left = sim::kill_node(node);
+        if !left.is_empty() {
+            self.fail(format!(
+                "{} thread(s) of {node} still running after its kill() returned (kill must \
+                 stop every thread it started and wait for it):\n  {}",
+                left.len(),
+                left.join("\n  ")
+            ));
+        }
     }
 
     /// The checks at cleanup, once every peer is killed and the network shut
@@ -125,6 +287,25 @@ impl Session {
     /// that do not.
     pub fn check_threads_exited(&self) -> Result<(), String> {
         let deadline = Instant::now() + THREAD_EXIT_GRACE;
+        if self.mode == Mode::Sim {
+            // Exact: the world knows its threads, and where each waits.
+            loop {
+                let left = sim::other_threads();
+                if left.is_empty() {
+                    return Ok(());
+                }
+                if Instant::now() >= deadline {
+                    return Err(format!(
+                        "{} thread(s) still running {:?} after every peer was killed and the \
+                         network cleaned up:\n  {}",
+                        left.len(),
+                        THREAD_EXIT_GRACE,
+                        left.join("\n  ")
+                    ));
+                }
+                thread::sleep(Duration::from_millis(10));
+            }
+        }
         loop {
             let waiting: HashSet<u32> = WAITING.lock().iter().copied().collect();
             let left: Vec<u32> = thread_ids()
@@ -159,14 +340,16 @@ impl Session {
 
 /// After the limit, print why and stop the whole test process: a test that
 /// hangs must still fail, and a thread cannot fail another thread's test.
-fn spawn_watchdog(name: String, seed: u64, stop: Receiver<()>) {
+fn spawn_watchdog(name: &str, seed: u64, stop: Receiver<()>) {
+    let replay = replay_command(Mode::Real, seed, name);
+    let name = name.to_owned();
     thread::Builder::new()
         .name("test-watchdog".into())
         .spawn(move || {
             if stop.recv_timeout(TEST_LIMIT).is_err_and(|e| e.is_timeout()) {
                 eprintln!(
                     "\ntest {name} FAILED: test took longer than {} seconds; stopping the test \
-                     process.\n  (replay the network's choices with LAB_SEED={seed})",
+                     process.\n  (replay the network's choices with: {replay})",
                     TEST_LIMIT.as_secs()
                 );
                 std::process::exit(101);
@@ -272,7 +455,7 @@ mod tests {
     #[test]
     fn a_thread_left_running_is_named() {
         let session = Session::begin(1);
-        let (release, wait) = crossbeam_channel::bounded::<()>(0);
+        let (release, wait) = channel::bounded::<()>(0);
         let straggler = thread::Builder::new()
             .name("left-behind".into())
             .spawn(move || {

@@ -1,7 +1,7 @@
 // handout: omit-file
 //! Leader election (§5.2) and the election restriction (§5.4.1).
 
-use std::time::Instant;
+use labrpc::rt::time::Instant;
 
 use super::{Core, Message, Progress, Role, event};
 use crate::PeerId;

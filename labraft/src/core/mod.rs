@@ -18,7 +18,7 @@ mod persist;
 mod replication;
 mod snapshot;
 
-use std::time::{Duration, Instant};
+use labrpc::rt::time::{Duration, Instant};
 
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};

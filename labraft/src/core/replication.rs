@@ -1,7 +1,7 @@
 // handout: omit-file
 //! Log replication (§5.3), commitment (§5.4.2) and fast log backup.
 
-use std::time::Instant;
+use labrpc::rt::time::Instant;
 
 use super::{COMMIT_NOTICE_DELAY, Core, FAST_FAILURE, HEARTBEAT_INTERVAL, Message, Role, event};
 use crate::rpc::{AppendEntriesArgs, AppendEntriesReply, AppendOutcome, InstallSnapshotArgs};

@@ -2,7 +2,7 @@
 //! Log compaction (§7): snapshots taken by the service, and InstallSnapshot
 //! for followers that fell behind the leader's log.
 
-use std::time::Instant;
+use labrpc::rt::time::Instant;
 
 use super::{Core, event};
 use crate::rpc::{InstallSnapshotArgs, InstallSnapshotReply};

@@ -2,8 +2,8 @@
 //! Helpers for the core's unit tests: cores in a chosen role, a fixed clock,
 //! and views of the effects.
 
+use labrpc::rt::time::{Duration, Instant};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
 
 use super::{Core, Effects, Entry, Message};
 use crate::rpc::{

@@ -1,9 +1,9 @@
 //! The course's `GenericTest` and `GenericTestSpeed`, and the checks on the
 //! values clients appended.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread;
-use std::time::{Duration, Instant};
+use labrpc::rt::sync::atomic::{AtomicBool, Ordering};
+use labrpc::rt::thread;
+use labrpc::rt::time::{Duration, Instant};
 
 use tests::kv::Config;
 

@@ -1,126 +1,133 @@
 //! Part 2C: persistence.
 
+use labrpc::rt::thread;
+use labrpc::rt::time::Duration;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread;
-use std::time::Duration;
 
 use tests::raft::{Command, Config, ELECTION_TIMEOUT};
+use tests::support::run;
 
 #[test]
 fn persist1_2c() {
-    let servers = 3;
-    let cfg = Config::new(servers, false, false);
-    cfg.begin("Test (2C): basic persistence");
+    run(|| {
+        let servers = 3;
+        let cfg = Config::new(servers, false, false);
+        cfg.begin("Test (2C): basic persistence");
 
-    cfg.one(11, servers, true);
+        cfg.one(11, servers, true);
 
-    // Crash and restart all.
-    for i in 0..servers {
-        cfg.start1(i);
-    }
-    for i in 0..servers {
-        cfg.disconnect(i);
-        cfg.connect(i);
-    }
+        // Crash and restart all.
+        for i in 0..servers {
+            cfg.start1(i);
+        }
+        for i in 0..servers {
+            cfg.disconnect(i);
+            cfg.connect(i);
+        }
 
-    cfg.one(12, servers, true);
+        cfg.one(12, servers, true);
 
-    let leader1 = cfg.check_one_leader();
-    cfg.disconnect(leader1);
-    cfg.start1(leader1);
-    cfg.connect(leader1);
+        let leader1 = cfg.check_one_leader();
+        cfg.disconnect(leader1);
+        cfg.start1(leader1);
+        cfg.connect(leader1);
 
-    cfg.one(13, servers, true);
+        cfg.one(13, servers, true);
 
-    let leader2 = cfg.check_one_leader();
-    cfg.disconnect(leader2);
-    cfg.one(14, servers - 1, true);
-    cfg.start1(leader2);
-    cfg.connect(leader2);
+        let leader2 = cfg.check_one_leader();
+        cfg.disconnect(leader2);
+        cfg.one(14, servers - 1, true);
+        cfg.start1(leader2);
+        cfg.connect(leader2);
 
-    // Wait for leader2 to join before killing i3.
-    cfg.wait(4, servers, None);
+        // Wait for leader2 to join before killing i3.
+        cfg.wait(4, servers, None);
 
-    let i3 = (cfg.check_one_leader() + 1) % servers;
-    cfg.disconnect(i3);
-    cfg.one(15, servers - 1, true);
-    cfg.start1(i3);
-    cfg.connect(i3);
+        let i3 = (cfg.check_one_leader() + 1) % servers;
+        cfg.disconnect(i3);
+        cfg.one(15, servers - 1, true);
+        cfg.start1(i3);
+        cfg.connect(i3);
 
-    cfg.one(16, servers, true);
-    cfg.end();
+        cfg.one(16, servers, true);
+        cfg.end();
+    });
 }
 
 #[test]
 fn persist2_2c() {
-    let servers = 5;
-    let cfg = Config::new(servers, false, false);
-    cfg.begin("Test (2C): more persistence");
+    run(|| {
+        let servers = 5;
+        let cfg = Config::new(servers, false, false);
+        cfg.begin("Test (2C): more persistence");
 
-    let mut index = 1;
-    for _ in 0..5 {
-        cfg.one(10 + index, servers, true);
-        index += 1;
+        let mut index = 1;
+        for _ in 0..5 {
+            cfg.one(10 + index, servers, true);
+            index += 1;
 
-        let leader1 = cfg.check_one_leader();
+            let leader1 = cfg.check_one_leader();
 
-        cfg.disconnect((leader1 + 1) % servers);
-        cfg.disconnect((leader1 + 2) % servers);
+            cfg.disconnect((leader1 + 1) % servers);
+            cfg.disconnect((leader1 + 2) % servers);
 
-        cfg.one(10 + index, servers - 2, true);
-        index += 1;
+            cfg.one(10 + index, servers - 2, true);
+            index += 1;
 
-        cfg.disconnect(leader1);
-        cfg.disconnect((leader1 + 3) % servers);
-        cfg.disconnect((leader1 + 4) % servers);
+            cfg.disconnect(leader1);
+            cfg.disconnect((leader1 + 3) % servers);
+            cfg.disconnect((leader1 + 4) % servers);
 
-        cfg.start1((leader1 + 1) % servers);
-        cfg.start1((leader1 + 2) % servers);
-        cfg.connect((leader1 + 1) % servers);
-        cfg.connect((leader1 + 2) % servers);
+            cfg.start1((leader1 + 1) % servers);
+            cfg.start1((leader1 + 2) % servers);
+            cfg.connect((leader1 + 1) % servers);
+            cfg.connect((leader1 + 2) % servers);
 
-        thread::sleep(ELECTION_TIMEOUT);
+            thread::sleep(ELECTION_TIMEOUT);
 
-        cfg.start1((leader1 + 3) % servers);
-        cfg.connect((leader1 + 3) % servers);
+            cfg.start1((leader1 + 3) % servers);
+            cfg.connect((leader1 + 3) % servers);
 
-        cfg.one(10 + index, servers - 2, true);
-        index += 1;
+            cfg.one(10 + index, servers - 2, true);
+            index += 1;
 
-        cfg.connect((leader1 + 4) % servers);
-        cfg.connect(leader1);
-    }
+            cfg.connect((leader1 + 4) % servers);
+            cfg.connect(leader1);
+        }
 
-    cfg.one(1000, servers, true);
-    cfg.end();
+        cfg.one(1000, servers, true);
+        cfg.end();
+    });
 }
 
 #[test]
 fn persist3_2c() {
-    let servers = 3;
-    let cfg = Config::new(servers, false, false);
-    cfg.begin("Test (2C): partitioned leader and one follower crash, leader restarts");
+    run(|| {
+        let servers = 3;
+        let cfg = Config::new(servers, false, false);
+        cfg.begin("Test (2C): partitioned leader and one follower crash, leader restarts");
 
-    cfg.one(101, 3, true);
+        cfg.one(101, 3, true);
 
-    let leader = cfg.check_one_leader();
-    cfg.disconnect((leader + 2) % servers);
+        let leader = cfg.check_one_leader();
+        cfg.disconnect((leader + 2) % servers);
 
-    cfg.one(102, 2, true);
+        cfg.one(102, 2, true);
 
-    cfg.crash1(leader);
-    cfg.crash1((leader + 1) % servers);
-    cfg.connect((leader + 2) % servers);
-    cfg.start1(leader);
-    cfg.connect(leader);
+        cfg.crash1(leader);
+        cfg.crash1((leader + 1) % servers);
+        cfg.connect((leader + 2) % servers);
+        cfg.start1(leader);
+        cfg.connect(leader);
 
-    cfg.one(103, 2, true);
+        cfg.one(103, 2, true);
 
-    cfg.start1((leader + 1) % servers);
-    cfg.connect((leader + 1) % servers);
+        cfg.start1((leader + 1) % servers);
+        cfg.connect((leader + 1) % servers);
 
-    cfg.one(104, servers, true);
-    cfg.end();
+        cfg.one(104, servers, true);
+        cfg.end();
+    });
 }
 
 /// Sleeps as the Figure 8 tests do: 10 % of the time up to half an election
@@ -138,124 +145,130 @@ fn figure_8_pause(cfg: &Config) {
 /// some peers have, and later leaders must not commit those by counting.
 #[test]
 fn figure_8_2c() {
-    let servers = 5;
-    let cfg = Config::new(servers, false, false);
-    cfg.begin("Test (2C): Figure 8");
+    run(|| {
+        let servers = 5;
+        let cfg = Config::new(servers, false, false);
+        cfg.begin("Test (2C): Figure 8");
 
-    cfg.one(cfg.random_int(), 1, true);
+        cfg.one(cfg.random_int(), 1, true);
 
-    let mut nup = servers;
-    for _ in 0..1000 {
-        let mut leader = None;
+        let mut nup = servers;
+        for _ in 0..1000 {
+            let mut leader = None;
+            for i in 0..servers {
+                if cfg.start(i, cfg.random_int()).is_some() {
+                    leader = Some(i);
+                }
+            }
+
+            figure_8_pause(&cfg);
+
+            if let Some(leader) = leader {
+                cfg.crash1(leader);
+                nup -= 1;
+            }
+
+            if nup < 3 {
+                let s = cfg.random(servers as u64) as usize;
+                if cfg.raft(s).is_none() {
+                    cfg.start1(s);
+                    cfg.connect(s);
+                    nup += 1;
+                }
+            }
+        }
+
         for i in 0..servers {
-            if cfg.start(i, cfg.random_int()).is_some() {
-                leader = Some(i);
+            if cfg.raft(i).is_none() {
+                cfg.start1(i);
+                cfg.connect(i);
             }
         }
 
-        figure_8_pause(&cfg);
-
-        if let Some(leader) = leader {
-            cfg.crash1(leader);
-            nup -= 1;
-        }
-
-        if nup < 3 {
-            let s = cfg.random(servers as u64) as usize;
-            if cfg.raft(s).is_none() {
-                cfg.start1(s);
-                cfg.connect(s);
-                nup += 1;
-            }
-        }
-    }
-
-    for i in 0..servers {
-        if cfg.raft(i).is_none() {
-            cfg.start1(i);
-            cfg.connect(i);
-        }
-    }
-
-    cfg.one(cfg.random_int(), servers, true);
-    cfg.end();
+        cfg.one(cfg.random_int(), servers, true);
+        cfg.end();
+    });
 }
 
 #[test]
 fn unreliable_agree_2c() {
-    let servers = 5;
-    let cfg = Config::new(servers, true, false);
-    cfg.begin("Test (2C): unreliable agreement");
+    run(|| {
+        let servers = 5;
+        let cfg = Config::new(servers, true, false);
+        cfg.begin("Test (2C): unreliable agreement");
 
-    thread::scope(|s| {
-        let mut clients = Vec::new();
-        for iters in 1..50 {
-            for j in 0..4 {
-                let cfg = &cfg;
-                clients.push(s.spawn(move || cfg.one(100 * iters + j, 1, true)));
+        thread::scope(|s| {
+            let mut clients = Vec::new();
+            for iters in 1..50 {
+                for j in 0..4 {
+                    let cfg = &cfg;
+                    clients.push(s.spawn(move || cfg.one(100 * iters + j, 1, true)));
+                }
+                cfg.one(iters, 1, true);
             }
-            cfg.one(iters, 1, true);
-        }
 
-        cfg.set_unreliable(false);
+            cfg.set_unreliable(false);
 
-        for client in clients {
-            if client.join().is_err() {
-                cfg.fail("a concurrent one() failed (its panic is above)");
+            for client in clients {
+                if client.join().is_err() {
+                    cfg.fail("a concurrent one() failed (its panic is above)");
+                }
             }
-        }
+        });
+
+        cfg.one(100, servers, true);
+        cfg.end();
     });
-
-    cfg.one(100, servers, true);
-    cfg.end();
 }
 
 #[test]
 fn figure_8_unreliable_2c() {
-    let servers = 5;
-    let cfg = Config::new(servers, true, false);
-    cfg.begin("Test (2C): Figure 8 (unreliable)");
+    run(|| {
+        let servers = 5;
+        let cfg = Config::new(servers, true, false);
+        cfg.begin("Test (2C): Figure 8 (unreliable)");
 
-    cfg.one(cfg.random(10_000), 1, true);
+        cfg.one(cfg.random(10_000), 1, true);
 
-    let mut nup = servers;
-    for iters in 0..1000 {
-        if iters == 200 {
-            cfg.set_long_reordering(true);
+        let mut nup = servers;
+        for iters in 0..1000 {
+            if iters == 200 {
+                cfg.set_long_reordering(true);
+            }
+            let mut leader = None;
+            for i in 0..servers {
+                if cfg.start(i, cfg.random(10_000)).is_some() && cfg.is_connected(i) {
+                    leader = Some(i);
+                }
+            }
+
+            figure_8_pause(&cfg);
+
+            if let Some(leader) = leader
+                && cfg.random(1000) < ELECTION_TIMEOUT.as_millis() as u64 / 2
+            {
+                cfg.disconnect(leader);
+                nup -= 1;
+            }
+
+            if nup < 3 {
+                let s = cfg.random(servers as u64) as usize;
+                if !cfg.is_connected(s) {
+                    cfg.connect(s);
+                    nup += 1;
+                }
+            }
         }
-        let mut leader = None;
+
         for i in 0..servers {
-            if cfg.start(i, cfg.random(10_000)).is_some() && cfg.is_connected(i) {
-                leader = Some(i);
+            if !cfg.is_connected(i) {
+                cfg.connect(i);
             }
         }
 
-        figure_8_pause(&cfg);
-
-        if let Some(leader) = leader
-            && cfg.random(1000) < ELECTION_TIMEOUT.as_millis() as u64 / 2
-        {
-            cfg.disconnect(leader);
-            nup -= 1;
-        }
-
-        if nup < 3 {
-            let s = cfg.random(servers as u64) as usize;
-            if !cfg.is_connected(s) {
-                cfg.connect(s);
-                nup += 1;
-            }
-        }
-    }
-
-    for i in 0..servers {
-        if !cfg.is_connected(i) {
-            cfg.connect(i);
-        }
-    }
-
-    cfg.one(cfg.random(10_000), servers, true);
-    cfg.end();
+        cfg.one(cfg.random(10_000), servers, true);
+        cfg.end();
+    });
 }
 
 /// Three clients keep submitting while peers are disconnected, crashed and
@@ -382,10 +395,14 @@ fn internal_churn(unreliable: bool) {
 
 #[test]
 fn reliable_churn_2c() {
-    internal_churn(false);
+    run(|| {
+        internal_churn(false);
+    });
 }
 
 #[test]
 fn unreliable_churn_2c() {
-    internal_churn(true);
+    run(|| {
+        internal_churn(true);
+    });
 }

@@ -1,6 +1,7 @@
 //! Part 2D: log compaction (snapshots).
 
 use tests::raft::{Config, MAX_LOG_SIZE, SNAPSHOT_INTERVAL};
+use tests::support::run;
 
 /// The course's `snapcommon`: 30 rounds in which a victim is disconnected or
 /// crashed (or neither) while enough commands for a snapshot are committed
@@ -83,97 +84,111 @@ fn crash_and_restart_all(cfg: &Config, servers: usize) {
 
 #[test]
 fn snapshot_basic_2d() {
-    snapshot_common("Test (2D): snapshots basic", false, true, false);
+    run(|| {
+        snapshot_common("Test (2D): snapshots basic", false, true, false);
+    });
 }
 
 #[test]
 fn snapshot_install_2d() {
-    snapshot_common(
-        "Test (2D): install snapshots (disconnect)",
-        true,
-        true,
-        false,
-    );
+    run(|| {
+        snapshot_common(
+            "Test (2D): install snapshots (disconnect)",
+            true,
+            true,
+            false,
+        );
+    });
 }
 
 #[test]
 fn snapshot_install_unreliable_2d() {
-    snapshot_common(
-        "Test (2D): install snapshots (disconnect+unreliable)",
-        true,
-        false,
-        false,
-    );
+    run(|| {
+        snapshot_common(
+            "Test (2D): install snapshots (disconnect+unreliable)",
+            true,
+            false,
+            false,
+        );
+    });
 }
 
 #[test]
 fn snapshot_install_crash_2d() {
-    snapshot_common("Test (2D): install snapshots (crash)", false, true, true);
+    run(|| {
+        snapshot_common("Test (2D): install snapshots (crash)", false, true, true);
+    });
 }
 
 #[test]
 fn snapshot_install_uncrash_2d() {
-    snapshot_common(
-        "Test (2D): install snapshots (unreliable+crash)",
-        false,
-        false,
-        true,
-    );
+    run(|| {
+        snapshot_common(
+            "Test (2D): install snapshots (unreliable+crash)",
+            false,
+            false,
+            true,
+        );
+    });
 }
 
 /// Crashes and restarts every peer: each must restart from its snapshot and
 /// the tail of its log.
 #[test]
 fn snapshot_all_crash_2d() {
-    let servers = 3;
-    let iters = 5;
-    let cfg = Config::new(servers, false, true);
-    cfg.begin("Test (2D): crash and restart all servers");
+    run(|| {
+        let servers = 3;
+        let iters = 5;
+        let cfg = Config::new(servers, false, true);
+        cfg.begin("Test (2D): crash and restart all servers");
 
-    cfg.one(cfg.random_int(), servers, true);
+        cfg.one(cfg.random_int(), servers, true);
 
-    for _ in 0..iters {
-        // Perhaps enough to get a snapshot.
-        let nn = SNAPSHOT_INTERVAL / 2 + cfg.random(SNAPSHOT_INTERVAL);
-        for _ in 0..nn {
-            cfg.one(cfg.random_int(), servers, true);
+        for _ in 0..iters {
+            // Perhaps enough to get a snapshot.
+            let nn = SNAPSHOT_INTERVAL / 2 + cfg.random(SNAPSHOT_INTERVAL);
+            for _ in 0..nn {
+                cfg.one(cfg.random_int(), servers, true);
+            }
+
+            let index1 = cfg.one(cfg.random_int(), servers, true);
+
+            crash_and_restart_all(&cfg, servers);
+
+            let index2 = cfg.one(cfg.random_int(), servers, true);
+            if index2 < index1 + 1 {
+                cfg.fail(format!("index decreased from {index1} to {index2}"));
+            }
         }
-
-        let index1 = cfg.one(cfg.random_int(), servers, true);
-
-        crash_and_restart_all(&cfg, servers);
-
-        let index2 = cfg.one(cfg.random_int(), servers, true);
-        if index2 < index1 + 1 {
-            cfg.fail(format!("index decreased from {index1} to {index2}"));
-        }
-    }
-    cfg.end();
+        cfg.end();
+    });
 }
 
 /// Peers must initialise their in-memory copy of the snapshot on restart,
 /// or the next save of their state loses it.
 #[test]
 fn snapshot_init_2d() {
-    let servers = 3;
-    let cfg = Config::new(servers, false, true);
-    cfg.begin("Test (2D): snapshot initialization after crash");
+    run(|| {
+        let servers = 3;
+        let cfg = Config::new(servers, false, true);
+        cfg.begin("Test (2D): snapshot initialization after crash");
 
-    cfg.one(cfg.random_int(), servers, true);
-
-    // Enough operations to make a snapshot.
-    for _ in 0..=SNAPSHOT_INTERVAL {
         cfg.one(cfg.random_int(), servers, true);
-    }
 
-    crash_and_restart_all(&cfg, servers);
+        // Enough operations to make a snapshot.
+        for _ in 0..=SNAPSHOT_INTERVAL {
+            cfg.one(cfg.random_int(), servers, true);
+        }
 
-    // A single operation, to get something written back to the persister.
-    cfg.one(cfg.random_int(), servers, true);
+        crash_and_restart_all(&cfg, servers);
 
-    crash_and_restart_all(&cfg, servers);
+        // A single operation, to get something written back to the persister.
+        cfg.one(cfg.random_int(), servers, true);
 
-    // Another operation, to trigger the potential bug.
-    cfg.one(cfg.random_int(), servers, true);
-    cfg.end();
+        crash_and_restart_all(&cfg, servers);
+
+        // Another operation, to trigger the potential bug.
+        cfg.one(cfg.random_int(), servers, true);
+        cfg.end();
+    });
 }

@@ -1,0 +1,424 @@
+//! Threads: `std::thread`'s API, simulated when the caller is.
+//!
+//! In a simulated world a spawned thread is a real OS thread that runs only
+//! when the scheduler gives it the baton; `sleep` waits in virtual time and
+//! `yield_now` lets the scheduler choose again. Elsewhere each function is
+//! `std::thread`'s own.
+
+use std::io;
+use std::marker::PhantomData;
+use std::panic::{self, AssertUnwindSafe, Location};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread as std_thread;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+
+use super::sim::{self, Here, Tid};
+
+pub use std::thread::{Result, Thread, ThreadId, current, panicking};
+
+/// Spawns a thread; see [`std::thread::spawn`].
+///
+/// # Panics
+/// When the OS cannot create a thread.
+#[track_caller]
+pub fn spawn<F, T>(f: F) -> JoinHandle<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    Builder::new().spawn(f).expect("failed to spawn a thread")
+}
+
+/// Puts the calling thread to sleep for `duration` (virtual time in a
+/// simulation).
+#[track_caller]
+pub fn sleep(duration: Duration) {
+    match sim::here() {
+        Some(here) => {
+            let deadline = here.world.now().saturating_add(nanos(duration));
+            here.world
+                .wait(here.tid, Location::caller(), "sleep", &[], Some(deadline));
+        }
+        None => std_thread::sleep(duration),
+    }
+}
+
+/// Lets another thread run; in a simulation, the scheduler picks again.
+#[track_caller]
+pub fn yield_now() {
+    match sim::here() {
+        Some(here) => here
+            .world
+            .step_at(here.tid, Location::caller(), "yield_now"),
+        None => std_thread::yield_now(),
+    }
+}
+
+pub(crate) fn nanos(duration: Duration) -> u64 {
+    u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// A thread factory, as [`std::thread::Builder`].
+#[derive(Debug, Default)]
+#[must_use = "a Builder does nothing until `spawn` is called"]
+pub struct Builder {
+    name: Option<String>,
+    stack_size: Option<usize>,
+}
+
+impl Builder {
+    /// A builder with no name and the default stack size.
+    pub fn new() -> Builder {
+        Builder::default()
+    }
+
+    /// Names the thread (shown in panics, reports and logs).
+    pub fn name(mut self, name: String) -> Builder {
+        self.name = Some(name);
+        self
+    }
+
+    /// Sets the thread's stack size in bytes.
+    pub fn stack_size(mut self, size: usize) -> Builder {
+        self.stack_size = Some(size);
+        self
+    }
+
+    fn std_builder(&self) -> std_thread::Builder {
+        let mut builder = std_thread::Builder::new();
+        if let Some(name) = &self.name {
+            builder = builder.name(name.clone());
+        }
+        if let Some(size) = self.stack_size {
+            builder = builder.stack_size(size);
+        }
+        builder
+    }
+
+    /// Spawns the thread.
+    ///
+    /// # Errors
+    /// When the OS cannot create a thread.
+    #[track_caller]
+    pub fn spawn<F, T>(self, f: F) -> io::Result<JoinHandle<T>>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        self.spawn_as(f, false)
+    }
+
+    /// Spawns a thread that runs RPC handlers for the network (a report
+    /// tells such threads apart from the lab code's own).
+    #[track_caller]
+    pub(crate) fn spawn_handler<F>(self, f: F) -> io::Result<JoinHandle<()>>
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        self.spawn_as(f, true)
+    }
+
+    #[track_caller]
+    fn spawn_as<F, T>(self, f: F, handler: bool) -> io::Result<JoinHandle<T>>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let Some(here) = sim::here() else {
+            return Ok(JoinHandle(Flavor::Real(self.std_builder().spawn(f)?)));
+        };
+        let site = Location::caller();
+        let (start, finished) = SimStart::new(&here, &self, handler);
+        let packet = Arc::new(Packet::default());
+        let result_slot = Arc::clone(&packet);
+        let os = self
+            .std_builder()
+            .spawn(move || start.run(f, &result_slot))?;
+        let tid = finished.tid;
+        here.world.set_os_thread(tid, os.thread().clone());
+        here.world.step_at(here.tid, site, "spawn");
+        Ok(JoinHandle(Flavor::Sim(SimHandle {
+            os,
+            packet,
+            finished,
+        })))
+    }
+}
+
+/// What a simulated thread needs to start: its world, its id, its baton.
+struct SimStart {
+    here: Here,
+    baton: Arc<AtomicBool>,
+    completion: u64,
+}
+
+/// How a simulated thread's end is observed.
+struct Finished {
+    tid: Tid,
+    completion: u64,
+}
+
+impl SimStart {
+    fn new(spawner: &Here, builder: &Builder, handler: bool) -> (SimStart, Finished) {
+        let world = &spawner.world;
+        let node = world.node_of(spawner.tid);
+        let name = builder.name.clone().unwrap_or_else(|| "unnamed".to_owned());
+        let (tid, baton) = world.add_thread(name, node, handler);
+        let completion = sim::new_object_id();
+        (
+            SimStart {
+                here: Here {
+                    world: Arc::clone(world),
+                    tid,
+                },
+                baton,
+                completion,
+            },
+            Finished { tid, completion },
+        )
+    }
+
+    /// The body of the OS thread: wait for the baton, run `f`, report.
+    fn run<T>(self, f: impl FnOnce() -> T, packet: &Packet<T>) {
+        sim::take_baton(&self.baton);
+        let world = Arc::clone(&self.here.world);
+        let tid = self.here.tid;
+        sim::enter(self.here);
+        let result = panic::catch_unwind(AssertUnwindSafe(f));
+        *packet.result.lock() = Some(result);
+        packet.done.store(true, Ordering::Release);
+        sim::leave();
+        world.finish(tid, self.completion);
+    }
+}
+
+struct Packet<T> {
+    result: Mutex<Option<Result<T>>>,
+    done: AtomicBool,
+}
+
+impl<T> Default for Packet<T> {
+    fn default() -> Self {
+        Packet {
+            result: Mutex::new(None),
+            done: AtomicBool::new(false),
+        }
+    }
+}
+
+struct SimHandle<T> {
+    os: std_thread::JoinHandle<()>,
+    packet: Arc<Packet<T>>,
+    finished: Finished,
+}
+
+enum Flavor<T> {
+    Real(std_thread::JoinHandle<T>),
+    Sim(SimHandle<T>),
+}
+
+/// An owned permission to join a thread; see [`std::thread::JoinHandle`].
+pub struct JoinHandle<T>(Flavor<T>);
+
+impl<T> JoinHandle<T> {
+    /// Waits for the thread to finish; `Err` carries its panic.
+    ///
+    /// # Panics
+    /// When called in a simulation on a thread of another world.
+    #[track_caller]
+    pub fn join(self) -> Result<T> {
+        match self.0 {
+            Flavor::Real(handle) => handle.join(),
+            Flavor::Sim(handle) => {
+                wait_finished(&handle.packet.done, &handle.finished, "join");
+                // The OS thread has passed the baton on and is returning.
+                let _ = handle.os.join();
+                handle
+                    .packet
+                    .result
+                    .lock()
+                    .take()
+                    .expect("a finished thread left its result")
+            }
+        }
+    }
+
+    /// Whether the thread has finished.
+    pub fn is_finished(&self) -> bool {
+        match &self.0 {
+            Flavor::Real(handle) => handle.is_finished(),
+            Flavor::Sim(handle) => handle.packet.done.load(Ordering::Acquire),
+        }
+    }
+
+    /// The thread's handle.
+    pub fn thread(&self) -> &Thread {
+        match &self.0 {
+            Flavor::Real(handle) => handle.thread(),
+            Flavor::Sim(handle) => handle.os.thread(),
+        }
+    }
+}
+
+impl<T> std::fmt::Debug for JoinHandle<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JoinHandle")
+            .field("thread", &self.thread().name())
+            .finish()
+    }
+}
+
+/// Waits in the simulation until `done` is set.
+#[track_caller]
+fn wait_finished(done: &AtomicBool, finished: &Finished, what: &'static str) {
+    let here = sim::here().expect("a simulated thread is joined from its own world");
+    let site = Location::caller();
+    here.world.step_at(here.tid, site, what);
+    while !done.load(Ordering::Acquire) {
+        here.world
+            .wait(here.tid, site, what, &[finished.completion], None);
+    }
+}
+
+/// Runs `f` with a scope whose threads may borrow from the caller's stack;
+/// every thread spawned in it is joined before `scope` returns. See
+/// [`std::thread::scope`].
+///
+/// # Panics
+/// When a spawned thread panicked and was not joined, as std's.
+#[track_caller]
+pub fn scope<'env, F, T>(f: F) -> T
+where
+    F: for<'scope> FnOnce(&Scope<'scope, 'env>) -> T,
+{
+    let site = Location::caller();
+    std_thread::scope(|inner| {
+        let scope = Scope {
+            inner,
+            pending: Mutex::new(Vec::new()),
+            _env: PhantomData,
+        };
+        let result = panic::catch_unwind(AssertUnwindSafe(|| f(&scope)));
+        scope.settle(result.is_err(), site);
+        result.unwrap_or_else(|payload| panic::resume_unwind(payload))
+    })
+}
+
+/// A scope to spawn threads in; see [`scope`].
+pub struct Scope<'scope, 'env: 'scope> {
+    inner: &'scope std_thread::Scope<'scope, 'env>,
+    /// The simulated threads spawned here, to join before the real join.
+    pending: Mutex<Vec<Finished>>,
+    _env: PhantomData<&'env mut &'env ()>,
+}
+
+impl<'scope> Scope<'scope, '_> {
+    /// Spawns a thread that may borrow from outside the scope.
+    ///
+    /// # Panics
+    /// When the OS cannot create a thread.
+    #[track_caller]
+    pub fn spawn<F, T>(&self, f: F) -> ScopedJoinHandle<'scope, T>
+    where
+        F: FnOnce() -> T + Send + 'scope,
+        T: Send + 'scope,
+    {
+        let Some(here) = sim::here() else {
+            return ScopedJoinHandle(ScopedFlavor::Real(self.inner.spawn(f)));
+        };
+        let site = Location::caller();
+        let builder =
+            Builder::new().name(format!("{}-scoped", current().name().unwrap_or("unnamed")));
+        let (start, finished) = SimStart::new(&here, &builder, false);
+        let packet = Arc::new(Packet::default());
+        let slot = Arc::clone(&packet);
+        let os = builder
+            .std_builder()
+            .spawn_scoped(self.inner, move || start.run(f, &slot))
+            .expect("failed to spawn a scoped thread");
+        here.world.set_os_thread(finished.tid, os.thread().clone());
+        self.pending.lock().push(Finished {
+            tid: finished.tid,
+            completion: finished.completion,
+        });
+        here.world.step_at(here.tid, site, "spawn");
+        ScopedJoinHandle(ScopedFlavor::Sim {
+            os,
+            packet,
+            finished,
+        })
+    }
+
+    /// Before std joins the OS threads (a real wait, invisible to the
+    /// simulation), waits for every simulated one in virtual time. When the
+    /// scope's closure panicked, they are killed first: the test is failing,
+    /// and they may be waiting for a signal that will never come.
+    fn settle(&self, failing: bool, site: &'static Location<'static>) {
+        let Some(here) = sim::here() else {
+            return;
+        };
+        let pending = std::mem::take(&mut *self.pending.lock());
+        if failing {
+            let tids: Vec<Tid> = pending.iter().map(|f| f.tid).collect();
+            here.world.kill_threads(&tids);
+        }
+        for finished in pending {
+            while !here.world.is_finished(finished.tid) {
+                here.world
+                    .wait(here.tid, site, "scope end", &[finished.completion], None);
+            }
+        }
+    }
+}
+
+enum ScopedFlavor<'scope, T> {
+    Real(std_thread::ScopedJoinHandle<'scope, T>),
+    Sim {
+        os: std_thread::ScopedJoinHandle<'scope, ()>,
+        packet: Arc<Packet<T>>,
+        finished: Finished,
+    },
+}
+
+/// A handle to join a scoped thread; see [`std::thread::ScopedJoinHandle`].
+pub struct ScopedJoinHandle<'scope, T>(ScopedFlavor<'scope, T>);
+
+impl<T> ScopedJoinHandle<'_, T> {
+    /// Waits for the thread to finish; `Err` carries its panic.
+    #[track_caller]
+    pub fn join(self) -> Result<T> {
+        match self.0 {
+            ScopedFlavor::Real(handle) => handle.join(),
+            ScopedFlavor::Sim {
+                os,
+                packet,
+                finished,
+            } => {
+                let here = sim::here().expect("a simulated thread is joined from its own world");
+                let site = Location::caller();
+                here.world.step_at(here.tid, site, "join");
+                while !here.world.is_finished(finished.tid) {
+                    here.world
+                        .wait(here.tid, site, "join", &[finished.completion], None);
+                }
+                let _ = os.join();
+                packet
+                    .result
+                    .lock()
+                    .take()
+                    .expect("a finished thread left its result")
+            }
+        }
+    }
+
+    /// Whether the thread has finished.
+    pub fn is_finished(&self) -> bool {
+        match &self.0 {
+            ScopedFlavor::Real(handle) => handle.is_finished(),
+            ScopedFlavor::Sim { packet, .. } => packet.done.load(Ordering::Acquire),
+        }
+    }
+}

@@ -6,7 +6,7 @@ use std::convert::Infallible;
 use std::fmt;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
@@ -16,7 +16,7 @@ use serde::de::DeserializeOwned;
 use crate::codec;
 use crate::method::Method;
 use crate::pool::Pool;
-use crate::rt::channel::{self, Receiver, RecvTimeoutError, Sender, TryRecvError};
+use crate::rt::channel::{self, Receiver, RecvTimeoutError, Sender};
 use crate::rt::sim;
 use crate::rt::sync::PlainMutex as Mutex;
 use crate::rt::time::Duration;
@@ -76,6 +76,9 @@ struct Inner {
     open: Mutex<Option<Sender<Infallible>>>,
     /// Disconnected once the network has been cleaned up.
     closed: Receiver<Infallible>,
+    /// Set once the network has been cleaned up: what a new call checks
+    /// (a flag, so that checking is not a scheduling point).
+    shut: AtomicBool,
     handlers: Pool,
 }
 
@@ -224,6 +227,7 @@ impl Network {
                 total_bytes: AtomicU64::new(0),
                 open: Mutex::new(Some(open)),
                 closed,
+                shut: AtomicBool::new(false),
                 handlers: Pool::new(),
             }),
         }
@@ -367,6 +371,7 @@ impl Network {
     /// "no reply" at once, and handler threads exit once their handlers
     /// return.
     pub fn cleanup(&self) {
+        self.inner.shut.store(true, Ordering::Release);
         self.inner.open.lock().take();
         self.inner.handlers.close();
         self.inner.state.lock().servers.clear();
@@ -389,7 +394,7 @@ impl fmt::Debug for Network {
 
 impl Inner {
     fn is_closed(&self) -> bool {
-        matches!(self.closed.try_recv(), Err(TryRecvError::Disconnected))
+        self.shut.load(Ordering::Acquire)
     }
 
     /// A number in `0..bound` from the network's generator.

@@ -8,7 +8,7 @@ use std::fs;
 
 use labrpc::rt::channel::{self, Receiver, Sender};
 use labrpc::rt::sim::{self, Policy, Settings, Trace};
-use labrpc::rt::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use labrpc::rt::sync::{Arc, Mutex, MutexGuard, OnceLock, PlainMutex};
 use labrpc::rt::thread;
 use labrpc::rt::time::{Duration, Instant};
 use labrpc::{ClientEnd, Network};
@@ -140,7 +140,10 @@ static SERIAL: Mutex<()> = Mutex::new(());
 /// began: not the test's to clean up.
 static WAITING: Mutex<Vec<u32>> = Mutex::new(Vec::new());
 /// Panics seen in any thread since the current test began.
-static PANICS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+/// Panics seen in any thread, with the world they happened in (0 for real
+/// time): simulated tests run side by side, and each must see its own only.
+/// A plain lock, because every world of the process shares it.
+static PANICS: PlainMutex<Vec<(u64, String)>> = PlainMutex::new(Vec::new());
 
 /// A running test's hold on the machine. Tests are timing-sensitive and the
 /// machine may have two cores, so they run one at a time even when the test
@@ -173,7 +176,6 @@ impl Session {
             .unwrap_or("unnamed test")
             .to_owned();
         if sim::is_simulated() {
-            PANICS.lock().clear();
             return Session {
                 name,
                 seed,
@@ -265,7 +267,15 @@ impl Session {
 
     /// Panics from other threads, and the time limit, checked at the end.
     pub fn check_end(&self) -> Result<(), String> {
-        let panics = std::mem::take(&mut *PANICS.lock());
+        let world = sim::world_id().unwrap_or(0);
+        let panics: Vec<String> = {
+            let mut all = PANICS.lock();
+            let (mine, others) = std::mem::take(&mut *all)
+                .into_iter()
+                .partition(|(w, _)| *w == world);
+            *all = others;
+            mine.into_iter().map(|(_, message)| message).collect()
+        };
         if let Some(first) = panics.first() {
             return Err(format!(
                 "{} panic(s) in other threads during the test; the first: {first}",
@@ -380,7 +390,7 @@ fn install_panic_recorder() {
         std::panic::set_hook(Box::new(move |info| {
             let thread = thread::current();
             let message = format!("thread '{}': {info}", thread.name().unwrap_or("unnamed"));
-            PANICS.lock().push(message);
+            PANICS.lock().push((sim::world_id().unwrap_or(0), message));
             report(info);
         }));
     });

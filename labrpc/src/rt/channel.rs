@@ -667,15 +667,23 @@ fn select_sim(
         _ => "select",
     };
     let world = &here.world;
-    world.step_at(here.tid, site, what);
     let deadline = match timeout {
         __Timeout::After(timeout) => Some(world.now().saturating_add(nanos(timeout))),
         _ => None,
     };
+    // Every call is one scheduling point: a wait when it must wait, else a
+    // step before it completes (after which the arms are looked at again,
+    // since other threads may have run).
+    let mut stepped = false;
     loop {
         let ready: Vec<usize> = (0..arms.len())
             .filter(|&i| arms[i].sim_ready(here))
             .collect();
+        if !stepped && (!ready.is_empty() || matches!(timeout, __Timeout::Now)) {
+            world.step_at(here.tid, site, what);
+            stepped = true;
+            continue;
+        }
         if !ready.is_empty() {
             let chosen = match ready[..] {
                 [only] => only,
@@ -694,6 +702,7 @@ fn select_sim(
         let waited = panic::catch_unwind(AssertUnwindSafe(|| {
             world.wait(here.tid, site, what, &objects, deadline)
         }));
+        stepped = true;
         let mut completed = None;
         for (i, arm) in arms.iter_mut().enumerate() {
             if arm.sim_end_wait(here) {

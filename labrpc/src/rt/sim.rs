@@ -199,6 +199,30 @@ pub(crate) struct World {
     /// Tells this world's thread-local state (random generators) apart
     /// from an earlier world's on the same OS thread.
     pub(crate) id: u64,
+    /// The CPU every thread of this world runs on, where the OS lets us
+    /// choose: only one runs at a time, and handing the baton to a thread
+    /// on the same CPU costs a fraction of waking one on another.
+    core: Option<core_affinity::CoreId>,
+}
+
+impl World {
+    /// Pins the calling thread to the world's CPU.
+    pub(crate) fn pin(&self) {
+        if let Some(core) = self.core {
+            core_affinity::set_for_current(core);
+        }
+    }
+}
+
+/// A CPU for a new world: round robin, so that worlds running side by side
+/// (tests in parallel) use different CPUs.
+fn next_core() -> Option<core_affinity::CoreId> {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let cores = core_affinity::get_core_ids()?;
+    if cores.is_empty() {
+        return None;
+    }
+    Some(cores[NEXT.fetch_add(1, Ordering::Relaxed) % cores.len()])
 }
 
 struct State {
@@ -217,6 +241,12 @@ struct State {
     rng: Xoshiro256PlusPlus,
     policy: Policy,
     step: u64,
+    /// Steps that handed the baton to another thread.
+    switches: u64,
+    /// Threads ever started, the main one included.
+    spawned: u64,
+    /// With `LAB_SIM_STATS`: steps per call site.
+    sites: Option<HashMap<(&'static str, u32, &'static str), u64>>,
     trace: TraceState,
     death: Option<String>,
     /// Priority floor for PCT demotions (goes down).
@@ -386,7 +416,20 @@ impl World {
                 drop(state);
                 return self.after_death(tid);
             }
-            state.trace_step(tid, site);
+            assert_eq!(
+                state.running, tid,
+                "simulation invariant broken: thread #{tid} took a step at {site} while #{} holds \
+                 the baton",
+                state.running
+            );
+            if let Some(report) = state.trace_step(tid, site) {
+                drop(state);
+                self.die(report);
+                return self.after_death(tid);
+            }
+            if let Some(sites) = state.sites.as_mut() {
+                *sites.entry((site.file(), site.line(), what)).or_insert(0) += 1;
+            }
             let quantum = state.rng.random_range(QUANTUM_NS);
             state.now += quantum;
             state.step += 1;
@@ -429,6 +472,7 @@ impl World {
                 Ok(next) if next == tid => None,
                 Ok(next) => {
                     state.running = next;
+                    state.switches += 1;
                     let rec = state.thread(next);
                     Some((Arc::clone(&rec.baton), rec.os.clone()))
                 }
@@ -535,6 +579,7 @@ impl World {
         }));
         state.runnable.insert(tid);
         state.live += 1;
+        state.spawned += 1;
         (tid, baton)
     }
 
@@ -556,7 +601,6 @@ impl World {
             state.runnable.remove(&tid);
             state.threads[tid] = None;
             state.live -= 1;
-            state.step += 1;
             match state.pick() {
                 Ok(next) => {
                     state.running = next;
@@ -705,11 +749,13 @@ impl State {
             .expect("a scheduled thread is alive")
     }
 
-    fn trace_step(&mut self, tid: Tid, site: &'static Location<'static>) {
+    /// Records or compares a step; a report when it differs from the
+    /// recorded one.
+    fn trace_step(&mut self, tid: Tid, site: &'static Location<'static>) -> Option<String> {
         let step = self.step;
         let now = self.now;
         match &mut self.trace {
-            TraceState::Off => {}
+            TraceState::Off => None,
             TraceState::Record(schedule) => {
                 schedule.steps.push((tid, site, now));
                 if schedule.names.len() <= tid {
@@ -720,6 +766,7 @@ impl State {
                         .as_ref()
                         .map_or_else(String::new, |t| t.name.clone());
                 }
+                None
             }
             TraceState::Compare(schedule) => {
                 let expected = schedule.steps.get(step as usize);
@@ -739,17 +786,30 @@ impl State {
                         ),
                         None => "nothing: the first run had ended".to_owned(),
                     };
+                    let mut before = String::new();
+                    let from = (step as usize).saturating_sub(8);
+                    for (k, &(t, s, n)) in schedule.steps[from..step as usize].iter().enumerate() {
+                        let _ = write!(
+                            before,
+                            "\n    step {}: thread '{}' (#{t}) at {s}, time {}",
+                            from + k,
+                            schedule.names.get(t).map_or("?", String::as_str),
+                            millis(n)
+                        );
+                    }
                     let report = format!(
                         "nondeterminism: the two runs of this seed differ at step {step}.\n  \
                          first run: {first}\n  second run: thread '{}' (#{tid}) at {site}, \
-                         time {}\nSomething outside the facade decided what happened: a \
+                         time {}\n  the steps before, the same in both runs:{before}\n\
+                         Something outside the facade decided what happened: a \
                          std/parking_lot/crossbeam primitive, the real clock, an unseeded \
                          random number, or HashMap iteration order.",
                         name(tid),
                         millis(now)
                     );
-                    self.death.get_or_insert(report);
+                    return Some(report);
                 }
+                None
             }
         }
     }
@@ -942,6 +1002,9 @@ pub fn run<R>(settings: Settings, main: impl FnOnce() -> R) -> (R, Option<Schedu
             rng,
             policy: settings.policy,
             step: 0,
+            switches: 0,
+            spawned: 1,
+            sites: std::env::var_os("LAB_SIM_STATS").map(|_| HashMap::new()),
             trace: match settings.trace {
                 Trace::Off => TraceState::Off,
                 Trace::Record => TraceState::Record(Schedule::default()),
@@ -958,7 +1021,9 @@ pub fn run<R>(settings: Settings, main: impl FnOnce() -> R) -> (R, Option<Schedu
         started_wall: WallInstant::now(),
         any_finished: new_object_id(),
         id: new_object_id(),
+        core: next_core(),
     });
+    world.pin();
     LIVE_WORLDS.fetch_add(1, Ordering::SeqCst);
     enter(Here {
         world: Arc::clone(&world),
@@ -978,6 +1043,27 @@ pub fn run<R>(settings: Settings, main: impl FnOnce() -> R) -> (R, Option<Schedu
     }
     watchdog::unwatch(&world);
     leave();
+    if std::env::var_os("LAB_SIM_STATS").is_some() {
+        let state = world.state.lock();
+        let wall = world.started_wall.elapsed();
+        eprintln!(
+            "simulation: {} of virtual time in {:.3} s of wall time; {} steps, {} switches \
+             ({:.1} µs per step), {} threads",
+            millis(state.now),
+            wall.as_secs_f64(),
+            state.step,
+            state.switches,
+            wall.as_secs_f64() * 1e6 / state.step.max(1) as f64,
+            state.spawned
+        );
+        if let Some(sites) = &state.sites {
+            let mut sites: Vec<_> = sites.iter().collect();
+            sites.sort_by_key(|&(_, n)| std::cmp::Reverse(*n));
+            for ((file, line, what), n) in sites.iter().take(25) {
+                eprintln!("  {n:>9} {what:<12} {file}:{line}");
+            }
+        }
+    }
     LIVE_WORLDS.fetch_sub(1, Ordering::SeqCst);
     let schedule = match std::mem::replace(&mut world.state.lock().trace, TraceState::Off) {
         TraceState::Record(schedule) => Some(schedule),
@@ -1065,6 +1151,12 @@ mod watchdog {
         );
         std::process::exit(101);
     }
+}
+
+/// An id of the calling thread's world, unique in the process, if it is in
+/// one.
+pub fn world_id() -> Option<u64> {
+    here().map(|h| h.world.id)
 }
 
 /// The seed of the calling thread's world, if it is in one.

@@ -20,10 +20,13 @@ use super::time::{Duration, Instant};
 pub use std::sync::atomic;
 pub use std::sync::{Arc, LazyLock, OnceLock, Weak};
 
-/// A lock that is not a scheduling point: for the framework's own short
-/// critical sections, which never wait for anything while holding it (so in
-/// a simulation it is never contended, and invisible to the schedule).
-pub(crate) type PlainMutex<T> = parking_lot::Mutex<T>;
+/// A lock outside every simulation: not a scheduling point, and the same
+/// lock for every world of the process. For the framework's own short
+/// critical sections that never wait for anything while holding it (so in
+/// a simulation it is never contended, and invisible to the schedule), and
+/// for state that every world of a process shares (the harness's record of
+/// panics). Never for lab code: its waits would be invisible.
+pub type PlainMutex<T> = parking_lot::Mutex<T>;
 
 /// A read-write lock that is not a scheduling point; see [`PlainMutex`].
 pub(crate) type PlainRwLock<T> = parking_lot::RwLock<T>;
@@ -96,7 +99,11 @@ impl<T: ?Sized> Mutex<T> {
             };
         };
         let site = Location::caller();
-        here.world.step_at(here.tid, site, "lock");
+        // One scheduling point: the wait when the lock is taken, else a
+        // step before taking it.
+        if !self.inner.is_locked() {
+            here.world.step_at(here.tid, site, "lock");
+        }
         loop {
             if let Some(guard) = self.inner.try_lock() {
                 return MutexGuard {

@@ -183,6 +183,7 @@ impl SimStart {
 
     /// The body of the OS thread: wait for the baton, run `f`, report.
     fn run<T>(self, f: impl FnOnce() -> T, packet: &Packet<T>) {
+        self.here.world.pin();
         sim::take_baton(&self.baton);
         let world = Arc::clone(&self.here.world);
         let tid = self.here.tid;

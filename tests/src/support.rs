@@ -357,7 +357,11 @@ fn spawn_watchdog(name: &str, seed: u64, stop: Receiver<()>) {
         .name("test-watchdog".into())
         .spawn(move || {
             if stop.recv_timeout(TEST_LIMIT).is_err_and(|e| e.is_timeout()) {
-                eprintln!(
+                // Straight to stderr: `eprintln!` here would go to the test's
+                // captured output, lost when the process exits.
+                use std::io::Write as _;
+                let _ = writeln!(
+                    std::io::stderr(),
                     "\ntest {name} FAILED: test took longer than {} seconds; stopping the test \
                      process.\n  (replay the network's choices with: {replay})",
                     TEST_LIMIT.as_secs()

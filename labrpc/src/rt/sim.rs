@@ -1145,7 +1145,12 @@ mod watchdog {
     /// A thread that never comes back to the facade cannot be made to fail
     /// its test: the only way to end the run is to end the process.
     fn stop(world: &World, report: String) -> ! {
-        eprintln!(
+        // Straight to stderr: `eprintln!` in a thread started from a test
+        // goes to the test's captured output, which nobody sees once the
+        // process exits.
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stderr(),
             "\n{report}\n  replay: {}\nstopping the test process.",
             world.replay
         );

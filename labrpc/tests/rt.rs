@@ -1,0 +1,343 @@
+//! The runtime facade, real and simulated: channels behave as crossbeam's,
+//! virtual time jumps, a deadlock is reported with every thread's call
+//! site, one seed gives one schedule, and killed threads unwind quietly.
+
+use std::panic::{self, AssertUnwindSafe};
+
+use labrpc::rt::channel::{self, RecvError, RecvTimeoutError, TryRecvError, TrySendError};
+use labrpc::rt::sim::{self, Policy, Settings, Trace};
+use labrpc::rt::sync::{Arc, Condvar, Mutex};
+use labrpc::rt::thread;
+use labrpc::rt::time::{Duration, Instant};
+use labrpc::select;
+
+fn settings(seed: u64) -> Settings {
+    Settings {
+        seed,
+        policy: Policy::Random,
+        limit: Duration::from_secs(3600 * 24),
+        replay: format!("(test seed {seed})"),
+        node: "main".to_owned(),
+        trace: Trace::Off,
+    }
+}
+
+/// Runs `body` in a fresh world with `seed`.
+fn simulate<R>(seed: u64, body: impl FnOnce() -> R) -> R {
+    sim::run(settings(seed), body).0
+}
+
+/// The message a world's failure panics with.
+fn failure_of(seed: u64, body: impl FnOnce()) -> String {
+    let payload = panic::catch_unwind(AssertUnwindSafe(|| simulate(seed, body)))
+        .expect_err("the world should have failed");
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+        .unwrap_or_default()
+}
+
+/// The channel checks, run both outside and inside a simulation: the two
+/// must agree with crossbeam's behaviour.
+fn channel_semantics() {
+    // FIFO, and a disconnected channel is drained before it reports so.
+    let (tx, rx) = channel::unbounded();
+    for i in 0..5 {
+        tx.send(i).unwrap();
+    }
+    drop(tx);
+    let got: Vec<i32> = std::iter::from_fn(|| rx.recv().ok()).collect();
+    assert_eq!(got, vec![0, 1, 2, 3, 4]);
+    assert_eq!(rx.recv(), Err(RecvError));
+    assert_eq!(rx.try_recv(), Err(TryRecvError::Disconnected));
+
+    // A bounded channel refuses a message past its capacity.
+    let (tx, rx) = channel::bounded(1);
+    assert_eq!(tx.try_send(1), Ok(()));
+    assert_eq!(tx.try_send(2), Err(TrySendError::Full(2)));
+    assert_eq!(rx.try_recv(), Ok(1));
+    assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+    drop(rx);
+    assert_eq!(tx.try_send(3), Err(TrySendError::Disconnected(3)));
+
+    // Zero capacity: no receiver waiting, no room; a send waits for one.
+    let (tx, rx) = channel::bounded::<u32>(0);
+    assert_eq!(tx.try_send(7), Err(TrySendError::Full(7)));
+    let receiver = thread::spawn(move || rx.recv());
+    tx.send(8).unwrap();
+    assert_eq!(receiver.join().unwrap(), Ok(8));
+
+    // Timeouts.
+    let (_tx, rx) = channel::bounded::<u32>(1);
+    let start = Instant::now();
+    assert_eq!(
+        rx.recv_timeout(Duration::from_millis(30)),
+        Err(RecvTimeoutError::Timeout)
+    );
+    assert!(start.elapsed() >= Duration::from_millis(30));
+
+    // select!: a ready arm is taken, default when none is, a send arm, and
+    // disconnection counts as ready.
+    let (tx, rx) = channel::bounded::<u32>(1);
+    let (stop_tx, stop) = channel::bounded::<()>(0);
+    let got = select! {
+        recv(rx) -> m => m.ok(),
+        default => None,
+    };
+    assert_eq!(got, None);
+    let sent = select! {
+        send(tx, 5) -> r => r.is_ok(),
+        recv(stop) -> _ => false,
+    };
+    assert!(sent);
+    assert_eq!(rx.recv(), Ok(5));
+    drop(stop_tx);
+    let stopped = select! {
+        recv(rx) -> _ => false,
+        recv(stop) -> m => m.is_err(),
+        default(Duration::from_millis(10)) => false,
+    };
+    assert!(stopped, "a disconnected channel makes its arm ready");
+
+    // A zero-capacity send in a select meets a receiver in a select.
+    let (tx, rx) = channel::bounded::<u32>(0);
+    let (_quiet_tx, quiet) = channel::bounded::<u32>(0);
+    let receiver = thread::spawn(move || {
+        select! {
+            recv(rx) -> m => m.ok(),
+            recv(quiet) -> _ => None,
+        }
+    });
+    let sent = select! {
+        send(tx, 9) -> r => r.is_ok(),
+        default(Duration::from_secs(5)) => false,
+    };
+    assert!(sent);
+    assert_eq!(receiver.join().unwrap(), Some(9));
+}
+
+#[test]
+fn channels_behave_the_same_in_real_time() {
+    channel_semantics();
+}
+
+#[test]
+fn channels_behave_the_same_in_a_simulation() {
+    simulate(1, channel_semantics);
+    simulate(2, channel_semantics);
+}
+
+#[test]
+fn locks_and_condition_variables_work_in_both_modes() {
+    let body = || {
+        let state = Arc::new((Mutex::new(0_u32), Condvar::new()));
+        let workers: Vec<_> = (0..4)
+            .map(|_| {
+                let state = Arc::clone(&state);
+                thread::spawn(move || {
+                    for _ in 0..100 {
+                        *state.0.lock() += 1;
+                    }
+                    state.1.notify_all();
+                })
+            })
+            .collect();
+        let mut count = state.0.lock();
+        while *count < 400 {
+            state.1.wait_for(&mut count, Duration::from_millis(50));
+        }
+        drop(count);
+        for worker in workers {
+            worker.join().unwrap();
+        }
+        assert_eq!(*state.0.lock(), 400);
+    };
+    body();
+    simulate(3, body);
+}
+
+#[test]
+fn virtual_time_jumps_when_everyone_waits() {
+    let wall = std::time::Instant::now();
+    let slept = simulate(4, || {
+        let start = Instant::now();
+        let sleeper = thread::spawn(|| thread::sleep(Duration::from_secs(3600)));
+        thread::sleep(Duration::from_secs(7200));
+        sleeper.join().unwrap();
+        start.elapsed()
+    });
+    assert!(slept >= Duration::from_secs(7200), "slept {slept:?}");
+    assert!(slept < Duration::from_secs(7201), "slept {slept:?}");
+    assert!(wall.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
+fn a_deadlock_names_every_thread_and_where_it_waits() {
+    let message = failure_of(5, || {
+        let a = Arc::new(Mutex::new(()));
+        let b = Arc::new(Mutex::new(()));
+        let (a2, b2) = (Arc::clone(&a), Arc::clone(&b));
+        let other = thread::Builder::new()
+            .name("lock-b-then-a".into())
+            .spawn(move || {
+                let _b = b2.lock();
+                thread::sleep(Duration::from_millis(10));
+                let _a = a2.lock();
+            })
+            .unwrap();
+        let _a = a.lock();
+        thread::sleep(Duration::from_millis(10));
+        let _b = b.lock();
+        drop(other);
+    });
+    assert!(message.contains("deadlock"), "{message}");
+    assert!(message.contains("lock-b-then-a"), "{message}");
+    assert!(
+        message.contains("blocked in lock at labrpc/tests/rt.rs:"),
+        "{message}"
+    );
+    assert!(message.contains("(test seed 5)"), "{message}");
+}
+
+#[test]
+fn the_time_limit_reports_the_blocked_threads() {
+    let message = failure_of(6, || {
+        let (_tx, rx) = channel::bounded::<()>(0);
+        let _stuck = thread::Builder::new()
+            .name("waits-forever".into())
+            .spawn(move || rx.recv())
+            .unwrap();
+        loop {
+            thread::sleep(Duration::from_secs(1));
+        }
+    });
+    assert!(message.contains("virtual time"), "{message}");
+    assert!(message.contains("waits-forever"), "{message}");
+    assert!(message.contains("blocked in recv"), "{message}");
+}
+
+/// A little world with several threads racing for a lock and a channel,
+/// each decision seeded.
+fn busy_world() -> Vec<u32> {
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let (tx, rx) = channel::unbounded();
+    let workers: Vec<_> = (0..5)
+        .map(|i| {
+            let (log, tx) = (Arc::clone(&log), tx.clone());
+            thread::spawn(move || {
+                for j in 0..20 {
+                    thread::sleep(Duration::from_micros(labrpc::rt::rand::random_range(
+                        0..500,
+                    )));
+                    log.lock().push(i * 100 + j);
+                    tx.send(i).unwrap();
+                }
+            })
+        })
+        .collect();
+    drop(tx);
+    while rx.recv().is_ok() {}
+    for worker in workers {
+        worker.join().unwrap();
+    }
+    let log = log.lock().clone();
+    log
+}
+
+#[test]
+fn one_seed_gives_one_schedule() {
+    let first = simulate(7, busy_world);
+    let again = simulate(7, busy_world);
+    assert_eq!(first, again);
+    let other = simulate(8, busy_world);
+    assert_ne!(first, other, "another seed should interleave differently");
+
+    let (_, schedule) = sim::run(
+        Settings {
+            trace: Trace::Record,
+            ..settings(7)
+        },
+        busy_world,
+    );
+    let schedule = Arc::new(schedule.expect("a recorded schedule"));
+    assert!(schedule.len() > 100);
+    sim::run(
+        Settings {
+            trace: Trace::Compare(Arc::clone(&schedule)),
+            ..settings(7)
+        },
+        busy_world,
+    );
+}
+
+#[test]
+fn a_run_that_differs_from_its_recording_is_reported() {
+    let (_, schedule) = sim::run(
+        Settings {
+            trace: Trace::Record,
+            ..settings(9)
+        },
+        busy_world,
+    );
+    let recorded = Arc::new(schedule.expect("a recorded schedule"));
+    let payload = panic::catch_unwind(AssertUnwindSafe(|| {
+        sim::run(
+            Settings {
+                trace: Trace::Compare(recorded),
+                ..settings(9)
+            },
+            || {
+                // Steps the recorded run did not take, as when something
+                // the seed does not decide (the real clock, a HashMap's
+                // order) changes what a thread does.
+                thread::yield_now();
+                busy_world()
+            },
+        )
+    }))
+    .expect_err("the second run takes other steps");
+    let message = payload
+        .downcast_ref::<String>()
+        .cloned()
+        .unwrap_or_default();
+    assert!(message.contains("nondeterminism"), "{message}");
+    assert!(message.contains("differ at step"), "{message}");
+}
+
+#[test]
+fn killed_threads_unwind_without_a_panic() {
+    simulate(10, || {
+        let (_tx, rx) = channel::bounded::<()>(0);
+        let stuck = sim::with_node("server-9", || {
+            thread::Builder::new()
+                .name("stuck".into())
+                .spawn(move || {
+                    let _ = rx.recv();
+                    unreachable!("nobody sends");
+                })
+                .unwrap()
+        });
+        thread::sleep(Duration::from_millis(5));
+        let left = sim::kill_node("server-9");
+        assert_eq!(left.len(), 1, "{left:?}");
+        assert!(left[0].contains("'stuck'"), "{left:?}");
+        assert!(left[0].contains("blocked in recv"), "{left:?}");
+        // It unwound with the private payload (raised without the panic
+        // hook), not with a panic of its own.
+        let payload = stuck
+            .join()
+            .expect_err("a killed thread does not finish its work");
+        assert!(sim::is_killed_payload(payload.as_ref()));
+        assert!(sim::other_threads().is_empty());
+    });
+}
+
+#[test]
+fn real_and_simulated_channels_do_not_mix() {
+    let (real_tx, _real_rx) = channel::bounded::<u32>(1);
+    let message = failure_of(11, move || {
+        let _ = real_tx.send(1);
+    });
+    assert!(message.contains("outside the simulated world"), "{message}");
+}

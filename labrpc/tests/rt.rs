@@ -241,8 +241,7 @@ fn busy_world() -> Vec<u32> {
     for worker in workers {
         worker.join().unwrap();
     }
-    let log = log.lock().clone();
-    log
+    log.lock().clone()
 }
 
 #[test]

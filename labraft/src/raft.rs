@@ -243,12 +243,16 @@ impl fmt::Debug for Raft {
 }
 
 impl Peer {
+    /// The peer's one lock. `#[track_caller]`: a simulation's report of who
+    /// waits for it, and who holds it, names the caller's line, not this one.
+    #[track_caller]
     fn lock(&self) -> MutexGuard<'_, Core> {
         self.core.lock()
     }
 
     /// Runs one event on the core, saves the state if the event changed it
     /// (still under the lock), then sends what the event produced.
+    #[track_caller]
     fn event<R>(self: &Arc<Self>, handle: impl FnOnce(&mut Core, Instant) -> R) -> R {
         let mut core = self.lock();
         let result = handle(&mut core, Instant::now());

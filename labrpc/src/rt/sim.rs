@@ -238,6 +238,8 @@ struct State {
     timer_seq: u64,
     /// Threads waiting on each object.
     waiters: HashMap<u64, Vec<Tid>>,
+    /// Who holds each simulated lock, and where it took it.
+    holders: HashMap<u64, (Tid, &'static Location<'static>)>,
     rng: Xoshiro256PlusPlus,
     policy: Policy,
     step: u64,
@@ -369,6 +371,20 @@ impl World {
         deadline: Option<u64>,
     ) -> Wake {
         self.switch(tid, site, what, Some(objects), deadline)
+    }
+
+    /// Records that thread `tid` took lock `object` at `site` (`None`: that
+    /// it released it), for reports.
+    pub(crate) fn set_holder(
+        &self,
+        object: u64,
+        holder: Option<(Tid, &'static Location<'static>)>,
+    ) {
+        let mut state = self.state.lock();
+        match holder {
+            Some(holder) => state.holders.insert(object, holder),
+            None => state.holders.remove(&object),
+        };
     }
 
     /// Wakes every thread waiting on `object`.
@@ -917,12 +933,40 @@ impl State {
         report
     }
 
+    /// Every live thread, those waiting without a deadline the longest
+    /// first (in a deadlock, the threads that cause it), each with where it
+    /// waits and, for a lock, who holds it and since where.
     fn describe_threads(&self, report: &mut String) {
-        let _ = writeln!(report, "threads:");
-        for (tid, rec) in self.threads.iter().enumerate() {
-            if let Some(rec) = rec {
-                let _ = writeln!(report, "  {}", describe(tid, rec, self.now));
+        let mut threads: Vec<(Tid, &ThreadRec)> = self
+            .threads
+            .iter()
+            .enumerate()
+            .filter_map(|(tid, rec)| Some((tid, rec.as_ref()?)))
+            .collect();
+        threads.sort_by_key(|&(tid, rec)| match &rec.blocked {
+            Some(b) if b.deadline.is_none() => (0, b.since, tid),
+            Some(b) => (1, b.since, tid),
+            None => (2, 0, tid),
+        });
+        let _ = writeln!(
+            report,
+            "threads (those waiting with no deadline the longest first):"
+        );
+        for (tid, rec) in threads {
+            let _ = write!(report, "  {}", describe(tid, rec, self.now));
+            if let Some(b) = &rec.blocked
+                && b.what == "lock"
+                && let Some(&(holder, site)) = b.objects.first().and_then(|o| self.holders.get(o))
+            {
+                let name = self.threads[holder]
+                    .as_ref()
+                    .map_or("a finished thread", |h| h.name.as_str());
+                let _ = write!(
+                    report,
+                    "; the lock is held by '{name}' (#{holder}), taken at {site}"
+                );
             }
+            let _ = writeln!(report);
         }
     }
 }
@@ -999,6 +1043,7 @@ pub fn run<R>(settings: Settings, main: impl FnOnce() -> R) -> (R, Option<Schedu
             timers: BinaryHeap::new(),
             timer_seq: 0,
             waiters: HashMap::new(),
+            holders: HashMap::new(),
             rng,
             policy: settings.policy,
             step: 0,

@@ -106,6 +106,7 @@ impl<T: ?Sized> Mutex<T> {
         }
         loop {
             if let Some(guard) = self.inner.try_lock() {
+                here.world.set_holder(self.id.get(), Some((here.tid, site)));
                 return MutexGuard {
                     mutex: self,
                     inner: Some(guard),
@@ -126,6 +127,9 @@ impl<T: ?Sized> Mutex<T> {
             here.world.step_at(here.tid, site, "try_lock");
         }
         let guard = self.inner.try_lock()?;
+        if let Some(here) = &here {
+            here.world.set_holder(self.id.get(), Some((here.tid, site)));
+        }
         Some(MutexGuard {
             mutex: self,
             inner: Some(guard),
@@ -179,6 +183,7 @@ impl<T: ?Sized> Drop for MutexGuard<'_, T> {
         // Release the real lock before anyone else can run.
         self.inner.take();
         if let Some((here, site)) = &self.sim {
+            here.world.set_holder(self.mutex.id.get(), None);
             here.world.notify(self.mutex.id.get());
             here.world.step_at(here.tid, site, "unlock");
         }
@@ -285,6 +290,7 @@ impl Condvar {
         let world = &here.world;
         let deadline = timeout.map(|t| world.now().saturating_add(nanos(t)));
         parking_lot::MutexGuard::unlocked(inner, || {
+            world.set_holder(mutex.id.get(), None);
             world.notify(mutex.id.get());
             let waited = panic::catch_unwind(AssertUnwindSafe(|| {
                 world.wait(here.tid, site, "condvar wait", &[self.id.get()], deadline)
@@ -298,6 +304,7 @@ impl Condvar {
                     world.wait(here.tid, site, "lock", &[mutex.id.get()], None)
                 }));
             }
+            world.set_holder(mutex.id.get(), Some((here.tid, site)));
             match waited {
                 Ok(wake) => WaitTimeoutResult(wake == Wake::Timeout),
                 Err(payload) => panic::resume_unwind(payload),

@@ -1,9 +1,11 @@
 //! The grading scheme and the results file of `scripts/grade`.
 //!
 //! Every test of the lab suites is worth [`POINTS_PER_TEST`] points. A test
-//! scores them only if it passes every one of its runs, each within
-//! [`TEST_BUDGET`], and every pass through its part fits in
-//! [`PART_BUDGET`]: a part over budget scores nothing.
+//! scores them only if it passes every one of its simulation seeds and every
+//! one of its real-time runs, each run within [`TEST_BUDGET`], and every
+//! real-time pass through its part fits in [`PART_BUDGET`]: a part over
+//! budget scores nothing. (In simulation the budget is virtual time, which
+//! the test itself checks.)
 
 use std::time::Duration;
 
@@ -23,23 +25,29 @@ pub struct TestResult {
     pub part: String,
     /// The test's name.
     pub name: String,
-    /// Runs that passed, and runs in all.
+    /// Simulation seeds it ran (0: none asked for).
+    pub seeds: u32,
+    /// Whether every seed passed.
+    pub seeds_passed: bool,
+    /// Real-time runs that passed.
     pub passed: u32,
-    /// Runs in all.
+    /// Real-time runs in all.
     pub runs: u32,
-    /// The longest run.
+    /// The longest real-time run.
     pub max_time: Duration,
     /// Whether its part stayed within [`PART_BUDGET`] on every pass.
     pub part_in_budget: bool,
-    /// What a student needs to see: the failing runs' outcome, seed and the
-    /// end of their output.
+    /// What a student needs to see: the failing runs' outcome, the command
+    /// that replays each, and the end of their output.
     pub output: String,
 }
 
 impl TestResult {
     /// The points the test earned.
     pub fn score(&self) -> f64 {
-        if self.passed == self.runs && self.runs > 0 && self.part_in_budget {
+        let ran = self.seeds > 0 || self.runs > 0;
+        let simulated = self.seeds == 0 || self.seeds_passed;
+        if ran && simulated && self.passed == self.runs && self.part_in_budget {
             POINTS_PER_TEST
         } else {
             0.0
@@ -99,7 +107,8 @@ pub fn results(results: &[TestResult], elapsed: Duration) -> Results {
         execution_time: elapsed.as_secs_f64(),
         output: format!(
             "{score} of {max} points. Each test is worth {POINTS_PER_TEST} points if it passes \
-             every run within {} s and its part within {} s.",
+             every simulation seed and every real-time run, each within {} s, and its part \
+             within {} s.",
             TEST_BUDGET.as_secs(),
             PART_BUDGET.as_secs()
         ),
@@ -116,6 +125,8 @@ mod tests {
         TestResult {
             part: "2A".into(),
             name: name.into(),
+            seeds: 0,
+            seeds_passed: false,
             passed,
             runs: 2,
             max_time: Duration::from_secs(3),
@@ -129,6 +140,29 @@ mod tests {
         assert_eq!(result("a_2a", 2, true).score(), POINTS_PER_TEST);
         assert_eq!(result("a_2a", 1, true).score(), 0.0);
         assert_eq!(result("a_2a", 2, false).score(), 0.0);
+        let simulated = |seeds_passed| TestResult {
+            seeds: 20,
+            seeds_passed,
+            ..result("a_2a", 2, true)
+        };
+        assert_eq!(simulated(true).score(), POINTS_PER_TEST);
+        assert_eq!(
+            simulated(false).score(),
+            0.0,
+            "a failed seed costs the test"
+        );
+        let sim_only = |seeds_passed| TestResult {
+            runs: 0,
+            passed: 0,
+            ..simulated(seeds_passed)
+        };
+        assert_eq!(sim_only(true).score(), POINTS_PER_TEST);
+        assert_eq!(sim_only(false).score(), 0.0);
+        let nothing = TestResult {
+            seeds: 0,
+            ..sim_only(true)
+        };
+        assert_eq!(nothing.score(), 0.0, "a test that never ran scores nothing");
     }
 
     /// The shape Gradescope reads: top-level score, execution_time and

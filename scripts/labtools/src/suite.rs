@@ -16,6 +16,30 @@ pub const PACKAGE: &str = "tests";
 /// The parts of the labs, in the order students do them.
 pub const PARTS: [&str; 6] = ["2a", "2b", "2c", "2d", "3a", "3b"];
 
+/// How the lab tests run: in a simulation, `seeds` seeds one after another
+/// in one process (`LAB_TIME=sim`, `LAB_RUNS`), or once in real time
+/// (`LAB_TIME=real`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Simulated, with this many seeds per process, from the run's seed on.
+    Sim {
+        /// Seeds per process.
+        seeds: u32,
+    },
+    /// On the wall clock.
+    Real,
+}
+
+impl Mode {
+    /// `sim` or `real`, as `LAB_TIME` takes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Sim { .. } => "sim",
+            Mode::Real => "real",
+        }
+    }
+}
+
 /// One test of a test binary.
 #[derive(Clone, Debug)]
 pub struct Test {
@@ -47,16 +71,17 @@ impl Test {
             .find(|part| self.name().ends_with(&format!("_{part}")))
     }
 
-    /// The command that runs this test once with the given seed, as a user
-    /// would type it in the checkout's root.
-    pub fn replay_command(&self, seed: u64) -> String {
+    /// The command that runs this test once with the given seed in `mode`,
+    /// as a user would type it in the checkout's root.
+    pub fn replay_command(&self, mode: Mode, seed: u64) -> String {
         let target = if self.integration {
             format!("--test {}", self.target)
         } else {
             "--lib".to_owned()
         };
         format!(
-            "LAB_SEED={seed} cargo test -p {PACKAGE} {target} {} -- --exact --nocapture",
+            "LAB_SEED={seed} LAB_TIME={} cargo test -p {PACKAGE} {target} {} -- --exact --nocapture",
+            mode.name(),
             self.path
         )
     }
@@ -237,14 +262,15 @@ impl Outcome {
     }
 }
 
-/// Runs `test` once in its own process with `LAB_SEED=seed`, its output
-/// (stdout and stderr, interleaved) going to `log`. Kills it after
-/// `timeout`, or as soon as `interrupted` is set.
+/// Runs `test` once in its own process with `LAB_SEED=seed`, in `mode`,
+/// its output (stdout and stderr, interleaved) going to `log`. Kills it
+/// after `timeout`, or as soon as `interrupted` is set.
 ///
 /// # Errors
 /// When the log cannot be created or the process cannot be started.
 pub fn run_once(
     test: &Test,
+    mode: Mode,
     seed: u64,
     timeout: Duration,
     log: &Path,
@@ -263,6 +289,14 @@ pub fn run_once(
             "--test-threads=1",
         ])
         .env("LAB_SEED", seed.to_string())
+        .env("LAB_TIME", mode.name())
+        .env(
+            "LAB_RUNS",
+            match mode {
+                Mode::Sim { seeds } => seeds.to_string(),
+                Mode::Real => String::new(),
+            },
+        )
         .current_dir(&test.package_dir)
         .stdin(Stdio::null())
         .stdout(file)
@@ -298,6 +332,19 @@ pub fn run_once(
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// The seed a failed simulation run was at: the last one it announced
+/// (`labrpc: simulation seed N ...`), if any.
+pub fn failing_seed(log: &Path) -> Option<u64> {
+    let text = std::fs::read_to_string(log).ok()?;
+    text.lines().rev().find_map(|line| {
+        line.strip_prefix("labrpc: simulation seed ")?
+            .split_whitespace()
+            .next()?
+            .parse()
+            .ok()
+    })
 }
 
 /// The last `lines` lines of a file, for reports (empty if unreadable).
@@ -367,11 +414,32 @@ mod tests {
     }
 
     #[test]
-    fn replay_commands_name_the_target_and_seed() {
+    fn replay_commands_name_the_target_seed_and_mode() {
         assert_eq!(
-            test_named("part_2a::initial_election_2a").replay_command(7),
-            "LAB_SEED=7 cargo test -p tests --test raft part_2a::initial_election_2a -- --exact --nocapture"
+            test_named("part_2a::initial_election_2a").replay_command(Mode::Real, 7),
+            "LAB_SEED=7 LAB_TIME=real cargo test -p tests --test raft part_2a::initial_election_2a -- --exact --nocapture"
         );
+        assert_eq!(
+            test_named("x_2a").replay_command(Mode::Sim { seeds: 20 }, 8),
+            "LAB_SEED=8 LAB_TIME=sim cargo test -p tests --test raft x_2a -- --exact --nocapture"
+        );
+    }
+
+    #[test]
+    fn the_failing_seed_is_the_last_announced() {
+        let dir = std::env::temp_dir().join(format!("labtools-seed-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let log = dir.join("run.log");
+        std::fs::write(
+            &log,
+            "labrpc: simulation seed 41 (replay with ...)\nTest ...\n\
+             labrpc: simulation seed 42 (replay with ...)\nthread panicked\n",
+        )
+        .unwrap();
+        assert_eq!(failing_seed(&log), Some(42));
+        std::fs::write(&log, "nothing announced\n").unwrap();
+        assert_eq!(failing_seed(&log), None);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

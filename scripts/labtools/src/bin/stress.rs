@@ -12,13 +12,14 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use labtools::suite::{self, Outcome, Test};
+use labtools::suite::{self, Mode, Outcome, Test};
 use serde::{Deserialize, Serialize};
 
 /// Runs each test matching PATTERN many times, each run in its own process
-/// with its own network seed, keeping P runs going at once. Only failed runs'
-/// output is kept, with the command that replays each. Interrupt with Ctrl-C
-/// and run the same command again to resume.
+/// with its own seed, keeping P runs going at once: in simulation (one seed
+/// per run, or M with --seeds), or in real time with --real. Only failed
+/// runs' output is kept, with the command that replays each. Interrupt with
+/// Ctrl-C and run the same command again to resume.
 #[derive(Parser)]
 #[command(name = "scripts/stress")]
 struct Args {
@@ -28,9 +29,18 @@ struct Args {
     /// Runs at once (default: the number of cores).
     #[arg(short = 'p', long)]
     jobs: Option<usize>,
-    /// Seconds after which a run is killed and counted as failed.
+    /// Seconds (of wall time, per seed) after which a run is killed and
+    /// counted as failed.
     #[arg(short = 't', long, default_value_t = 150)]
     timeout: u64,
+    /// Run in real time (`LAB_TIME=real`), as the course does, instead of
+    /// in simulation.
+    #[arg(long)]
+    real: bool,
+    /// Seeds per run in simulation, one after another in one process
+    /// (`LAB_RUNS`): cheaper than a process per seed.
+    #[arg(long, default_value_t = 1, conflicts_with = "real")]
+    seeds: u32,
     /// Where failed runs' output and the record of finished runs go.
     #[arg(short = 'o', long, default_value = "target/stress")]
     out: PathBuf,
@@ -245,7 +255,15 @@ fn stress(args: &Args) -> Result<ExitCode, String> {
     );
     let queue = Mutex::new(queue);
     let results = Mutex::new(Vec::new());
-    let timeout = Duration::from_secs(args.timeout);
+    if args.seeds == 0 {
+        return Err("--seeds must be at least 1".into());
+    }
+    let mode = if args.real {
+        Mode::Real
+    } else {
+        Mode::Sim { seeds: args.seeds }
+    };
+    let timeout = Duration::from_secs(args.timeout.saturating_mul(u64::from(args.seeds)));
     let mut errors = Vec::new();
     std::thread::scope(|scope| {
         let workers: Vec<_> = (0..jobs)
@@ -258,7 +276,8 @@ fn stress(args: &Args) -> Result<ExitCode, String> {
                         let Some((test, run)) = queue.lock().expect("no panics").pop_front() else {
                             return Ok(());
                         };
-                        let Some(result) = one_run(&test, run, timeout, &out, &root, &interrupted)?
+                        let Some(result) =
+                            one_run(&test, mode, run, timeout, &out, &root, &interrupted)?
                         else {
                             continue; // interrupted: not recorded, so a rerun redoes it
                         };
@@ -306,6 +325,7 @@ fn stress(args: &Args) -> Result<ExitCode, String> {
 /// run was interrupted.
 fn one_run(
     test: &Test,
+    mode: Mode,
     run: u32,
     timeout: Duration,
     out: &Path,
@@ -314,7 +334,7 @@ fn one_run(
 ) -> Result<Option<Run>, String> {
     let seed: u64 = rand::random();
     let running = out.join(format!(".running-{}-{run}.log", test.name()));
-    let (outcome, elapsed) = suite::run_once(test, seed, timeout, &running, interrupted)?;
+    let (outcome, elapsed) = suite::run_once(test, mode, seed, timeout, &running, interrupted)?;
     let mut result = Run {
         test: test.path.clone(),
         run,
@@ -343,10 +363,15 @@ fn one_run(
                     timeout.as_secs()
                 );
             }
+            // With several seeds in the run, the one that failed.
+            let failed = match mode {
+                Mode::Sim { .. } => suite::failing_seed(&running).unwrap_or(seed),
+                Mode::Real => seed,
+            };
             fs::rename(&running, &kept)
                 .map_err(|e| format!("cannot keep {}: {e}", kept.display()))?;
             result.log = Some(kept.strip_prefix(root).unwrap_or(&kept).to_owned());
-            result.replay = Some(test.replay_command(seed));
+            result.replay = Some(test.replay_command(mode, failed));
             Ok(Some(result))
         }
     }

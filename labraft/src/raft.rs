@@ -258,8 +258,7 @@ impl Peer {
         let result = handle(&mut core, Instant::now());
         let effects = core.take_effects();
         if effects.persist {
-            let (state, snapshot) = core.saved_form();
-            self.persister.save(state, snapshot);
+            core.save(&self.persister);
         }
         drop(core);
         self.carry_out(effects);

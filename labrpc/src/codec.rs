@@ -96,6 +96,19 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
     Ok(value)
 }
 
+/// Decodes one `T` from the front of `bytes`, for values stored one after
+/// another; returns it and how many bytes it took.
+///
+/// # Errors
+/// Fails when `bytes` does not begin with an encoded `T`.
+pub fn decode_prefix<T: DeserializeOwned>(bytes: &[u8]) -> Result<(T, usize), CodecError> {
+    bincode::serde::decode_from_slice(bytes, config()).map_err(|e| CodecError {
+        direction: Direction::Decode,
+        type_name: type_name::<T>(),
+        detail: e.to_string(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,6 +126,16 @@ mod tests {
         let bytes = encode(&String::from("hello")).unwrap();
         let err = decode::<String>(&bytes[..3]).unwrap_err();
         assert!(err.to_string().contains("alloc::string::String"), "{err}");
+    }
+
+    #[test]
+    fn values_stored_one_after_another_decode_one_by_one() {
+        let mut bytes = encode(&300_u64).unwrap();
+        bytes.extend(encode(&"two").unwrap());
+        let (first, used) = decode_prefix::<u64>(&bytes).unwrap();
+        assert_eq!(first, 300);
+        assert_eq!(decode::<String>(&bytes[used..]).unwrap(), "two");
+        assert!(decode_prefix::<u64>(&[]).is_err());
     }
 
     #[test]

@@ -48,6 +48,22 @@ impl Persister {
         saved.snapshot.extend_from_slice(snapshot);
     }
 
+    /// Edits the saved Raft state and snapshot in place, together and
+    /// atomically, as [`save`](Persister::save) replaces them: nobody sees
+    /// the state of one edit with the snapshot of another. For a peer whose
+    /// state changes a little at a time (a log grows at its end), editing
+    /// costs what changed where saving copies everything.
+    ///
+    /// `edit` runs with the persister locked: it must only compute.
+    pub fn update<R>(&self, edit: impl FnOnce(&mut Vec<u8>, &mut Vec<u8>) -> R) -> R {
+        let mut saved = self.saved.lock();
+        let Saved {
+            raft_state,
+            snapshot,
+        } = &mut *saved;
+        edit(raft_state, snapshot)
+    }
+
     /// A copy of the saved Raft state (empty if none was saved).
     pub fn raft_state(&self) -> Vec<u8> {
         self.saved.lock().raft_state.clone()
@@ -96,6 +112,19 @@ mod tests {
             0,
             "an empty snapshot replaces the old one"
         );
+    }
+
+    #[test]
+    fn update_edits_both_parts_in_place() {
+        let p = Persister::new();
+        p.save(b"state", b"snap");
+        p.update(|state, snapshot| {
+            state.truncate(3);
+            state.extend_from_slice(b"-tail");
+            snapshot.clear();
+        });
+        assert_eq!(p.raft_state(), b"sta-tail");
+        assert_eq!(p.snapshot_size(), 0);
     }
 
     #[test]

@@ -47,19 +47,24 @@ struct Encoded {
     bytes: Vec<u8>,
     /// `ends[i]` is where entry `i`'s bytes end.
     ends: Vec<usize>,
+    /// Invariant: the persister's Raft state begins with `bytes[..saved]`.
+    /// A save writes only what follows.
+    saved: usize,
 }
 
 impl Encoded {
     /// Forgets the entries from position `at` on.
     fn truncate(&mut self, at: usize) {
         if at < self.ends.len() {
-            self.bytes
-                .truncate(if at == 0 { 0 } else { self.ends[at - 1] });
+            let end = if at == 0 { 0 } else { self.ends[at - 1] };
+            self.bytes.truncate(end);
             self.ends.truncate(at);
+            self.saved = self.saved.min(end);
         }
     }
 
-    /// Forgets the first `count` entries.
+    /// Forgets the first `count` entries. Every byte moves, so the next
+    /// save writes them all again.
     fn drain_front(&mut self, count: usize) {
         if count == 0 {
             return;
@@ -72,6 +77,7 @@ impl Encoded {
         self.bytes.drain(..cut);
         self.ends.drain(..count);
         self.ends.iter_mut().for_each(|end| *end -= cut);
+        self.saved = 0;
     }
 }
 
@@ -96,32 +102,59 @@ impl PartialEq for Log {
 }
 
 impl Log {
-    /// A log restored from stable storage.
-    pub(crate) fn from_parts(
+    /// A log restored from the entries part of a saved state (the entries
+    /// encoded one after another, `count` of them), which the persister
+    /// holds: the next save keeps it in place.
+    ///
+    /// # Errors
+    /// When `bytes` are not `count` encoded entries.
+    pub(crate) fn from_saved(
         snapshot_index: Index,
         snapshot_term: Term,
-        entries: Vec<Entry>,
-    ) -> Log {
-        Log {
+        bytes: &[u8],
+        count: u64,
+    ) -> Result<Log, labrpc::codec::CodecError> {
+        let mut entries = Vec::new();
+        let mut ends = Vec::new();
+        let mut at = 0;
+        for _ in 0..count {
+            let (entry, used) = labrpc::codec::decode_prefix::<Entry>(&bytes[at..])?;
+            at += used;
+            entries.push(entry);
+            ends.push(at);
+        }
+        if at != bytes.len() {
+            // Trailing bytes: decoding them as a whole reports them.
+            labrpc::codec::decode::<()>(&bytes[at..])?;
+        }
+        Ok(Log {
             snapshot_index,
             snapshot_term,
             entries,
-            encoded: Encoded::default(),
-        }
+            encoded: Encoded {
+                bytes: bytes.to_vec(),
+                ends,
+                saved: at,
+            },
+        })
     }
 
-    /// The stored entries encoded one after another, as a sequence of
-    /// entries encodes without its length. Encodes only the entries that
-    /// changed since the last call.
-    pub(crate) fn encoded_entries(&mut self) -> &[u8] {
-        let Encoded { bytes, ends } = &mut self.encoded;
+    /// Writes the stored entries, encoded one after another, at the front
+    /// of `state`, the persister's Raft state, and cuts off what followed
+    /// them. Encodes only the entries added since the last save, and copies
+    /// only the bytes the persister does not hold yet.
+    pub(crate) fn save_entries(&mut self, state: &mut Vec<u8>) {
+        let Encoded { bytes, ends, saved } = &mut self.encoded;
         for entry in &self.entries[ends.len()..] {
             let one =
                 labrpc::codec::encode(entry).expect("a log entry is plain data and always encodes");
             bytes.extend_from_slice(&one);
             ends.push(bytes.len());
         }
-        bytes
+        let keep = (*saved).min(state.len());
+        state.truncate(keep);
+        state.extend_from_slice(&bytes[keep..]);
+        *saved = bytes.len();
     }
 
     /// How many entries are stored (after the snapshot).

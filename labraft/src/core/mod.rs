@@ -59,11 +59,11 @@ pub(crate) struct Core {
     voted_for: Option<PeerId>,
     log: Log,
     /// The service's snapshot of entries through `log.snapshot_index()`;
-    /// empty when there is none.
+    /// empty when there is none. Set only through `set_snapshot`.
     snapshot: Vec<u8>,
-    /// Where [`Core::saved_form`] encodes the state: kept between saves,
-    /// so saving a long log allocates nothing.
-    encoded_state: Vec<u8>,
+    /// Whether the persister holds `snapshot` already (so a save need not
+    /// copy it again).
+    snapshot_saved: bool,
 
     // Volatile state on all servers.
     /// Invariant: `commit_index >= last_applied >= log.snapshot_index()`.
@@ -172,7 +172,7 @@ impl Core {
             voted_for: None,
             log: Log::default(),
             snapshot: Vec::new(),
-            encoded_state: Vec::new(),
+            snapshot_saved: true,
             commit_index: 0,
             last_applied: 0,
             snapshot_pending: false,

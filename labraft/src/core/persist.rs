@@ -1,28 +1,24 @@
 // handout: omit-file
 //! What Raft saves to stable storage, and reading it back after a crash.
 
+use labrpc::Persister;
 use serde::{Deserialize, Serialize};
 
 use super::Core;
-use super::log::{Entry, Log};
+use super::log::Log;
 use crate::{Index, PeerId, Term};
 
-/// Figure 2's persistent state: current term, vote and log (with the index
-/// and term of the last entry the snapshot covers).
-#[derive(Deserialize)]
-struct Persistent {
-    current_term: Term,
-    voted_for: Option<PeerId>,
-    snapshot_index: Index,
-    snapshot_term: Term,
-    entries: Vec<Entry>,
-}
-
-/// Everything in [`Persistent`] before its entries, ending with their count:
-/// the encoded entries follow it, so the two together decode as a
-/// `Persistent` (bincode concatenates a struct's fields, and a sequence is its
-/// length followed by its elements).
-#[derive(Serialize)]
+/// Figure 2's persistent state but the log's entries: current term, vote,
+/// the index and term of the last entry the snapshot covers, and how many
+/// entries are stored.
+///
+/// The saved state is the entries, each encoded, one after another; then
+/// this header, encoded; then the header's length in 4 little-endian bytes.
+/// With the entries first, a save keeps the bytes of the entries the
+/// persister already holds and writes only what changed: the entries added
+/// since, and the header (a log changes at its end; when it changes at its
+/// front, after a snapshot, everything is written again).
+#[derive(Serialize, Deserialize, Debug, PartialEq)]
 struct Header {
     current_term: Term,
     voted_for: Option<PeerId>,
@@ -31,10 +27,23 @@ struct Header {
     entry_count: u64,
 }
 
+/// The length of the header's length.
+const TRAILER: usize = 4;
+
 impl Core {
-    /// What to save: the state, encoded, and the snapshot. Only entries added
-    /// since the last call are encoded; the rest is copied.
-    pub(crate) fn saved_form(&mut self) -> (&[u8], &[u8]) {
+    /// Replaces the snapshot; the next save writes it.
+    pub(super) fn set_snapshot(&mut self, data: Vec<u8>) {
+        self.snapshot = data;
+        self.snapshot_saved = false;
+    }
+
+    /// Saves the state, and the snapshot if it changed, into `persister`,
+    /// both at once, costing what changed since the last save.
+    ///
+    /// The persister must be the one this state was restored from (or an
+    /// empty one), written only by this core: a save keeps in place the
+    /// bytes it wrote there before.
+    pub(crate) fn save(&mut self, persister: &Persister) {
         let header = Header {
             current_term: self.current_term,
             voted_for: self.voted_for,
@@ -44,11 +53,21 @@ impl Core {
         };
         let header =
             labrpc::codec::encode(&header).expect("Raft state is plain data and always encodes");
-        let state = &mut self.encoded_state;
-        state.clear();
-        state.extend_from_slice(&header);
-        state.extend_from_slice(self.log.encoded_entries());
-        (state, &self.snapshot)
+        let length = u32::try_from(header.len())
+            .expect("a header of a few integers is short")
+            .to_le_bytes();
+        let log = &mut self.log;
+        let snapshot = (!self.snapshot_saved).then_some(&self.snapshot);
+        persister.update(|state, saved_snapshot| {
+            log.save_entries(state);
+            state.extend_from_slice(&header);
+            state.extend_from_slice(&length);
+            if let Some(snapshot) = snapshot {
+                saved_snapshot.clear();
+                saved_snapshot.extend_from_slice(snapshot);
+            }
+        });
+        self.snapshot_saved = true;
     }
 
     /// Restores what a previous instance saved. The service restores its own
@@ -62,24 +81,52 @@ impl Core {
         if state.is_empty() {
             return; // a fresh peer
         }
-        let saved: Persistent = labrpc::codec::decode(state).unwrap_or_else(|e| {
+        let (header, log) = decode_state(state).unwrap_or_else(|e| {
             panic!(
                 "S{}: persisted Raft state is corrupt ({} bytes): {e}",
                 self.me,
                 state.len()
             )
         });
-        self.current_term = saved.current_term;
-        self.voted_for = saved.voted_for;
-        self.log = Log::from_parts(saved.snapshot_index, saved.snapshot_term, saved.entries);
+        self.current_term = header.current_term;
+        self.voted_for = header.voted_for;
+        self.log = log;
         self.snapshot = snapshot;
+        self.snapshot_saved = true;
         self.commit_index = self.log.snapshot_index();
         self.last_applied = self.log.snapshot_index();
     }
 }
 
+/// The header and the log of a saved state.
+fn decode_state(state: &[u8]) -> Result<(Header, Log), String> {
+    let split = state
+        .len()
+        .checked_sub(TRAILER)
+        .ok_or("shorter than its trailer")?;
+    let (rest, length) = state.split_at(split);
+    let length = u32::from_le_bytes(length.try_into().expect("TRAILER bytes")) as usize;
+    let entries_end = rest
+        .len()
+        .checked_sub(length)
+        .ok_or_else(|| format!("the header's length, {length}, is past the start"))?;
+    let (entries, header) = rest.split_at(entries_end);
+    let header: Header = labrpc::codec::decode(header).map_err(|e| e.to_string())?;
+    let log = Log::from_saved(
+        header.snapshot_index,
+        header.snapshot_term,
+        entries,
+        header.entry_count,
+    )
+    .map_err(|e| e.to_string())?;
+    Ok((header, log))
+}
+
 #[cfg(test)]
 mod tests {
+    use labrpc::Persister;
+
+    use super::*;
     use crate::core::Core;
     use crate::core::tests::*;
 
@@ -92,53 +139,78 @@ mod tests {
         core.commit_index = 2;
         core.take_apply_batch();
         core.snapshot(1, b"snap".to_vec(), at(1));
-        let (state, snapshot) = core.saved_form();
-        let (state, snapshot) = (state.to_vec(), snapshot.to_vec());
+        let persister = Persister::new();
+        core.save(&persister);
         let mut restored = follower(0, 3);
-        restored.restore(&state, snapshot);
+        restored.restore(&persister.raft_state(), persister.snapshot());
         assert_eq!(restored.term(), 4);
         assert_eq!(restored.voted_for, Some(2));
         assert_eq!(restored.log, core.log);
+        assert_eq!(restored.snapshot, b"snap");
         assert_eq!(restored.commit_index, 1, "the snapshot counts as committed");
         assert!(restored.take_apply_batch().is_empty(), "and as applied");
     }
 
-    /// What saving the whole state in one go encodes, for comparison with
-    /// the incremental encoding.
+    /// The state written in one go: every entry, the header, its length.
     fn encoded_at_once(core: &Core) -> Vec<u8> {
         let log = &core.log;
-        let entries = log.entries_from(log.snapshot_index() + 1);
-        labrpc::codec::encode(&(
-            core.current_term,
-            core.voted_for,
-            log.snapshot_index(),
-            log.snapshot_term(),
-            entries,
-        ))
-        .unwrap()
+        let mut state = Vec::new();
+        for entry in log.entries_from(log.snapshot_index() + 1) {
+            state.extend(labrpc::codec::encode(entry).unwrap());
+        }
+        let header = labrpc::codec::encode(&Header {
+            current_term: core.current_term,
+            voted_for: core.voted_for,
+            snapshot_index: log.snapshot_index(),
+            snapshot_term: log.snapshot_term(),
+            entry_count: log.stored_len() as u64,
+        })
+        .unwrap();
+        state.extend(&header);
+        state.extend((header.len() as u32).to_le_bytes());
+        state
     }
 
-    /// Saves, and checks the saved state against encoding it in one go.
-    fn assert_saves_as_at_once(core: &mut Core, after: &str) {
-        let saved = core.saved_form().0.to_vec();
-        assert_eq!(saved, encoded_at_once(core), "after {after}");
+    /// Saves, and checks what the persister holds against the state
+    /// written in one go, and against a restart from it.
+    fn assert_saves_as_at_once(core: &mut Core, persister: &Persister, after: &str) {
+        core.save(persister);
+        assert_eq!(
+            persister.raft_state(),
+            encoded_at_once(core),
+            "after {after}"
+        );
+        assert_eq!(persister.snapshot(), core.snapshot, "after {after}");
+        let mut restored = follower(0, 3);
+        restored.restore(&persister.raft_state(), persister.snapshot());
+        assert_eq!(restored.log, core.log, "after {after}");
     }
 
     #[test]
-    fn incremental_encoding_equals_encoding_at_once() {
+    fn saving_in_place_equals_writing_everything() {
+        let persister = Persister::new();
         let mut core = follower(0, 3);
-        assert_saves_as_at_once(&mut core, "nothing");
+        assert_saves_as_at_once(&mut core, &persister, "nothing");
         push_entries(&mut core, &[1, 1, 2, 2]);
-        assert_saves_as_at_once(&mut core, "appending");
+        assert_saves_as_at_once(&mut core, &persister, "appending");
         core.log.truncate_from(3);
         push_entries(&mut core, &[3]);
         core.voted_for = Some(1);
-        assert_saves_as_at_once(&mut core, "replacing a suffix");
+        assert_saves_as_at_once(&mut core, &persister, "replacing a suffix");
         core.log.compact_to(2, 1);
+        core.set_snapshot(b"two".to_vec());
         push_entries(&mut core, &[3, 3]);
-        assert_saves_as_at_once(&mut core, "compacting a prefix");
+        assert_saves_as_at_once(&mut core, &persister, "compacting a prefix");
         core.log.compact_to(9, 3);
-        assert_saves_as_at_once(&mut core, "replacing the log by a snapshot");
+        core.set_snapshot(b"nine".to_vec());
+        assert_saves_as_at_once(&mut core, &persister, "replacing the log by a snapshot");
+
+        // A restarted peer keeps saving in place into the persister it was
+        // restored from.
+        let mut restarted = follower(0, 3);
+        restarted.restore(&persister.raft_state(), persister.snapshot());
+        push_entries(&mut restarted, &[4]);
+        assert_saves_as_at_once(&mut restarted, &persister, "a restart and an append");
     }
 
     #[test]
@@ -146,5 +218,12 @@ mod tests {
     fn corrupt_state_panics_saying_so() {
         let mut core = follower(0, 3);
         core.restore(&[0xff, 0xff, 0xff], Vec::new());
+    }
+
+    #[test]
+    #[should_panic(expected = "persisted Raft state is corrupt")]
+    fn a_header_length_past_the_start_panics_saying_so() {
+        let mut core = follower(0, 3);
+        core.restore(&[1, 2, 200, 0, 0, 0], Vec::new());
     }
 }

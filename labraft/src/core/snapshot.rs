@@ -31,7 +31,7 @@ impl Core {
             .term_at(index)
             .expect("applied entries past the snapshot are stored");
         self.log.compact_to(index, term);
-        self.snapshot = data;
+        self.set_snapshot(data);
         self.effects.persist = true;
         event!(
             self,
@@ -68,7 +68,7 @@ impl Core {
         // included entry, else discard the whole log.
         self.log
             .compact_to(args.last_included_index, args.last_included_term);
-        self.snapshot = args.data.clone();
+        self.set_snapshot(args.data.clone());
         self.commit_index = args.last_included_index;
         self.last_applied = args.last_included_index;
         self.snapshot_pending = true;

@@ -42,6 +42,17 @@
 //! seeded from `LAB_SEED` (see [`seed`]) so a failing run's coin flips can be
 //! replayed.
 //!
+//! # Real time and simulation
+//!
+//! The network, and all lab code, waits and reads the clock through the
+//! runtime facade [`rt`]: threads, time, locks, channels and random numbers
+//! with the signatures of `std`, `parking_lot` and `crossbeam-channel`. In
+//! real time they are the real thing. In a simulated world ([`rt::sim`])
+//! only one thread runs at a time under a seeded scheduler, time is
+//! virtual, and each request and reply also spends 50–150 µs of virtual
+//! time on the wire (computation is free in virtual time; this stands for
+//! what a message costs), so one seed replays a whole run exactly.
+//!
 //! # Example
 //!
 //! ```

@@ -53,15 +53,15 @@ impl Mode {
     }
 }
 
-/// The command that runs test `name` again with `seed` in `mode`.
+/// The command that runs test `name` (its full path, `part_2b::backup_2b`,
+/// which `--exact` needs) again with `seed` in `mode`.
 pub fn replay_command(mode: Mode, seed: u64, name: &str) -> String {
-    let short = name.rsplit("::").next().unwrap_or(name);
     let policy = match (mode, Policy::from_env()) {
         (Mode::Sim, Policy::Pct) => " LAB_SCHED=pct",
         _ => "",
     };
     format!(
-        "{VAR}={seed} {MODE_VAR}={}{policy} cargo test {short} -- --exact",
+        "{VAR}={seed} {MODE_VAR}={}{policy} cargo test {name} -- --exact",
         mode.name(),
         VAR = labrpc::seed::VAR
     )
@@ -495,5 +495,18 @@ mod tests {
         assert!(error.contains("doomed"), "{error}");
         assert!(error.contains("deliberate panic"), "{error}");
         assert_eq!(session.check_end(), Ok(()), "each panic is reported once");
+    }
+
+    #[test]
+    fn the_replay_command_names_the_test_by_its_full_path() {
+        // `--exact` matches a test's whole path, not its last segment.
+        assert_eq!(
+            replay_command(Mode::Sim, 42, "part_2b::backup_2b"),
+            "LAB_SEED=42 LAB_TIME=sim cargo test part_2b::backup_2b -- --exact"
+        );
+        assert_eq!(
+            replay_command(Mode::Real, 7, "part_3a::basic_3a"),
+            "LAB_SEED=7 LAB_TIME=real cargo test part_3a::basic_3a -- --exact"
+        );
     }
 }

@@ -217,6 +217,31 @@ fn the_time_limit_reports_the_blocked_threads() {
     assert!(message.contains("blocked in recv"), "{message}");
 }
 
+#[test]
+fn threads_alike_are_reported_once_with_a_count() {
+    let message = failure_of(7, || {
+        let lock = Arc::new(Mutex::new(()));
+        let _held = lock.lock();
+        let _waiters: Vec<_> = (0..5)
+            .map(|_| {
+                let lock = Arc::clone(&lock);
+                thread::Builder::new()
+                    .name("handler".into())
+                    .spawn(move || drop(lock.lock()))
+                    .unwrap()
+            })
+            .collect();
+        let (_tx, rx) = channel::bounded::<()>(0);
+        let _ = rx.recv();
+    });
+    assert!(message.contains("deadlock"), "{message}");
+    assert_eq!(message.matches("thread 'handler'").count(), 1, "{message}");
+    assert!(
+        message.contains("(and 4 more threads like it, for less long)"),
+        "{message}"
+    );
+}
+
 /// A little world with several threads racing for a lock and a channel,
 /// each decision seeded.
 fn busy_world() -> Vec<u32> {

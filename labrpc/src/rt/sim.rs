@@ -771,6 +771,33 @@ fn describe(tid: Tid, rec: &ThreadRec, now: u64) -> String {
     }
 }
 
+/// Threads of a report that differ only in number and age: the first (the
+/// longest waiting) and how many more.
+struct Group<'a> {
+    tid: Tid,
+    rec: &'a ThreadRec,
+    /// For a thread waiting for a lock: who holds it, taken where.
+    holder: Option<(Tid, &'static Location<'static>)>,
+    more: usize,
+}
+
+impl Group<'_> {
+    fn is_like(&self, rec: &ThreadRec, holder: Option<(Tid, &'static Location<'static>)>) -> bool {
+        let first = self.rec;
+        first.name == rec.name
+            && first.node == rec.node
+            && first.site == rec.site
+            && self.holder.map(|(h, _)| h) == holder.map(|(h, _)| h)
+            && match (&first.blocked, &rec.blocked) {
+                (Some(a), Some(b)) => {
+                    a.what == b.what && a.deadline.is_some() == b.deadline.is_some()
+                }
+                (None, None) => true,
+                _ => false,
+            }
+    }
+}
+
 fn millis(ns: u64) -> String {
     format!("{:.1} ms (virtual)", ns as f64 / 1e6)
 }
@@ -982,18 +1009,47 @@ impl State {
             report,
             "threads (those waiting with no deadline the longest first):"
         );
+        // Threads with the same name, node and state (a handler thread per
+        // request, all waiting for one lock) are one line and a count.
+        let mut groups: Vec<Group<'_>> = Vec::new();
         for (tid, rec) in threads {
+            let holder = rec
+                .blocked
+                .as_ref()
+                .filter(|b| b.what == "lock")
+                .and_then(|b| b.objects.first())
+                .and_then(|o| self.holders.get(o).copied());
+            match groups.iter_mut().find(|g| g.is_like(rec, holder)) {
+                Some(group) => group.more += 1,
+                None => groups.push(Group {
+                    tid,
+                    rec,
+                    holder,
+                    more: 0,
+                }),
+            }
+        }
+        for Group {
+            tid,
+            rec,
+            holder,
+            more,
+        } in groups
+        {
             let _ = write!(report, "  {}", describe(tid, rec, self.now));
-            if let Some(b) = &rec.blocked
-                && b.what == "lock"
-                && let Some(&(holder, site)) = b.objects.first().and_then(|o| self.holders.get(o))
-            {
+            if let Some((holder, site)) = holder {
                 let name = self.threads[holder]
                     .as_ref()
                     .map_or("a finished thread", |h| h.name.as_str());
                 let _ = write!(
                     report,
                     "; the lock is held by '{name}' (#{holder}), taken at {site}"
+                );
+            }
+            if more > 0 {
+                let _ = write!(
+                    report,
+                    "\n    (and {more} more threads like it, for less long)"
                 );
             }
             let _ = writeln!(report);

@@ -480,10 +480,12 @@ impl Inner {
         let handler = route.server.dispatch(method);
         let (reply_to, replied) = channel::bounded::<Result<Outcome, String>>(1);
         let node = route.server_name.clone();
+        let method_name = method.name();
         let job = move || {
             // The handler runs on the server's machine: if it crashes, so
             // does this thread.
             sim::set_node(&node);
+            sim::set_serving(Some(method_name));
             let outcome = panic::catch_unwind(AssertUnwindSafe(|| handler.run(&request))).map_err(
                 |payload| {
                     if sim::is_killed_payload(payload.as_ref()) {
@@ -492,6 +494,7 @@ impl Inner {
                     panic_message(payload.as_ref())
                 },
             );
+            sim::set_serving(None);
             // The caller may have stopped waiting; then nobody hears it.
             let _ = reply_to.send(outcome);
         };

@@ -242,6 +242,35 @@ fn threads_alike_are_reported_once_with_a_count() {
     );
 }
 
+#[test]
+fn a_report_names_the_handler_a_thread_runs() {
+    const STUCK: labrpc::Method<u32, u32> = labrpc::Method::new("Stuck.Call");
+    let message = failure_of(8, || {
+        let lock = Arc::new(Mutex::new(()));
+        let _held = lock.lock();
+        let net = labrpc::Network::with_seed(8);
+        let mut service = labrpc::Service::new("Stuck");
+        let in_handler = Arc::clone(&lock);
+        service.handle(STUCK, move |x: u32| {
+            drop(in_handler.lock());
+            x
+        });
+        let server = labrpc::Server::new();
+        server.add_service(service);
+        net.add_server("server-0", server);
+        let end = net.make_end("client");
+        net.connect("client", "server-0");
+        net.enable("client", true);
+        let _ = end.call(STUCK, &1);
+    });
+    assert!(message.contains("deadlock"), "{message}");
+    assert!(
+        message.contains("(#")
+            && message.contains(", server-0, in the handler of Stuck.Call): blocked in lock"),
+        "{message}"
+    );
+}
+
 /// A little world with several threads racing for a lock and a channel,
 /// each decision seeded.
 fn busy_world() -> Vec<u32> {

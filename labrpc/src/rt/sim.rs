@@ -289,6 +289,8 @@ struct ThreadRec {
     node: Arc<str>,
     /// A thread the network runs handlers on, not one the lab code made.
     handler: bool,
+    /// The RPC method whose handler the thread runs now, if any.
+    serving: Option<&'static str>,
     os: Option<Thread>,
     baton: Arc<AtomicBool>,
     blocked: Option<Blocked>,
@@ -349,6 +351,12 @@ impl World {
     /// server).
     pub(crate) fn set_node(&self, tid: Tid, node: Arc<str>) {
         self.state.lock().thread_mut(tid).node = node;
+    }
+
+    /// Records the RPC method thread `tid` serves (`None`: none), for
+    /// reports.
+    pub(crate) fn set_serving(&self, tid: Tid, method: Option<&'static str>) {
+        self.state.lock().thread_mut(tid).serving = method;
     }
 
     /// The seed of thread `tid`'s own random generator.
@@ -606,6 +614,7 @@ impl World {
             name,
             node,
             handler,
+            serving: None,
             os: None,
             baton: Arc::clone(&baton),
             blocked: None,
@@ -735,7 +744,7 @@ impl World {
              (std::thread::sleep, a std or parking_lot lock, I/O) or it is spinning. Its last \
              facade call was at {}.\n",
             running.name,
-            running.node,
+            whereabouts(running),
             STALL.as_secs(),
             running.site
         );
@@ -755,7 +764,7 @@ fn describe(tid: Tid, rec: &ThreadRec, now: u64) -> String {
         Some(b) => format!(
             "thread '{}' (#{tid}, {}): blocked in {} at {} for {}{}",
             rec.name,
-            rec.node,
+            whereabouts(rec),
             b.what,
             rec.site,
             millis(now - b.since),
@@ -766,8 +775,18 @@ fn describe(tid: Tid, rec: &ThreadRec, now: u64) -> String {
         ),
         None => format!(
             "thread '{}' (#{tid}, {}): runnable, last at {}",
-            rec.name, rec.node, rec.site
+            rec.name,
+            whereabouts(rec),
+            rec.site
         ),
+    }
+}
+
+/// A thread's node, and the handler it runs if it runs one.
+fn whereabouts(rec: &ThreadRec) -> String {
+    match rec.serving {
+        Some(method) => format!("{}, in the handler of {method}", rec.node),
+        None => rec.node.to_string(),
     }
 }
 
@@ -786,6 +805,7 @@ impl Group<'_> {
         let first = self.rec;
         first.name == rec.name
             && first.node == rec.node
+            && first.serving == rec.serving
             && first.site == rec.site
             && self.holder.map(|(h, _)| h) == holder.map(|(h, _)| h)
             && match (&first.blocked, &rec.blocked) {
@@ -1108,6 +1128,7 @@ pub fn run<R>(settings: Settings, main: impl FnOnce() -> R) -> (R, Option<Schedu
         name: std_thread::current().name().unwrap_or("main").to_owned(),
         node,
         handler: false,
+        serving: None,
         os: Some(std_thread::current()),
         baton,
         blocked: None,
@@ -1312,6 +1333,14 @@ pub fn with_node<R>(node: &str, f: impl FnOnce() -> R) -> R {
     let result = panic::catch_unwind(AssertUnwindSafe(f));
     here.world.set_node(here.tid, before);
     result.unwrap_or_else(|payload| panic::resume_unwind(payload))
+}
+
+/// Records that the calling thread runs the handler of `method` (`None`:
+/// that it has finished), so that reports say so.
+pub(crate) fn set_serving(method: Option<&'static str>) {
+    if let Some(here) = here() {
+        here.world.set_serving(here.tid, method);
+    }
 }
 
 /// Counts the calling thread as part of `node` from now on.

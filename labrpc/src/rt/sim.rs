@@ -223,20 +223,43 @@ impl World {
     }
 }
 
-/// A CPU for a new world: the one the calling thread runs on now, where the
-/// OS has placed it beside whatever else runs (so that tests in parallel, in
-/// one process or several, tend to use different CPUs); failing that, round
-/// robin within this process.
+/// A CPU for a new world, counted as in use until [`release_core`]: one
+/// that fewest live worlds of this process use (so that tests running side
+/// by side in one process do not share a CPU), preferring the one the
+/// calling thread runs on now, where the OS has placed it beside whatever
+/// else runs (so that test processes side by side tend not to share one).
 fn next_core() -> Option<core_affinity::CoreId> {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let cores = core_affinity::get_core_ids()?;
-    if cores.is_empty() {
-        return None;
+    let cores = all_cores();
+    let mut load = CORE_LOAD.lock();
+    load.resize(cores.len(), 0);
+    let fewest = *load.iter().min()?;
+    let here = current_cpu().and_then(|cpu| cores.iter().position(|core| core.id == cpu));
+    let chosen = match here {
+        Some(i) if load[i] == fewest => i,
+        _ => load.iter().position(|&n| n == fewest)?,
+    };
+    load[chosen] += 1;
+    Some(cores[chosen])
+}
+
+/// A world that ran on `core` has ended.
+fn release_core(core: core_affinity::CoreId) {
+    let Some(i) = all_cores().iter().position(|c| c.id == core.id) else {
+        return;
+    };
+    if let Some(n) = CORE_LOAD.lock().get_mut(i) {
+        *n = n.saturating_sub(1);
     }
-    if let Some(core) = current_cpu().and_then(|cpu| cores.iter().find(|core| core.id == cpu)) {
-        return Some(*core);
-    }
-    Some(cores[NEXT.fetch_add(1, Ordering::Relaxed) % cores.len()])
+}
+
+/// How many live worlds of this process use each CPU of [`all_cores`].
+static CORE_LOAD: Mutex<Vec<usize>> = Mutex::new(Vec::new());
+
+/// The CPUs this process may use, read before any world pinned a thread (a
+/// pinned thread sees its own CPU only).
+fn all_cores() -> &'static [core_affinity::CoreId] {
+    static CORES: std::sync::OnceLock<Vec<core_affinity::CoreId>> = std::sync::OnceLock::new();
+    CORES.get_or_init(|| core_affinity::get_core_ids().unwrap_or_default())
 }
 
 /// The CPU the calling thread last ran on (Linux: field 39 of
@@ -1195,6 +1218,9 @@ pub fn run<R>(settings: Settings, main: impl FnOnce() -> R) -> (R, Option<Schedu
     }
     watchdog::unwatch(&world);
     leave();
+    if let Some(core) = world.core {
+        release_core(core);
+    }
     if std::env::var_os("LAB_SIM_STATS").is_some() {
         let state = world.state.lock();
         let wall = world.started_wall.elapsed();

@@ -359,6 +359,33 @@ fn a_run_that_differs_from_its_recording_is_reported() {
 }
 
 #[test]
+fn a_crash_leaves_a_visiting_thread_alone() {
+    simulate(11, || {
+        let (tx, rx) = channel::bounded::<()>(0);
+        let visitor = thread::Builder::new()
+            .name("tester-client".into())
+            .spawn(move || {
+                // Calls into server-9's API, as a tester does, and waits
+                // there while server-9 crashes.
+                sim::with_node("server-9", || rx.recv())
+            })
+            .unwrap();
+        thread::sleep(Duration::from_millis(5));
+        let left = sim::kill_node("server-9");
+        assert!(
+            left.is_empty(),
+            "a visitor is not the node's thread: {left:?}"
+        );
+        tx.send(()).unwrap();
+        assert_eq!(
+            visitor.join().unwrap(),
+            Ok(()),
+            "the visitor was not killed"
+        );
+    });
+}
+
+#[test]
 fn killed_threads_unwind_without_a_panic() {
     simulate(10, || {
         let (_tx, rx) = channel::bounded::<()>(0);

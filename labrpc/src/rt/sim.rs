@@ -314,6 +314,9 @@ struct ThreadRec {
     handler: bool,
     /// The RPC method whose handler the thread runs now, if any.
     serving: Option<&'static str>,
+    /// The thread is in its node only for a call ([`with_node`]): the
+    /// node's crash neither kills it nor counts it as left running.
+    visiting: bool,
     os: Option<Thread>,
     baton: Arc<AtomicBool>,
     blocked: Option<Blocked>,
@@ -374,6 +377,16 @@ impl World {
     /// server).
     pub(crate) fn set_node(&self, tid: Tid, node: Arc<str>) {
         self.state.lock().thread_mut(tid).node = node;
+    }
+
+    /// Moves thread `tid` to `node` as a visitor (or back, with the node and
+    /// flag it had); returns the node and flag it had.
+    fn visit(&self, tid: Tid, node: Arc<str>, visiting: bool) -> (Arc<str>, bool) {
+        let mut state = self.state.lock();
+        let rec = state.thread_mut(tid);
+        let before = (std::mem::replace(&mut rec.node, node), rec.visiting);
+        rec.visiting = visiting;
+        before
     }
 
     /// Records the RPC method thread `tid` serves (`None`: none), for
@@ -638,6 +651,7 @@ impl World {
             node,
             handler,
             serving: None,
+            visiting: false,
             os: None,
             baton: Arc::clone(&baton),
             blocked: None,
@@ -690,8 +704,8 @@ impl World {
         }
     }
 
-    /// Kills every thread of `node` but the caller: each unwinds at its next
-    /// facade call. Returns the names and sites of those that were not the
+    /// Kills every thread of `node` but the caller and visitors: each unwinds
+    /// at its next facade call. Returns the names and sites of those that were not the
     /// network's handler threads (threads the lab code should have stopped).
     pub(crate) fn kill_node(&self, node: &str, caller: Tid) -> Vec<String> {
         let mut state = self.state.lock();
@@ -703,7 +717,7 @@ impl World {
             .enumerate()
             .filter_map(|(tid, rec)| {
                 let rec = rec.as_ref()?;
-                (tid != caller && &*rec.node == node).then_some(tid)
+                (tid != caller && !rec.visiting && &*rec.node == node).then_some(tid)
             })
             .collect();
         for tid in tids {
@@ -1152,6 +1166,7 @@ pub fn run<R>(settings: Settings, main: impl FnOnce() -> R) -> (R, Option<Schedu
         node,
         handler: false,
         serving: None,
+        visiting: false,
         os: Some(std_thread::current()),
         baton,
         blocked: None,
@@ -1348,16 +1363,17 @@ pub fn seed() -> Option<u64> {
 }
 
 /// Runs `f` with the calling thread counted as part of `node` (a server, a
-/// client); the threads it spawns belong to `node` too. Outside a
-/// simulation it just runs `f`.
+/// client) as a visitor: reports show it there, and the threads it spawns
+/// belong to `node` for good, but a crash of `node` meanwhile ([`kill_node`])
+/// leaves the calling thread alone (a tester calling a peer's API is not
+/// the peer's thread). Outside a simulation it just runs `f`.
 pub fn with_node<R>(node: &str, f: impl FnOnce() -> R) -> R {
     let Some(here) = here() else {
         return f();
     };
-    let before = here.world.node_of(here.tid);
-    here.world.set_node(here.tid, node.into());
+    let (node_before, visiting_before) = here.world.visit(here.tid, node.into(), true);
     let result = panic::catch_unwind(AssertUnwindSafe(f));
-    here.world.set_node(here.tid, before);
+    here.world.visit(here.tid, node_before, visiting_before);
     result.unwrap_or_else(|payload| panic::resume_unwind(payload))
 }
 

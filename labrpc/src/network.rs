@@ -479,13 +479,12 @@ impl Inner {
         // waiting when its server is deleted or its end disabled.
         let handler = route.server.dispatch(method);
         let (reply_to, replied) = channel::bounded::<Result<Outcome, String>>(1);
-        let node = route.server_name.clone();
+        let node: Arc<str> = route.server_name.as_str().into();
         let method_name = method.name();
         let job = move || {
             // The handler runs on the server's machine: if it crashes, so
             // does this thread.
-            sim::set_node(&node);
-            sim::set_serving(Some(method_name));
+            sim::serve(Arc::clone(&node), Some(method_name));
             let outcome = panic::catch_unwind(AssertUnwindSafe(|| handler.run(&request))).map_err(
                 |payload| {
                     if sim::is_killed_payload(payload.as_ref()) {
@@ -494,7 +493,7 @@ impl Inner {
                     panic_message(payload.as_ref())
                 },
             );
-            sim::set_serving(None);
+            sim::serve(node, None);
             // The caller may have stopped waiting; then nobody hears it.
             let _ = reply_to.send(outcome);
         };

@@ -307,16 +307,16 @@ impl Config {
             )
         });
         match report.verdict {
-            // The check's wall time is printed in real time only: a
-            // simulated run's output must not vary from run to run.
-            Verdict::Linearizable if sim::is_simulated() => {
-                println!("  ... {} operations linearizable", history.len());
+            Verdict::Linearizable => {
+                // The check's wall time is printed in real time only: a
+                // simulated run's output must not vary from run to run.
+                let took = if sim::is_simulated() {
+                    String::new()
+                } else {
+                    format!(" (checked in {:.0} ms)", report.elapsed.as_secs_f64() * 1e3)
+                };
+                println!("  ... {} operations linearizable{took}", history.len());
             }
-            Verdict::Linearizable => println!(
-                "  ... {} operations linearizable (checked in {:.0} ms)",
-                history.len(),
-                report.elapsed.as_secs_f64() * 1e3
-            ),
             Verdict::Illegal | Verdict::Unknown => {
                 let stem = std::env::temp_dir().join(format!(
                     "{}-{}",
@@ -458,5 +458,104 @@ impl<'a> Client<'a> {
             output,
             ret: self.config.now(),
         });
+    }
+}
+
+/// The value client `client` appends as its `j`th element in the generic
+/// tests.
+pub fn element(client: usize, j: usize) -> String {
+    format!("x {client} {j} y")
+}
+
+/// Whether `value` holds client `client`'s first `count` elements, each
+/// once, in order (the course's check); if not, what is wrong. One pass
+/// over `value`: an element can only match where one begins, since `x`
+/// starts every element and occurs nowhere else in one.
+pub fn appends_in_order(client: usize, value: &str, count: usize) -> Result<(), String> {
+    let mut offsets: Vec<Vec<usize>> = vec![Vec::new(); count];
+    for (off, _) in value.match_indices('x') {
+        if let Some((c, j)) = parse_element(&value[off..])
+            && c == client
+            && j < count
+        {
+            offsets[j].push(off);
+        }
+    }
+    let mut last = None;
+    for (j, found) in offsets.iter().enumerate() {
+        let wanted = element(client, j);
+        match found.as_slice() {
+            [] => {
+                return Err(format!(
+                    "{client} missing element {wanted:?} in Append result {value:?}"
+                ));
+            }
+            [off] if last.is_some_and(|last| *off <= last) => {
+                return Err(format!(
+                    "wrong order for element {wanted:?} in Append result {value:?}"
+                ));
+            }
+            [off] => last = Some(*off),
+            _ => {
+                return Err(format!(
+                    "duplicate element {wanted:?} in Append result {value:?}"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The client and number of the element `text` starts with, if it starts
+/// with one as [`element`] writes them (digits, no leading zero).
+fn parse_element(text: &str) -> Option<(usize, usize)> {
+    let rest = text.strip_prefix("x ")?;
+    let (client, rest) = rest.split_once(' ')?;
+    let (j, _) = rest.split_once(" y")?;
+    let is_number = |s: &str| {
+        !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) && (s == "0" || !s.starts_with('0'))
+    };
+    if !is_number(client) || !is_number(j) {
+        return None;
+    }
+    Some((client.parse().ok()?, j.parse().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn elements(client: usize, js: &[usize]) -> String {
+        js.iter().map(|&j| element(client, j)).collect()
+    }
+
+    #[test]
+    fn complete_ordered_appends_pass() {
+        assert_eq!(appends_in_order(3, &elements(3, &[0, 1, 2]), 3), Ok(()));
+        // Elements past `count` and other clients' elements do not matter.
+        let mixed = elements(3, &[0]) + &elements(13, &[1]) + &elements(3, &[1, 2]);
+        assert_eq!(appends_in_order(3, &mixed, 2), Ok(()));
+        assert_eq!(appends_in_order(0, "", 0), Ok(()));
+    }
+
+    #[test]
+    fn missing_duplicate_and_misordered_appends_fail() {
+        let missing = appends_in_order(1, &elements(1, &[0, 2]), 3).unwrap_err();
+        assert!(missing.contains("missing element \"x 1 1 y\""), "{missing}");
+        let twice = appends_in_order(1, &elements(1, &[0, 1, 1, 2]), 3).unwrap_err();
+        assert!(twice.contains("duplicate element \"x 1 1 y\""), "{twice}");
+        let swapped = appends_in_order(1, &elements(1, &[1, 0]), 2).unwrap_err();
+        assert!(
+            swapped.contains("wrong order for element \"x 1 1 y\""),
+            "{swapped}"
+        );
+    }
+
+    #[test]
+    fn only_whole_elements_count() {
+        // "x 1 1 y" appears inside neither "x 11 1 y" nor "x 1 01 y".
+        let lookalikes = elements(1, &[0]) + "x 11 1 yx 1 01 y";
+        let error = appends_in_order(1, &lookalikes, 2).unwrap_err();
+        assert!(error.contains("missing element \"x 1 1 y\""), "{error}");
     }
 }

@@ -373,10 +373,13 @@ impl World {
         Arc::clone(&state.thread(tid).node)
     }
 
-    /// Sets the node of thread `tid` (a handler thread serving another
-    /// server).
-    pub(crate) fn set_node(&self, tid: Tid, node: Arc<str>) {
-        self.state.lock().thread_mut(tid).node = node;
+    /// Puts handler thread `tid` in `node`, running the handler of
+    /// `method` (`None`: none).
+    pub(crate) fn serve(&self, tid: Tid, node: Arc<str>, method: Option<&'static str>) {
+        let mut state = self.state.lock();
+        let rec = state.thread_mut(tid);
+        rec.node = node;
+        rec.serving = method;
     }
 
     /// Moves thread `tid` to `node` as a visitor (or back, with the node and
@@ -387,12 +390,6 @@ impl World {
         let before = (std::mem::replace(&mut rec.node, node), rec.visiting);
         rec.visiting = visiting;
         before
-    }
-
-    /// Records the RPC method thread `tid` serves (`None`: none), for
-    /// reports.
-    pub(crate) fn set_serving(&self, tid: Tid, method: Option<&'static str>) {
-        self.state.lock().thread_mut(tid).serving = method;
     }
 
     /// The seed of thread `tid`'s own random generator.
@@ -704,9 +701,10 @@ impl World {
         }
     }
 
-    /// Kills every thread of `node` but the caller and visitors: each unwinds
-    /// at its next facade call. Returns the names and sites of those that were not the
-    /// network's handler threads (threads the lab code should have stopped).
+    /// Kills every thread of `node` but the caller and visitors: each
+    /// unwinds at its next facade call. Returns the names and sites of those
+    /// that were not the network's handler threads (threads the lab code
+    /// should have stopped).
     pub(crate) fn kill_node(&self, node: &str, caller: Tid) -> Vec<String> {
         let mut state = self.state.lock();
         let now = state.now;
@@ -1377,18 +1375,12 @@ pub fn with_node<R>(node: &str, f: impl FnOnce() -> R) -> R {
     result.unwrap_or_else(|payload| panic::resume_unwind(payload))
 }
 
-/// Records that the calling thread runs the handler of `method` (`None`:
-/// that it has finished), so that reports say so.
-pub(crate) fn set_serving(method: Option<&'static str>) {
+/// Counts the calling thread (a network handler thread) as part of `node`
+/// from now on, running the handler of `method` (`None`: none), so that a
+/// crash of `node` kills it and reports say what it runs.
+pub(crate) fn serve(node: Arc<str>, method: Option<&'static str>) {
     if let Some(here) = here() {
-        here.world.set_serving(here.tid, method);
-    }
-}
-
-/// Counts the calling thread as part of `node` from now on.
-pub(crate) fn set_node(node: &str) {
-    if let Some(here) = here() {
-        here.world.set_node(here.tid, node.into());
+        here.world.serve(here.tid, node, method);
     }
 }
 

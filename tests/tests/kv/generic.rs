@@ -5,7 +5,8 @@ use labrpc::rt::sync::atomic::{AtomicBool, Ordering};
 use labrpc::rt::thread;
 use labrpc::rt::time::{Duration, Instant};
 
-use tests::kv::Config;
+pub use tests::kv::element;
+use tests::kv::{Config, appends_in_order};
 
 /// The course's election timeout for the key/value tests.
 pub const ELECTION_TIMEOUT: Duration = Duration::from_secs(1);
@@ -30,61 +31,12 @@ pub struct Setup {
     pub random_keys: bool,
 }
 
-/// The value client `client` appends as its `j`th element.
-pub fn element(client: usize, j: usize) -> String {
-    format!("x {client} {j} y")
-}
-
 /// Checks that `value` holds client `client`'s first `count` elements, each
-/// once, in order (the course's check, in one pass over `value`: an element
-/// can only match where one begins, since `x` starts every element and
-/// occurs nowhere else in one).
+/// once, in order; fails the test if not.
 pub fn check_client_appends(cfg: &Config, client: usize, value: &str, count: usize) {
-    let mut offsets: Vec<Vec<usize>> = vec![Vec::new(); count];
-    for (off, _) in value.match_indices('x') {
-        if let Some((c, j)) = parse_element(&value[off..])
-            && c == client
-            && j < count
-        {
-            offsets[j].push(off);
-        }
+    if let Err(error) = appends_in_order(client, value, count) {
+        cfg.fail(error);
     }
-    let mut last = None;
-    for (j, found) in offsets.iter().enumerate() {
-        let wanted = element(client, j);
-        match found.as_slice() {
-            [] => cfg.fail(format!(
-                "{client} missing element {wanted:?} in Append result {value:?}"
-            )),
-            [off] => {
-                if last.is_some_and(|last| *off <= last) {
-                    cfg.fail(format!(
-                        "wrong order for element {wanted:?} in Append result {value:?}"
-                    ));
-                }
-                last = Some(*off);
-            }
-            _ => cfg.fail(format!(
-                "duplicate element {wanted:?} in Append result {value:?}"
-            )),
-        }
-    }
-}
-
-/// The client and number of the element `text` starts with, if it starts
-/// with one (`x {client} {j} y`).
-fn parse_element(text: &str) -> Option<(usize, usize)> {
-    let rest = text.strip_prefix("x ")?;
-    let (client, rest) = rest.split_once(' ')?;
-    let (j, _) = rest.split_once(" y")?;
-    // As `element` writes them: digits, no leading zero.
-    let is_number = |s: &str| {
-        !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) && (s == "0" || !s.starts_with('0'))
-    };
-    if !is_number(client) || !is_number(j) {
-        return None;
-    }
-    Some((client.parse().ok()?, j.parse().ok()?))
 }
 
 /// The course's `GenericTest`: three rounds of five seconds in which clients

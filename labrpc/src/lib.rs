@@ -90,6 +90,7 @@ mod pool;
 pub mod rt;
 pub mod seed;
 mod server;
+pub mod verdict;
 
 pub use method::Method;
 pub use network::{ClientEnd, Network, NoReply};

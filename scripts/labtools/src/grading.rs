@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Points for each test.
 pub const POINTS_PER_TEST: f64 = 5.0;
@@ -57,7 +57,7 @@ impl TestResult {
 
 /// The results file of a Gradescope autograder
 /// (<https://gradescope-autograders.readthedocs.io/en/latest/specs/>).
-#[derive(Serialize)]
+#[derive(Serialize, Deserialize)]
 pub struct Results {
     /// Total points earned.
     pub score: f64,
@@ -70,7 +70,7 @@ pub struct Results {
 }
 
 /// One test in [`Results`].
-#[derive(Serialize)]
+#[derive(Serialize, Deserialize)]
 pub struct ResultsTest {
     /// `2A: initial_election_2a`.
     pub name: String,
@@ -79,13 +79,14 @@ pub struct ResultsTest {
     /// Points possible.
     pub max_score: f64,
     /// `passed` or `failed`.
-    pub status: &'static str,
+    pub status: String,
     /// Why it failed, or how long it took.
     pub output: String,
 }
 
-/// The results file for `results`, graded in `elapsed`.
-pub fn results(results: &[TestResult], elapsed: Duration) -> Results {
+/// The results file for `results`, graded in `elapsed`; `notes` (a
+/// refusal, files the grader did not take) come first in its output.
+pub fn results(results: &[TestResult], elapsed: Duration, notes: &[String]) -> Results {
     let tests: Vec<ResultsTest> = results
         .iter()
         .map(|r| ResultsTest {
@@ -96,22 +97,28 @@ pub fn results(results: &[TestResult], elapsed: Duration) -> Results {
                 "passed"
             } else {
                 "failed"
-            },
+            }
+            .to_owned(),
             output: r.output.clone(),
         })
         .collect();
-    let score = tests.iter().map(|t| t.score).sum();
-    let max: f64 = tests.iter().map(|t| t.max_score).sum();
+    // Folded from +0.0: an empty sum of floats is -0.0, which would print.
+    let score = tests.iter().fold(0.0, |sum, t| sum + t.score);
+    let max = tests.iter().fold(0.0, |sum, t| sum + t.max_score);
     Results {
         score,
         execution_time: elapsed.as_secs_f64(),
-        output: format!(
-            "{score} of {max} points. Each test is worth {POINTS_PER_TEST} points if it passes \
-             every simulation seed and every real-time run, each within {} s, and its part \
-             within {} s.",
-            TEST_BUDGET.as_secs(),
-            PART_BUDGET.as_secs()
-        ),
+        output: notes
+            .iter()
+            .map(|note| format!("{note}\n\n"))
+            .chain([format!(
+                "{score} of {max} points. Each test is worth {POINTS_PER_TEST} points if it \
+                 passes every simulation seed and every real-time run, each within {} s, and \
+                 its part within {} s.",
+                TEST_BUDGET.as_secs(),
+                PART_BUDGET.as_secs()
+            )])
+            .collect(),
         tests,
     }
 }
@@ -168,13 +175,30 @@ mod tests {
     /// The shape Gradescope reads: top-level score, execution_time and
     /// output; `tests[]` with name, score, max_score, status and output.
     #[test]
+    fn nothing_graded_is_zero_points_not_minus_zero() {
+        let json = results(&[], Duration::ZERO, &["refused".into()]);
+        assert!(json.score.is_sign_positive());
+        assert!(json.output.contains("\n0 of 0 points"), "{}", json.output);
+    }
+
+    #[test]
     fn results_have_the_gradescope_shape() {
         let graded = [result("a_2a", 2, true), result("b_2a", 0, true)];
-        let json = serde_json::to_value(results(&graded, Duration::from_secs(7))).unwrap();
+        let json = serde_json::to_value(results(
+            &graded,
+            Duration::from_secs(7),
+            &["refused: x".into()],
+        ))
+        .unwrap();
         let top = json.as_object().unwrap();
         assert_eq!(top["score"], Value::from(5.0));
         assert_eq!(top["execution_time"], Value::from(7.0));
-        assert!(top["output"].is_string());
+        assert!(
+            top["output"]
+                .as_str()
+                .unwrap()
+                .starts_with("refused: x\n\n5 of 10 points")
+        );
         let tests = top["tests"].as_array().unwrap();
         assert_eq!(tests.len(), 2);
         for test in tests {

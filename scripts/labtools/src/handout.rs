@@ -22,6 +22,10 @@
 //!   TEXT.
 
 use std::fmt;
+use std::fs;
+use std::path::Path;
+
+use crate::tree;
 
 /// A marker out of place: the file and the reference need fixing.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -354,6 +358,75 @@ fn uncomment(line: &str) -> String {
     } else {
         format!("{indent}{text}")
     }
+}
+
+/// Top-level entries that stay with the instructors (build directories are
+/// never copied).
+const INSTRUCTORS_ONLY: [&str; 2] = [".git", ".ci"];
+/// The crates whose Rust sources carry handout markers; everything else is
+/// copied as it is, except the top-level README.md.
+const REDUCED: [&str; 2] = ["labraft", "kvraft"];
+
+/// Writes the handout of the checkout at `root` into `out` (new or empty):
+/// every file but the instructors' (`.git`, `.ci`), the student crates'
+/// Rust files and the README reduced by their markers. Returns how many
+/// files it wrote.
+///
+/// # Errors
+/// When `out` is not empty, a file cannot be read or written, or a marker
+/// is out of place; the message names the file.
+pub fn write(root: &Path, out: &Path) -> Result<usize, String> {
+    if out.exists() {
+        let mut entries =
+            fs::read_dir(out).map_err(|e| format!("cannot read {}: {e}", out.display()))?;
+        if entries.next().is_some() {
+            return Err(format!(
+                "{} exists and is not empty; give a new directory",
+                out.display()
+            ));
+        }
+    }
+    let mut written = 0;
+    for relative in &tree::files(root, &INSTRUCTORS_ONLY)? {
+        let path = root.join(relative);
+        let shown = relative.display().to_string();
+        let reduced = relative
+            .components()
+            .next()
+            .is_some_and(|c| REDUCED.iter().any(|r| c.as_os_str() == *r));
+        let text = match path.extension().and_then(|e| e.to_str()) {
+            Some("rs") if reduced => {
+                let source = read(&path)?;
+                if omitted(&source) {
+                    continue;
+                }
+                rust(&source).map_err(|e| format!("{shown}: {e}"))?
+            }
+            Some("md") if relative == Path::new("README.md") => {
+                markdown(&read(&path)?).map_err(|e| format!("{shown}: {e}"))?
+            }
+            _ => {
+                tree::copy(root, out, relative)?;
+                written += 1;
+                continue;
+            }
+        };
+        if text.contains("// handout:") || text.contains("<!-- handout:") {
+            return Err(format!("{shown}: a handout marker was left in the output"));
+        }
+        let target = out.join(relative);
+        if let Some(parent) = target.parent() {
+            fs::create_dir_all(parent)
+                .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+        }
+        fs::write(&target, text).map_err(|e| format!("cannot write {}: {e}", target.display()))?;
+        written += 1;
+    }
+    Ok(written)
+}
+
+fn read(path: &Path) -> Result<String, String> {
+    fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
 }
 
 #[cfg(test)]

@@ -2,7 +2,8 @@
 //! running one test in a process of its own.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -106,6 +107,8 @@ struct Message {
     manifest_path: Option<PathBuf>,
     #[serde(default)]
     profile: Option<Profile>,
+    #[serde(default)]
+    fresh: bool,
 }
 
 #[derive(Deserialize)]
@@ -121,69 +124,38 @@ struct Profile {
 
 /// Builds the test binaries of the [`PACKAGE`] in the checkout at `root`
 /// (compiler messages go to the terminal) and lists every test in them.
-/// With `target_dir`, builds there whatever `CARGO_TARGET_DIR` says.
+/// With `target_dir`, builds there whatever `CARGO_TARGET_DIR` says. With
+/// `relink` (the grader), every test binary comes from this build: one left
+/// by an earlier build is deleted and linked again.
 ///
 /// # Errors
 /// When the build fails, or a binary cannot be listed; the message says
 /// which command failed.
-pub fn build_and_list(root: &Path, target_dir: Option<&Path>) -> Result<Vec<Test>, String> {
-    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    if let Some(dir) = target_dir {
-        command.env("CARGO_TARGET_DIR", dir);
-    }
-    command
-        .current_dir(root)
-        .args([
-            "test",
-            "--no-run",
-            "--locked",
-            "--message-format=json-render-diagnostics",
-        ])
-        .args(["-p", PACKAGE])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
-    let shown = format!(
-        "cargo test --no-run --locked -p {PACKAGE} (in {})",
-        root.display()
-    );
-    let mut child = command
-        .spawn()
-        .map_err(|e| format!("cannot run {shown}: {e}"))?;
-    let stdout = child.stdout.take().expect("piped above");
-    let mut binaries = Vec::new();
-    for line in BufReader::new(stdout).lines() {
-        let line = line.map_err(|e| format!("reading the output of {shown}: {e}"))?;
-        let Ok(message) = serde_json::from_str::<Message>(&line) else {
-            continue;
-        };
-        if message.reason != "compiler-artifact" {
-            continue;
+pub fn build_and_list(
+    root: &Path,
+    target_dir: Option<&Path>,
+    relink: bool,
+) -> Result<Vec<Test>, String> {
+    let mut binaries = build(root, target_dir)?;
+    // With `relink`, a test binary cargo found fresh was linked by an
+    // earlier build, and a test run since could have replaced it: it is
+    // linked again.
+    let stale: Vec<&Built> = binaries.iter().filter(|b| relink && b.fresh).collect();
+    if !stale.is_empty() {
+        for binary in stale {
+            let _ = std::fs::remove_file(&binary.executable);
         }
-        let (Some(executable), Some(target), Some(manifest), Some(profile)) = (
-            message.executable,
-            message.target,
-            message.manifest_path,
-            message.profile,
-        ) else {
-            continue;
-        };
-        if !profile.test || target.kind.iter().any(|k| k == "bin") {
-            continue;
-        }
-        let package_dir = manifest
-            .parent()
-            .map_or_else(|| root.to_owned(), Path::to_owned);
-        let integration = target.kind.iter().any(|k| k == "test");
-        binaries.push((executable, target.name, package_dir, integration));
-    }
-    let status = child
-        .wait()
-        .map_err(|e| format!("waiting for {shown}: {e}"))?;
-    if !status.success() {
-        return Err(format!("{shown} failed ({status}); see the errors above"));
+        binaries = build(root, target_dir)?;
     }
     let mut tests = Vec::new();
-    for (binary, target, package_dir, integration) in binaries {
+    for Built {
+        executable: binary,
+        target,
+        package_dir,
+        integration,
+        ..
+    } in binaries
+    {
         let output = Command::new(&binary)
             .args(["--list", "--format=terse"])
             .current_dir(&package_dir)
@@ -212,6 +184,102 @@ pub fn build_and_list(root: &Path, target_dir: Option<&Path>) -> Result<Vec<Test
     Ok(tests)
 }
 
+/// A test binary a build produced.
+struct Built {
+    executable: PathBuf,
+    target: String,
+    package_dir: PathBuf,
+    integration: bool,
+    /// Whether cargo reused it from an earlier build.
+    fresh: bool,
+}
+
+/// Builds the test binaries of the [`PACKAGE`] in the checkout at `root`.
+fn build(root: &Path, target_dir: Option<&Path>) -> Result<Vec<Built>, String> {
+    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    if let Some(dir) = target_dir {
+        command.env("CARGO_TARGET_DIR", dir);
+    }
+    command
+        .current_dir(root)
+        .args([
+            "test",
+            "--no-run",
+            "--locked",
+            "--message-format=json-render-diagnostics",
+        ])
+        .args(["-p", PACKAGE])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let shown = format!(
+        "cargo test --no-run --locked -p {PACKAGE} (in {})",
+        root.display()
+    );
+    let mut child = command
+        .spawn()
+        .map_err(|e| format!("cannot run {shown}: {e}"))?;
+    let stdout = child.stdout.take().expect("piped above");
+    // The compiler's messages go on to the terminal, and are kept for the
+    // error when the build fails.
+    let stderr = child.stderr.take().expect("piped above");
+    let relay = std::thread::spawn(move || {
+        let mut kept = Vec::new();
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            eprintln!("{line}");
+            kept.push(line);
+        }
+        kept
+    });
+    let mut binaries = Vec::new();
+    for line in BufReader::new(stdout).lines() {
+        let line = line.map_err(|e| format!("reading the output of {shown}: {e}"))?;
+        let Ok(message) = serde_json::from_str::<Message>(&line) else {
+            continue;
+        };
+        if message.reason != "compiler-artifact" {
+            continue;
+        }
+        let (Some(executable), Some(target), Some(manifest), Some(profile)) = (
+            message.executable,
+            message.target,
+            message.manifest_path,
+            message.profile,
+        ) else {
+            continue;
+        };
+        if !profile.test || target.kind.iter().any(|k| k == "bin") {
+            continue;
+        }
+        let package_dir = manifest
+            .parent()
+            .map_or_else(|| root.to_owned(), Path::to_owned);
+        let integration = target.kind.iter().any(|k| k == "test");
+        binaries.push(Built {
+            executable,
+            target: target.name,
+            package_dir,
+            integration,
+            fresh: message.fresh,
+        });
+    }
+    let status = child
+        .wait()
+        .map_err(|e| format!("waiting for {shown}: {e}"))?;
+    let messages = relay.join().unwrap_or_default();
+    if !status.success() {
+        let start = messages
+            .iter()
+            .position(|l| l.starts_with("error"))
+            .unwrap_or(messages.len().saturating_sub(40));
+        let shown_lines = &messages[start..messages.len().min(start + 60)];
+        return Err(format!(
+            "{shown} failed ({status}):\n{}",
+            shown_lines.join("\n")
+        ));
+    }
+    Ok(binaries)
+}
+
 /// The tests whose name contains one of `patterns` (as `cargo test`
 /// filters), in the order listed; all of them for no pattern.
 pub fn select<'a>(tests: &'a [Test], patterns: &[String]) -> Vec<&'a Test> {
@@ -219,6 +287,24 @@ pub fn select<'a>(tests: &'a [Test], patterns: &[String]) -> Vec<&'a Test> {
         .iter()
         .filter(|t| patterns.is_empty() || patterns.iter().any(|p| t.path.contains(p.as_str())))
         .collect()
+}
+
+/// `K/N` (1 <= K <= N), as `--shard` takes it: the K-th of N shares of
+/// some work.
+///
+/// # Errors
+/// When the text is not of that form; the message shows an example.
+pub fn parse_shard(text: &str) -> Result<(usize, usize), String> {
+    let error = || format!("expected K/N with 1 <= K <= N, e.g. 2/4; got {text:?}");
+    let (k, n) = text.split_once('/').ok_or_else(error)?;
+    let (k, n): (usize, usize) = (
+        k.trim().parse().map_err(|_| error())?,
+        n.trim().parse().map_err(|_| error())?,
+    );
+    if k == 0 || k > n {
+        return Err(error());
+    }
+    Ok((k, n))
 }
 
 /// The runs of a stress: every (test, run) pair, runs interleaved so that
@@ -244,6 +330,11 @@ pub enum Outcome {
     Passed,
     /// The test failed: the process exited unsuccessfully.
     Failed,
+    /// Under the grader: the process exited successfully, but without the
+    /// harness's verdict for this run (see [`labrpc::verdict`]), so the
+    /// test never got to its end: something ended the process early, or
+    /// printed a verdict it could not know the token of.
+    NoVerdict,
     /// The run exceeded its time limit and was killed.
     TimedOut,
     /// The run was stopped because the user interrupted the tool.
@@ -256,15 +347,34 @@ impl Outcome {
         match self {
             Outcome::Passed => "passed",
             Outcome::Failed => "FAILED",
+            Outcome::NoVerdict => "NO VERDICT",
             Outcome::TimedOut => "TIMED OUT",
             Outcome::Interrupted => "interrupted",
         }
     }
 }
 
+/// How the grader runs a test process, beyond what `cargo test` does: it
+/// hands the harness a fresh token and counts a pass only with the verdict
+/// line carrying it, and may run the process as another user.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Graded {
+    /// The user and group ids to run the test as (the grader must be root).
+    pub run_as: Option<(u32, u32)>,
+}
+
+/// The number of runs a verdict must report for a run in `mode`.
+fn runs_in(mode: Mode) -> u64 {
+    match mode {
+        Mode::Sim { seeds } => u64::from(seeds),
+        Mode::Real => 1,
+    }
+}
+
 /// Runs `test` once in its own process with `LAB_SEED=seed`, in `mode`,
 /// its output (stdout and stderr, interleaved) going to `log`. Kills it
-/// after `timeout`, or as soon as `interrupted` is set.
+/// after `timeout`, or as soon as `interrupted` is set. With `graded`, the
+/// run passes only with the harness's verdict (see [`Graded`]).
 ///
 /// # Errors
 /// When the log cannot be created or the process cannot be started.
@@ -275,13 +385,26 @@ pub fn run_once(
     timeout: Duration,
     log: &Path,
     interrupted: &AtomicBool,
+    graded: Option<Graded>,
 ) -> Result<(Outcome, Duration), String> {
     let file = File::create(log).map_err(|e| format!("cannot create {}: {e}", log.display()))?;
     let file2 = file
         .try_clone()
         .map_err(|e| format!("cannot share {}: {e}", log.display()))?;
+    let token = graded.map(|_| format!("{:032x}", rand::random::<u128>()));
+    let mut command = Command::new(&test.binary);
+    if let Some(graded) = graded {
+        command.env(labrpc::verdict::VAR, "1").stdin(Stdio::piped());
+        if let Some((uid, gid)) = graded.run_as {
+            command.uid(uid).gid(gid);
+        }
+    } else {
+        command
+            .env_remove(labrpc::verdict::VAR)
+            .stdin(Stdio::null());
+    }
     let started = Instant::now();
-    let mut child = Command::new(&test.binary)
+    let mut child = command
         .args([
             test.path.as_str(),
             "--exact",
@@ -298,11 +421,14 @@ pub fn run_once(
             },
         )
         .current_dir(&test.package_dir)
-        .stdin(Stdio::null())
         .stdout(file)
         .stderr(file2)
         .spawn()
         .map_err(|e| format!("cannot start {}: {e}", test.binary.display()))?;
+    if let (Some(token), Some(mut stdin)) = (&token, child.stdin.take()) {
+        // A test that has already died cannot take it: its outcome says so.
+        let _ = writeln!(stdin, "{token}");
+    }
     loop {
         if let Some(status) = child
             .try_wait()
@@ -310,10 +436,15 @@ pub fn run_once(
         {
             let outcome = if interrupted.load(Ordering::SeqCst) && !status.success() {
                 Outcome::Interrupted
-            } else if status.success() {
-                Outcome::Passed
-            } else {
+            } else if !status.success() {
                 Outcome::Failed
+            } else if token
+                .as_deref()
+                .is_some_and(|token| !has_verdict(log, token, &test.path, runs_in(mode)))
+            {
+                Outcome::NoVerdict
+            } else {
+                Outcome::Passed
             };
             return Ok((outcome, started.elapsed()));
         }
@@ -334,6 +465,72 @@ pub fn run_once(
     }
 }
 
+/// Whether the log of a run holds the harness's verdict that `test` passed
+/// `runs` times, with `token`.
+fn has_verdict(log: &Path, token: &str, test: &str, runs: u64) -> bool {
+    let text = std::fs::read(log).unwrap_or_default();
+    String::from_utf8_lossy(&text)
+        .lines()
+        .filter_map(labrpc::verdict::parse)
+        .any(|v| v.token == token && v.test == test && v.runs == runs)
+}
+
+/// A digest of each test binary, taken right after the grader built them:
+/// a run counts only if its binary still has it, before and after.
+#[derive(Debug, Default)]
+pub struct Fingerprints(Vec<(PathBuf, Vec<u8>)>);
+
+impl Fingerprints {
+    /// The digests of the binaries of `tests`.
+    ///
+    /// # Errors
+    /// When a binary cannot be read.
+    pub fn take(tests: &[Test]) -> Result<Fingerprints, String> {
+        let mut binaries: Vec<&Path> = tests.iter().map(|t| t.binary.as_path()).collect();
+        binaries.sort_unstable();
+        binaries.dedup();
+        binaries
+            .into_iter()
+            .map(|b| Ok((b.to_owned(), digest(b)?)))
+            .collect::<Result<_, String>>()
+            .map(Fingerprints)
+    }
+
+    /// `Err` with what changed, unless `binary` is as it was built.
+    ///
+    /// # Errors
+    /// When it differs, or cannot be read, or was never fingerprinted.
+    pub fn check(&self, binary: &Path) -> Result<(), String> {
+        let Some((_, expected)) = self.0.iter().find(|(b, _)| b == binary) else {
+            return Err(format!("{} was not built by the grader", binary.display()));
+        };
+        if &digest(binary)? == expected {
+            Ok(())
+        } else {
+            Err(format!(
+                "the test binary {} changed after the grader built it: every result since is \
+                 void",
+                binary.display()
+            ))
+        }
+    }
+}
+
+fn digest(path: &Path) -> Result<Vec<u8>, String> {
+    use sha2::Digest;
+    let mut file = File::open(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let mut hasher = sha2::Sha256::new();
+    let mut buffer = vec![0; 1 << 16];
+    loop {
+        let n = std::io::Read::read(&mut file, &mut buffer)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        if n == 0 {
+            return Ok(hasher.finalize().to_vec());
+        }
+        hasher.update(&buffer[..n]);
+    }
+}
+
 /// The seed a failed simulation run was at: the last one it announced
 /// (`labrpc: simulation seed N ...`), if any.
 pub fn failing_seed(log: &Path) -> Option<u64> {
@@ -348,9 +545,15 @@ pub fn failing_seed(log: &Path) -> Option<u64> {
 }
 
 /// The last `lines` lines of a file, for reports (empty if unreadable).
+///
+/// Verdict lines are left out: a student sees why a test failed, never a
+/// token.
 pub fn tail(path: &Path, lines: usize) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
-    let all: Vec<&str> = text.lines().collect();
+    let all: Vec<&str> = text
+        .lines()
+        .filter(|line| !labrpc::verdict::is_verdict_like(line))
+        .collect();
     all[all.len().saturating_sub(lines)..].join("\n")
 }
 

@@ -1,18 +1,20 @@
-//! `scripts/grade`: grades a checkout with the lab suites. See the README's
-//! "Grading" and [`labtools::grading`] for the scheme.
+//! `scripts/grade`: grades a checkout, a submission or a directory of
+//! submissions with the lab suites. See the README's "Grading",
+//! [`labtools::grading`] for the scheme and [`labtools::submission`] for
+//! what is taken from a submission.
 
 use std::fmt::Write;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
+use std::process::{Command, ExitCode};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use labtools::grading::{self, PART_BUDGET, POINTS_PER_TEST, TEST_BUDGET, TestResult};
-use labtools::suite::{self, Mode, Outcome, PARTS};
-use labtools::tree;
+use labtools::grading::{self, PART_BUDGET, POINTS_PER_TEST, Results, TEST_BUDGET, TestResult};
+use labtools::suite::{self, Fingerprints, Graded, Mode, Outcome, PARTS};
+use labtools::{gate, submission};
 
 /// Grades a checkout: runs every test of the lab suites in simulation with
 /// K seeds (in parallel), then N times in real time, part by part, one test
@@ -20,6 +22,13 @@ use labtools::tree;
 /// file. A test scores only if it passes every seed and every real-time run
 /// within 120 s, and each real-time pass through its part takes at most
 /// 600 s.
+///
+/// A submission (PATH, or each directory under --submissions) is untrusted:
+/// only its labraft/src/ and kvraft/src/ are graded, in a copy of this
+/// checkout; it is refused if it tries to change the build; its code must
+/// pass a static gate (clippy with the lab's rules forbidden); and a test
+/// passes only when the harness prints its verdict with a secret token the
+/// grader gives it. The README's "Grading" has the whole threat model.
 #[derive(Parser)]
 #[command(name = "scripts/grade")]
 struct Args {
@@ -39,14 +48,48 @@ struct Args {
     #[arg(short = 'p', long)]
     jobs: Option<usize>,
     /// Write the results in Gradescope's format to this file.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "submissions")]
     json: Option<PathBuf>,
     /// Grade only these parts (comma-separated, e.g. 2a,2b).
     #[arg(long, value_delimiter = ',')]
     parts: Vec<String>,
-    /// The checkout to grade (default: this one). Its labraft/ and kvraft/
-    /// are graded with this checkout's labrpc/, tests/ and scripts/, in a
-    /// copy under target/grade/, so a submission cannot change the suites.
+    /// Where to build a submission's graded copy (default:
+    /// target/grade/NAME here; with --submissions, one directory for all,
+    /// so that each build reuses the last).
+    #[arg(long, value_name = "DIR")]
+    work_dir: Option<PathBuf>,
+    /// Run the test processes as this user (the grader must run as root):
+    /// the graded copy and its build are then read-only to the code under
+    /// test. The Gradescope bundle uses `nobody`.
+    #[arg(long, value_name = "USER")]
+    run_as: Option<String>,
+    /// Grade every directory under DIR as a submission, in name order,
+    /// writing RESULTS/NAME.json for each and a summary table at the end.
+    #[arg(
+        long,
+        value_name = "DIR",
+        requires = "results",
+        conflicts_with = "path"
+    )]
+    submissions: Option<PathBuf>,
+    /// Where --submissions writes its results files.
+    #[arg(long, value_name = "RESULTS")]
+    results: Option<PathBuf>,
+    /// With --submissions, grade only the K-th of every N submissions (in
+    /// name order), to spread them over N machines; gather the results
+    /// files into one directory and print their table with --summary.
+    #[arg(long, value_name = "K/N", value_parser = suite::parse_shard, requires = "submissions")]
+    shard: Option<(usize, usize)>,
+    /// Print the summary table of the results files in DIR, and run
+    /// nothing.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["path", "submissions"])]
+    summary: Option<PathBuf>,
+    /// For testing the grader's other defences only: skip the static gate.
+    #[arg(long, hide = true)]
+    no_static_gate: bool,
+    /// The checkout or submission to grade (default: this checkout, in
+    /// place). A submission's labraft/src/ and kvraft/src/ are graded with
+    /// this checkout's everything else, in a copy.
     path: Option<PathBuf>,
 }
 
@@ -57,7 +100,7 @@ const WALL_PER_SEED: Duration = Duration::from_secs(60);
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    match grade(&args) {
+    match run(&args) {
         Ok(code) => code,
         Err(message) => {
             eprintln!("grade: {message}");
@@ -66,11 +109,14 @@ fn main() -> ExitCode {
     }
 }
 
-fn grade(args: &Args) -> Result<ExitCode, String> {
+fn run(args: &Args) -> Result<ExitCode, String> {
+    if let Some(dir) = &args.summary {
+        return print_summary(dir).map(|()| ExitCode::SUCCESS);
+    }
     if args.seeds == 0 && args.real_runs == 0 {
         return Err("nothing to run: --seeds and --real-runs are both 0".into());
     }
-    let parts: Vec<&str> = if args.parts.is_empty() {
+    let parts: Vec<&'static str> = if args.parts.is_empty() {
         PARTS.to_vec()
     } else {
         args.parts
@@ -83,99 +129,48 @@ fn grade(args: &Args) -> Result<ExitCode, String> {
             })
             .collect::<Result<_, _>>()?
     };
-    let this = suite::this_checkout();
-    let root = match &args.path {
-        None => this.clone(),
-        Some(path) => overlay(path, &this)?,
-    };
-    eprintln!("grade: building the tests in {}", root.display());
-    // A copy builds in its own target directory, even when CARGO_TARGET_DIR
-    // names one: cargo tells a workspace's crates apart by their paths inside
-    // the workspace, so two checkouts sharing one would overwrite each
-    // other's builds.
-    let own_target = (root != this).then(|| root.join("target"));
-    let tests = suite::build_and_list(&root, own_target.as_deref())?;
-    let logs = this.join("target/grade-logs");
-    fs::create_dir_all(&logs).map_err(|e| format!("cannot create {}: {e}", logs.display()))?;
-
+    let run_as = args.run_as.as_deref().map(user_ids).transpose()?;
     let interrupted = Arc::new(AtomicBool::new(false));
     {
         let interrupted = Arc::clone(&interrupted);
         ctrlc::set_handler(move || interrupted.store(true, Ordering::SeqCst))
             .map_err(|e| format!("cannot catch Ctrl-C: {e}"))?;
     }
-    let started = Instant::now();
-    let mut graded: Vec<(&suite::Test, TestResult)> = Vec::new();
-    for part in &parts {
-        let in_part: Vec<&suite::Test> = tests.iter().filter(|t| t.part() == Some(part)).collect();
-        if in_part.is_empty() {
-            return Err(format!("no test of part {part} in {}", root.display()));
+    let grader = Grader {
+        args,
+        parts,
+        this: suite::this_checkout(),
+        graded: Graded { run_as },
+        interrupted,
+    };
+    if let Some(dir) = &args.submissions {
+        return grader.grade_many(dir, args.results.as_deref().expect("clap requires it"));
+    }
+    let work = match (&args.path, &args.work_dir) {
+        (_, Some(dir)) => dir.clone(),
+        (Some(path), None) => {
+            let name = path
+                .canonicalize()
+                .ok()
+                .and_then(|p| p.file_name().map(|n| n.to_owned()))
+                .unwrap_or_else(|| "submission".into());
+            grader.this.join("target/grade").join(name)
         }
-        graded.extend(in_part.into_iter().map(|t| {
-            (
-                t,
-                TestResult {
-                    part: part.to_ascii_uppercase(),
-                    name: t.name().to_owned(),
-                    seeds: 0,
-                    seeds_passed: false,
-                    passed: 0,
-                    runs: 0,
-                    max_time: Duration::ZERO,
-                    part_in_budget: true,
-                    output: String::new(),
-                },
-            )
-        }));
+        (None, None) => grader.this.join("target/grade/submission"),
+    };
+    let logs = grader.this.join("target/grade-logs");
+    let report = grader.grade(args.path.as_deref(), &work, &logs)?;
+    for note in &report.notes {
+        println!("{note}\n");
     }
-    let width = graded
-        .iter()
-        .map(|(t, _)| t.name().len())
-        .max()
-        .unwrap_or(0);
-
-    if args.seeds > 0 {
-        let jobs = args
-            .jobs
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
-        eprintln!(
-            "grade: simulation, {} seeds per test, {jobs} at once",
-            args.seeds
-        );
-        simulate(&mut graded, args.seeds, jobs, &logs, &interrupted, width)?;
-    }
-    if args.real_runs > 0 && !interrupted.load(Ordering::SeqCst) {
-        eprintln!(
-            "grade: real time, {} run(s) per test, one at a time",
-            args.real_runs
-        );
-        real_time(
-            &mut graded,
-            &parts,
-            args.real_runs,
-            &logs,
-            &interrupted,
-            width,
-        )?;
-    }
-    let results: Vec<TestResult> = graded
-        .into_iter()
-        .map(|(_, r)| r)
-        .filter(|r| r.runs > 0 || r.seeds > 0)
-        .collect();
-    if interrupted.load(Ordering::SeqCst) {
-        eprintln!("grade: interrupted");
-    }
-    print_table(&results, args.seeds);
+    print_table(&report.results, args.seeds);
     if let Some(path) = &args.json {
-        let json = grading::results(&results, started.elapsed());
-        let text = serde_json::to_string_pretty(&json).expect("plain data");
-        fs::write(path, text + "\n")
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        write_results(path, &report)?;
         eprintln!("grade: results written to {}", path.display());
     }
-    let full = results.iter().all(|r| r.score() == POINTS_PER_TEST);
-    Ok(if interrupted.load(Ordering::SeqCst) {
+    let full =
+        !report.results.is_empty() && report.results.iter().all(|r| r.score() == POINTS_PER_TEST);
+    Ok(if grader.interrupted.load(Ordering::SeqCst) {
         ExitCode::from(130)
     } else if full {
         ExitCode::SUCCESS
@@ -184,194 +179,505 @@ fn grade(args: &Args) -> Result<ExitCode, String> {
     })
 }
 
-/// Runs every test in simulation with `seeds` seeds (one process each, from
-/// a fresh seed on), `jobs` at once.
-fn simulate(
-    graded: &mut [(&suite::Test, TestResult)],
-    seeds: u32,
-    jobs: usize,
-    logs: &Path,
-    interrupted: &AtomicBool,
+/// The user and group ids of `user`, from `id`.
+fn user_ids(user: &str) -> Result<(u32, u32), String> {
+    let id = |flag: &str| -> Result<u32, String> {
+        let output = Command::new("id")
+            .args([flag, user])
+            .output()
+            .map_err(|e| format!("cannot run `id {flag} {user}`: {e}"))?;
+        String::from_utf8_lossy(&output.stdout)
+            .trim()
+            .parse()
+            .map_err(|_| format!("--run-as {user}: no such user (`id {flag} {user}` failed)"))
+    };
+    Ok((id("-u")?, id("-g")?))
+}
+
+/// The grade of one submission.
+struct Report {
+    /// Its tests' results (none when it was refused before its tests were
+    /// built).
+    results: Vec<TestResult>,
+    /// What the student must read first: why it was refused, which files
+    /// were not taken, why every result is void.
+    notes: Vec<String>,
+    elapsed: Duration,
+}
+
+impl Report {
+    fn refused(notes: Vec<String>, started: Instant) -> Report {
+        Report {
+            results: Vec::new(),
+            notes,
+            elapsed: started.elapsed(),
+        }
+    }
+}
+
+struct Grader<'a> {
+    args: &'a Args,
+    parts: Vec<&'static str>,
+    this: PathBuf,
+    graded: Graded,
+    interrupted: Arc<AtomicBool>,
+}
+
+impl Grader<'_> {
+    /// Grades the checkout at `path` (this one, in place, if `None`),
+    /// building a submission's copy in `work` and keeping failed runs'
+    /// output under `logs`.
+    fn grade(&self, path: Option<&Path>, work: &Path, logs: &Path) -> Result<Report, String> {
+        let started = Instant::now();
+        let mut notes = Vec::new();
+        let in_place = match path {
+            None => true,
+            Some(path) => {
+                path.canonicalize()
+                    .map_err(|e| format!("cannot grade {}: {e}", path.display()))?
+                    == self.this
+            }
+        };
+        let (root, target) = if in_place {
+            let target = std::env::var_os("CARGO_TARGET_DIR")
+                .map_or_else(|| self.this.join("target"), PathBuf::from);
+            (self.this.clone(), target)
+        } else {
+            let path = path.expect("not in place");
+            eprintln!("grade: inspecting {}", path.display());
+            let submission = match submission::inspect(path, &self.this) {
+                Ok(submission) => submission,
+                Err(reasons) => {
+                    eprintln!("grade: refused:\n  {}", reasons.join("\n  "));
+                    notes.push(format!(
+                        "REFUSED, 0 points: this submission tries to change how it is built or \
+                         graded.\n  {}",
+                        reasons.join("\n  ")
+                    ));
+                    return Ok(Report::refused(notes, started));
+                }
+            };
+            notes.extend(submission.replaced_notice());
+            submission::write_graded_copy(&submission, &self.this, work)?;
+            (work.to_owned(), work.join("target"))
+        };
+        if self.args.no_static_gate {
+            eprintln!("grade: the static gate is SKIPPED (--no-static-gate)");
+        } else {
+            eprintln!(
+                "grade: static gate: clippy over the student crates with {} forbidden",
+                gate::FORBIDDEN.join(", ")
+            );
+            let errors = gate::check(&root, &target)?;
+            if !errors.is_empty() {
+                eprintln!(
+                    "grade: refused by the static gate:\n  {}",
+                    errors.join("\n  ")
+                );
+                notes.push(format!(
+                    "REFUSED, 0 points: the static gate (clippy with the lab's rules, which an \
+                     #[allow] cannot switch off) found:\n  {}",
+                    errors.join("\n  ")
+                ));
+                return Ok(Report::refused(notes, started));
+            }
+        }
+        eprintln!("grade: building the tests in {}", root.display());
+        let own_target = (!in_place).then_some(target.as_path());
+        let tests = match suite::build_and_list(&root, own_target, true) {
+            Ok(tests) => tests,
+            Err(e) if in_place => return Err(e),
+            Err(e) => {
+                notes.push(format!(
+                    "0 points: the suites do not build against this submission:\n{e}"
+                ));
+                return Ok(Report::refused(notes, started));
+            }
+        };
+        let fingerprints = Fingerprints::take(&tests)?;
+        fs::create_dir_all(logs).map_err(|e| format!("cannot create {}: {e}", logs.display()))?;
+        let mut graded: Vec<(&suite::Test, TestResult)> = Vec::new();
+        for part in &self.parts {
+            let in_part: Vec<&suite::Test> =
+                tests.iter().filter(|t| t.part() == Some(part)).collect();
+            if in_part.is_empty() {
+                return Err(format!("no test of part {part} in {}", root.display()));
+            }
+            graded.extend(in_part.into_iter().map(|t| {
+                (
+                    t,
+                    TestResult {
+                        part: part.to_ascii_uppercase(),
+                        name: t.name().to_owned(),
+                        seeds: 0,
+                        seeds_passed: false,
+                        passed: 0,
+                        runs: 0,
+                        max_time: Duration::ZERO,
+                        part_in_budget: true,
+                        output: String::new(),
+                    },
+                )
+            }));
+        }
+        let run = Run {
+            grader: self,
+            logs,
+            fingerprints: &fingerprints,
+            tampered: Mutex::new(None),
+            width: graded
+                .iter()
+                .map(|(t, _)| t.name().len())
+                .max()
+                .unwrap_or(0),
+        };
+        if self.args.seeds > 0 {
+            run.simulate(&mut graded)?;
+        }
+        if self.args.real_runs > 0 && !self.interrupted.load(Ordering::SeqCst) {
+            run.real_time(&mut graded)?;
+        }
+        // A binary changed after its last check, by the last run: caught here.
+        for test in graded.iter().map(|(t, _)| t) {
+            run.check_binary(test);
+        }
+        let mut results: Vec<TestResult> = graded
+            .into_iter()
+            .map(|(_, r)| r)
+            .filter(|r| r.runs > 0 || r.seeds > 0)
+            .collect();
+        if let Some(why) = run.tampered.into_inner().expect("no worker panics") {
+            for result in &mut results {
+                result.seeds_passed = false;
+                result.passed = 0;
+            }
+            notes.push(format!("0 points: {why}"));
+        }
+        if self.interrupted.load(Ordering::SeqCst) {
+            eprintln!("grade: interrupted");
+        }
+        Ok(Report {
+            results,
+            notes,
+            elapsed: started.elapsed(),
+        })
+    }
+
+    /// Grades every directory under `dir`, writing `results/NAME.json`
+    /// for each, then prints the summary of `results`.
+    fn grade_many(&self, dir: &Path, results: &Path) -> Result<ExitCode, String> {
+        let mut names: Vec<String> = fs::read_dir(dir)
+            .map_err(|e| format!("cannot read {}: {e}", dir.display()))?
+            .filter_map(Result::ok)
+            .filter(|e| e.path().is_dir())
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|name| !name.starts_with('.'))
+            .collect();
+        names.sort();
+        if let Some((k, n)) = self.args.shard {
+            names = names
+                .into_iter()
+                .enumerate()
+                .filter(|(i, _)| i % n == k - 1)
+                .map(|(_, name)| name)
+                .collect();
+        }
+        if names.is_empty() {
+            return Err(format!("no submission directory in {}", dir.display()));
+        }
+        fs::create_dir_all(results)
+            .map_err(|e| format!("cannot create {}: {e}", results.display()))?;
+        let work = self
+            .args
+            .work_dir
+            .clone()
+            .unwrap_or_else(|| self.this.join("target/grade/submissions"));
+        for (i, name) in names.iter().enumerate() {
+            if self.interrupted.load(Ordering::SeqCst) {
+                break;
+            }
+            eprintln!("\ngrade: [{}/{}] {name}", i + 1, names.len());
+            let logs = self.this.join("target/grade-logs").join(name);
+            let report = self.grade(Some(&dir.join(name)), &work, &logs)?;
+            let file = results.join(format!("{name}.json"));
+            write_results(&file, &report)?;
+            let score = report.results.iter().fold(0.0, |sum, r| sum + r.score());
+            eprintln!(
+                "grade: [{}/{}] {name}: {score} points; results in {}",
+                i + 1,
+                names.len(),
+                file.display()
+            );
+        }
+        print_summary(results)?;
+        Ok(if self.interrupted.load(Ordering::SeqCst) {
+            ExitCode::from(130)
+        } else {
+            ExitCode::SUCCESS
+        })
+    }
+}
+
+/// One submission's runs, shared by the workers that run them.
+struct Run<'a> {
+    grader: &'a Grader<'a>,
+    logs: &'a Path,
+    fingerprints: &'a Fingerprints,
+    /// Why every result is void, once a test binary changed.
+    tampered: Mutex<Option<String>>,
     width: usize,
-) -> Result<(), String> {
-    let mode = Mode::Sim { seeds };
-    let timeout = WALL_PER_SEED * seeds;
-    let next = Mutex::new(graded.iter_mut());
-    let error: Mutex<Option<String>> = Mutex::new(None);
-    std::thread::scope(|s| {
-        for _ in 0..jobs.max(1) {
-            s.spawn(|| {
-                loop {
-                    let Some((test, result)) = next.lock().expect("no worker panics").next() else {
-                        return;
-                    };
-                    if interrupted.load(Ordering::SeqCst) {
-                        return;
-                    }
-                    let seed: u64 = rand::random();
-                    let log = logs.join(format!("{}-sim.log", test.name()));
-                    let outcome =
-                        match suite::run_once(test, mode, seed, timeout, &log, interrupted) {
+}
+
+impl Run<'_> {
+    /// Checks `test`'s binary is the one built; records it if not. Whether
+    /// it still is.
+    fn check_binary(&self, test: &suite::Test) -> bool {
+        match self.fingerprints.check(&test.binary) {
+            Ok(()) => true,
+            Err(why) => {
+                let mut tampered = self.tampered.lock().expect("no worker panics");
+                if tampered.is_none() {
+                    eprintln!("grade: {why}");
+                    *tampered = Some(why);
+                }
+                false
+            }
+        }
+    }
+
+    /// Runs `test` once, unless its binary was changed: then, or if it
+    /// changed during the run, its outcome is a failure.
+    fn run_checked(
+        &self,
+        test: &suite::Test,
+        mode: Mode,
+        seed: u64,
+        timeout: Duration,
+        log: &Path,
+    ) -> Result<(Outcome, Duration), String> {
+        if !self.check_binary(test) {
+            return Ok((Outcome::Failed, Duration::ZERO));
+        }
+        let interrupted = &self.grader.interrupted;
+        let (outcome, time) = suite::run_once(
+            test,
+            mode,
+            seed,
+            timeout,
+            log,
+            interrupted,
+            Some(self.grader.graded),
+        )?;
+        if !self.check_binary(test) {
+            return Ok((Outcome::Failed, time));
+        }
+        Ok((outcome, time))
+    }
+
+    /// Runs every test in simulation with the seeds asked for (one process
+    /// each, from a fresh seed on), as many at once as asked.
+    fn simulate(&self, graded: &mut [(&suite::Test, TestResult)]) -> Result<(), String> {
+        let seeds = self.grader.args.seeds;
+        let jobs = self
+            .grader
+            .args
+            .jobs
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+        eprintln!("grade: simulation, {seeds} seeds per test, {jobs} at once");
+        let mode = Mode::Sim { seeds };
+        let timeout = WALL_PER_SEED * seeds;
+        let next = Mutex::new(graded.iter_mut());
+        let error: Mutex<Option<String>> = Mutex::new(None);
+        let interrupted = &self.grader.interrupted;
+        std::thread::scope(|s| {
+            for _ in 0..jobs.max(1) {
+                s.spawn(|| {
+                    loop {
+                        let Some((test, result)) = next.lock().expect("no worker panics").next()
+                        else {
+                            return;
+                        };
+                        if interrupted.load(Ordering::SeqCst) {
+                            return;
+                        }
+                        let seed: u64 = rand::random();
+                        let log = self.logs.join(format!("{}-sim.log", test.name()));
+                        let outcome = match self.run_checked(test, mode, seed, timeout, &log) {
                             Ok((outcome, _)) => outcome,
                             Err(e) => {
                                 error.lock().expect("no worker panics").get_or_insert(e);
                                 return;
                             }
                         };
-                    if outcome == Outcome::Interrupted {
-                        return;
+                        if outcome == Outcome::Interrupted {
+                            return;
+                        }
+                        result.seeds = seeds;
+                        result.seeds_passed = outcome == Outcome::Passed;
+                        eprintln!(
+                            "{} {:<width$} {seeds} seeds: {}",
+                            result.part,
+                            result.name,
+                            outcome.label(),
+                            width = self.width
+                        );
+                        if outcome == Outcome::Passed {
+                            let _ = fs::remove_file(&log);
+                            continue;
+                        }
+                        let failed = suite::failing_seed(&log).unwrap_or(seed);
+                        let _ = writeln!(
+                            result.output,
+                            "simulation: seed {failed} {}; output in {}; replay with\n  {}\n{}\n",
+                            why(outcome, timeout, "was killed after"),
+                            log.display(),
+                            test.replay_command(mode, failed),
+                            suite::tail(&log, 30)
+                        );
                     }
-                    result.seeds = seeds;
-                    result.seeds_passed = outcome == Outcome::Passed;
+                });
+            }
+        });
+        match error.into_inner().expect("no worker panics") {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Runs every test the asked number of times in real time, part by
+    /// part, one at a time, checking the part's budget on each pass.
+    fn real_time(&self, graded: &mut [(&suite::Test, TestResult)]) -> Result<(), String> {
+        let runs = self.grader.args.real_runs;
+        eprintln!("grade: real time, {runs} run(s) per test, one at a time");
+        for part in &self.grader.parts {
+            let part = part.to_ascii_uppercase();
+            for pass in 1..=runs {
+                let mut part_time = Duration::ZERO;
+                for (test, result) in graded.iter_mut().filter(|(_, r)| r.part == part) {
+                    let seed: u64 = rand::random();
+                    let log = self.logs.join(format!("{}-run{pass}.log", test.name()));
+                    let (outcome, time) =
+                        self.run_checked(test, Mode::Real, seed, TEST_BUDGET, &log)?;
+                    if outcome == Outcome::Interrupted {
+                        return Ok(());
+                    }
+                    part_time += time;
+                    result.runs += 1;
+                    result.max_time = result.max_time.max(time);
                     eprintln!(
-                        "{} {:<width$} {seeds} seeds: {}",
+                        "{} {:<width$} real run {pass}/{runs}: {} in {:.1} s",
                         result.part,
                         result.name,
-                        outcome.label()
+                        outcome.label(),
+                        time.as_secs_f64(),
+                        width = self.width
                     );
                     if outcome == Outcome::Passed {
+                        result.passed += 1;
                         let _ = fs::remove_file(&log);
-                        continue;
-                    }
-                    let failed = suite::failing_seed(&log).unwrap_or(seed);
-                    let why = if outcome == Outcome::TimedOut {
-                        format!("was killed after {} s of wall time", timeout.as_secs())
                     } else {
-                        "failed".to_owned()
-                    };
-                    let _ = writeln!(
-                        result.output,
-                        "simulation: seed {failed} {why}; output in {}; replay with\n  {}\n{}\n",
-                        log.display(),
-                        test.replay_command(mode, failed),
-                        suite::tail(&log, 30)
-                    );
+                        let _ = writeln!(
+                            result.output,
+                            "real time: run {pass} {} after {:.1} s; output in {}; replay with\n  {}\n{}\n",
+                            why(outcome, TEST_BUDGET, "was over the budget of"),
+                            time.as_secs_f64(),
+                            log.display(),
+                            test.replay_command(Mode::Real, seed),
+                            suite::tail(&log, 30)
+                        );
+                    }
                 }
-            });
+                if part_time > PART_BUDGET {
+                    for (_, result) in graded.iter_mut().filter(|(_, r)| r.part == part) {
+                        result.part_in_budget = false;
+                        let _ = writeln!(
+                            result.output,
+                            "real-time pass {pass} through part {} took {:.1} s, over its {} s budget",
+                            result.part,
+                            part_time.as_secs_f64(),
+                            PART_BUDGET.as_secs()
+                        );
+                    }
+                }
+            }
         }
-    });
-    match error.into_inner().expect("no worker panics") {
-        Some(e) => Err(e),
-        None => Ok(()),
+        Ok(())
     }
 }
 
-/// Runs every test `runs` times in real time, part by part, one at a time,
-/// checking the part's budget on each pass.
-fn real_time(
-    graded: &mut [(&suite::Test, TestResult)],
-    parts: &[&str],
-    runs: u32,
-    logs: &Path,
-    interrupted: &AtomicBool,
-    width: usize,
-) -> Result<(), String> {
-    for part in parts {
-        let part = part.to_ascii_uppercase();
-        for pass in 1..=runs {
-            let mut part_time = Duration::ZERO;
-            for (test, result) in graded.iter_mut().filter(|(_, r)| r.part == part) {
-                let seed: u64 = rand::random();
-                let log = logs.join(format!("{}-run{pass}.log", test.name()));
-                let (outcome, time) =
-                    suite::run_once(test, Mode::Real, seed, TEST_BUDGET, &log, interrupted)?;
-                if outcome == Outcome::Interrupted {
-                    return Ok(());
-                }
-                part_time += time;
-                result.runs += 1;
-                result.max_time = result.max_time.max(time);
-                eprintln!(
-                    "{} {:<width$} real run {pass}/{runs}: {} in {:.1} s",
-                    result.part,
-                    result.name,
-                    outcome.label(),
-                    time.as_secs_f64()
-                );
-                if outcome == Outcome::Passed {
-                    result.passed += 1;
-                    let _ = fs::remove_file(&log);
-                } else {
-                    let why = if outcome == Outcome::TimedOut {
-                        format!("over the {} s budget", TEST_BUDGET.as_secs())
-                    } else {
-                        "failed".to_owned()
-                    };
-                    let _ = writeln!(
-                        result.output,
-                        "real time: run {pass} {why} after {:.1} s; output in {}; replay with\n  {}\n{}\n",
-                        time.as_secs_f64(),
-                        log.display(),
-                        test.replay_command(Mode::Real, seed),
-                        suite::tail(&log, 30)
-                    );
-                }
-            }
-            if part_time > PART_BUDGET {
-                for (_, result) in graded.iter_mut().filter(|(_, r)| r.part == part) {
-                    result.part_in_budget = false;
-                    let _ = writeln!(
-                        result.output,
-                        "real-time pass {pass} through part {} took {:.1} s, over its {} s budget",
-                        result.part,
-                        part_time.as_secs_f64(),
-                        PART_BUDGET.as_secs()
-                    );
-                }
-            }
-        }
+/// Why a run did not pass, in words.
+fn why(outcome: Outcome, limit: Duration, timed_out: &str) -> String {
+    match outcome {
+        Outcome::TimedOut => format!("{timed_out} {} s", limit.as_secs()),
+        Outcome::NoVerdict => "exited successfully without the harness's verdict (the test \
+                               never reached its end: did the code under test end the \
+                               process, or print a verdict of its own?)"
+            .to_owned(),
+        _ => "failed".to_owned(),
+    }
+}
+
+fn write_results(path: &Path, report: &Report) -> Result<(), String> {
+    let json = grading::results(&report.results, report.elapsed, &report.notes);
+    let text = serde_json::to_string_pretty(&json).expect("plain data");
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        fs::create_dir_all(parent)
+            .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+    }
+    fs::write(path, text + "\n").map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+/// Prints one line per results file in `dir`: its points, how many tests
+/// passed, and whether it was refused.
+fn print_summary(dir: &Path) -> Result<(), String> {
+    let mut files: Vec<PathBuf> = fs::read_dir(dir)
+        .map_err(|e| format!("cannot read {}: {e}", dir.display()))?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(format!("no results file (NAME.json) in {}", dir.display()));
+    }
+    let rows: Vec<(String, Results)> = files
+        .iter()
+        .map(|file| {
+            let text = fs::read_to_string(file)
+                .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+            let results: Results = serde_json::from_str(&text)
+                .map_err(|e| format!("{} is not a results file: {e}", file.display()))?;
+            let name = file
+                .file_stem()
+                .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+            Ok((name, results))
+        })
+        .collect::<Result<_, String>>()?;
+    let width = rows.iter().map(|(n, _)| n.len()).max().unwrap_or(0).max(10);
+    println!(
+        "{:<width$}  {:>9}  {:>6}  note",
+        "submission", "points", "tests"
+    );
+    for (name, results) in &rows {
+        let passed = results
+            .tests
+            .iter()
+            .filter(|t| t.status == "passed")
+            .count();
+        let note = if results.output.contains("REFUSED") {
+            "refused"
+        } else if results.output.starts_with("0 points:") {
+            "void or did not build"
+        } else {
+            ""
+        };
+        println!(
+            "{name:<width$}  {:>9}  {:>6}  {note}",
+            results.score,
+            format!("{passed}/{}", results.tests.len())
+        );
     }
     Ok(())
-}
-
-/// A copy of the submission at `path` with this checkout's framework and
-/// suites, under `this/target/grade/`; its build directory is kept between
-/// gradings.
-fn overlay(path: &Path, this: &Path) -> Result<PathBuf, String> {
-    let path = path
-        .canonicalize()
-        .map_err(|e| format!("cannot grade {}: {e}", path.display()))?;
-    if path == this {
-        return Ok(path);
-    }
-    for crate_dir in ["labraft", "kvraft"] {
-        if !path.join(crate_dir).join("Cargo.toml").is_file() {
-            return Err(format!(
-                "{} is not a lab checkout: it has no {crate_dir}/Cargo.toml",
-                path.display()
-            ));
-        }
-    }
-    let name = path
-        .file_name()
-        .map_or_else(|| "submission".into(), |n| n.to_owned());
-    let copy = this.join("target/grade").join(name);
-    fs::create_dir_all(&copy).map_err(|e| format!("cannot create {}: {e}", copy.display()))?;
-    for entry in fs::read_dir(&copy).map_err(|e| format!("cannot read {}: {e}", copy.display()))? {
-        let entry = entry.map_err(|e| format!("cannot read {}: {e}", copy.display()))?;
-        if entry.file_name() != "target" {
-            remove(&entry.path())?;
-        }
-    }
-    let framework = ["labrpc", "tests", "scripts"];
-    for file in tree::files(&path, &[&framework[..], &[".git"]].concat())? {
-        tree::copy(&path, &copy, &file)?;
-    }
-    for dir in framework {
-        for file in tree::files(&this.join(dir), &[])? {
-            tree::copy(&this.join(dir), &copy.join(dir), &file)?;
-        }
-    }
-    Ok(copy)
-}
-
-fn remove(path: &Path) -> Result<(), String> {
-    let result = if path.is_dir() {
-        fs::remove_dir_all(path)
-    } else {
-        fs::remove_file(path)
-    };
-    result.map_err(|e| format!("cannot remove {}: {e}", path.display()))
 }
 
 fn print_table(results: &[TestResult], seeds: u32) {

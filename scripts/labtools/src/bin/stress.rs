@@ -53,7 +53,7 @@ struct Args {
     json: Option<PathBuf>,
     /// Run only the K-th of N deterministic slices of the runs (1 <= K <= N),
     /// to spread one stress over N machines; merge their JSON with --merge.
-    #[arg(long, value_name = "K/N", value_parser = parse_shard)]
+    #[arg(long, value_name = "K/N", value_parser = suite::parse_shard)]
     shard: Option<(usize, usize)>,
     /// Instead of running, merge these JSON summaries and print the table
     /// (with --json, also write the merged summary).
@@ -62,19 +62,6 @@ struct Args {
     /// Test name patterns, as `cargo test` takes them (`2a`,
     /// `initial_election`); every test of the suites when none.
     patterns: Vec<String>,
-}
-
-fn parse_shard(text: &str) -> Result<(usize, usize), String> {
-    let error = || format!("expected K/N with 1 <= K <= N, e.g. 2/4; got {text:?}");
-    let (k, n) = text.split_once('/').ok_or_else(error)?;
-    let (k, n): (usize, usize) = (
-        k.trim().parse().map_err(|_| error())?,
-        n.trim().parse().map_err(|_| error())?,
-    );
-    if k == 0 || k > n {
-        return Err(error());
-    }
-    Ok((k, n))
 }
 
 /// One finished run, as recorded (one JSON line each in `OUT/runs.jsonl`)
@@ -196,7 +183,7 @@ fn stress(args: &Args) -> Result<ExitCode, String> {
         .max(1);
     let root = suite::this_checkout();
     eprintln!("stress: building the tests");
-    let tests = suite::build_and_list(&root, None)?;
+    let tests = suite::build_and_list(&root, None, false)?;
     let selected = suite::select(&tests, &args.patterns);
     if selected.is_empty() {
         return Err(format!(
@@ -334,7 +321,8 @@ fn one_run(
 ) -> Result<Option<Run>, String> {
     let seed: u64 = rand::random();
     let running = out.join(format!(".running-{}-{run}.log", test.name()));
-    let (outcome, elapsed) = suite::run_once(test, mode, seed, timeout, &running, interrupted)?;
+    let (outcome, elapsed) =
+        suite::run_once(test, mode, seed, timeout, &running, interrupted, None)?;
     let mut result = Run {
         test: test.path.clone(),
         run,
@@ -349,7 +337,7 @@ fn one_run(
             let _ = fs::remove_file(&running);
             Ok((outcome == Outcome::Passed).then_some(result))
         }
-        Outcome::Failed | Outcome::TimedOut => {
+        Outcome::Failed | Outcome::NoVerdict | Outcome::TimedOut => {
             let kept = out.join(format!("{}-run{run}-seed{seed}.log", test.name()));
             if outcome == Outcome::TimedOut {
                 let mut file = OpenOptions::new()

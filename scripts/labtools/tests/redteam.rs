@@ -1,0 +1,267 @@
+//! The red team: every cheating submission of `scripts/redteam/` scores 0
+//! on the tests it attacks, with a message that says why, and the reference
+//! solution graded as a submission still scores full marks. See
+//! `scripts/redteam/README.md`.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Mutex;
+
+use labtools::grading::Results;
+use labtools::{handout, suite, tree};
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Cheat {
+    description: String,
+    base: Base,
+    message: String,
+    without_gate: Option<String>,
+    #[serde(default)]
+    edit: Vec<Edit>,
+    #[serde(default)]
+    write: Vec<Write>,
+    #[serde(default)]
+    symlink: Vec<Symlink>,
+}
+
+#[derive(Deserialize, Clone, Copy, PartialEq, Eq, Debug)]
+#[serde(rename_all = "lowercase")]
+enum Base {
+    Handout,
+    Reference,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Edit {
+    file: PathBuf,
+    find: String,
+    replace: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Write {
+    file: PathBuf,
+    text: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Symlink {
+    file: PathBuf,
+    target: String,
+}
+
+/// Gradings share one build directory, so they take turns.
+static GRADING: Mutex<()> = Mutex::new(());
+
+fn checkout() -> PathBuf {
+    suite::this_checkout()
+}
+
+fn scratch() -> PathBuf {
+    checkout().join("target/redteam")
+}
+
+/// A fresh copy of `base` at `dir`.
+fn lay_out(base: Base, dir: &Path) {
+    let _ = fs::remove_dir_all(dir);
+    match base {
+        Base::Handout => {
+            handout::write(&checkout(), dir).expect("the handout is generated");
+        }
+        Base::Reference => {
+            for file in tree::files(&checkout(), &[".git"]).unwrap() {
+                tree::copy(&checkout(), dir, &file).unwrap();
+            }
+        }
+    }
+}
+
+/// Lays out the cheat `name` as a submission; the path to it.
+fn build_submission(name: &str, cheat: &Cheat) -> PathBuf {
+    let dir = scratch().join("submissions").join(name);
+    lay_out(cheat.base, &dir);
+    for edit in &cheat.edit {
+        let path = dir.join(&edit.file);
+        let text = fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{name}: cannot read {}: {e}", edit.file.display()));
+        assert_eq!(
+            text.matches(&edit.find).count(),
+            1,
+            "{name}: {:?} must occur exactly once in {}",
+            edit.find,
+            edit.file.display()
+        );
+        fs::write(&path, text.replace(&edit.find, &edit.replace)).unwrap();
+    }
+    for write in &cheat.write {
+        let path = dir.join(&write.file);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(&path, &write.text).unwrap();
+    }
+    for link in &cheat.symlink {
+        let path = dir.join(&link.file);
+        let _ = fs::remove_file(&path);
+        let target = link
+            .target
+            .replace("{checkout}", &checkout().display().to_string());
+        std::os::unix::fs::symlink(target, &path).unwrap();
+    }
+    dir
+}
+
+/// What grading a submission gave: the exit code, everything the grader
+/// printed and its results file.
+struct Graded {
+    code: Option<i32>,
+    printed: String,
+    results: Results,
+}
+
+impl Graded {
+    /// Everything a student or instructor reads: the printed output and the
+    /// results file's messages.
+    fn text(&self) -> String {
+        let mut text = self.printed.clone();
+        text.push_str(&self.results.output);
+        for test in &self.results.tests {
+            text.push_str(&test.output);
+        }
+        text
+    }
+}
+
+/// Grades `submission` on part 2A with one seed and no real time.
+fn grade(submission: &Path, name: &str, extra: &[&str]) -> Graded {
+    let _turn = GRADING.lock().unwrap_or_else(|e| e.into_inner());
+    let json = scratch().join("results").join(format!("{name}.json"));
+    let _ = fs::remove_file(&json);
+    let output = Command::new(env!("CARGO_BIN_EXE_grade"))
+        .args(["--parts", "2a", "--seeds", "1", "--real-runs", "0"])
+        .arg("--work-dir")
+        .arg(scratch().join("work"))
+        .arg("--json")
+        .arg(&json)
+        .args(extra)
+        .arg(submission)
+        .output()
+        .expect("the grader runs");
+    let printed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = fs::read_to_string(&json).unwrap_or_else(|e| {
+        panic!(
+            "{name}: no results file {} ({e}); the grader printed:\n{printed}",
+            json.display()
+        )
+    });
+    Graded {
+        code: output.status.code(),
+        printed,
+        results: serde_json::from_str(&text).expect("a results file"),
+    }
+}
+
+/// Why `graded` is not a zero with `message`, if it is not.
+fn not_a_zero(graded: &Graded, message: &str) -> Option<String> {
+    if graded.code != Some(1) {
+        return Some(format!("the grader exited with {:?}, not 1", graded.code));
+    }
+    if graded.results.score != 0.0 || graded.results.tests.iter().any(|t| t.score != 0.0) {
+        return Some(format!("it scored {} points", graded.results.score));
+    }
+    if !graded.text().contains(message) {
+        return Some(format!("the grader never said {message:?}"));
+    }
+    None
+}
+
+fn cheats() -> Vec<(String, Cheat)> {
+    let dir = checkout().join("scripts/redteam");
+    let mut cheats: Vec<(String, Cheat)> = fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("cheat.toml").is_file())
+        .map(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            let text = fs::read_to_string(p.join("cheat.toml")).unwrap();
+            let cheat = toml::from_str(&text).unwrap_or_else(|e| panic!("{name}/cheat.toml: {e}"));
+            (name, cheat)
+        })
+        .collect();
+    cheats.sort_by(|a, b| a.0.cmp(&b.0));
+    cheats
+}
+
+#[test]
+fn the_catalogue_covers_the_attacks_it_must() {
+    let names: Vec<String> = cheats().into_iter().map(|(n, _)| n).collect();
+    for required in [
+        "exit-zero",
+        "fake-summary",
+        "build-script",
+        "patch-section",
+        "cargo-runner",
+        "symlink-out",
+        "overwrite-binary",
+        "unlisted-dependency",
+    ] {
+        assert!(names.iter().any(|n| n == required), "no {required} cheat");
+    }
+}
+
+#[test]
+fn every_cheat_scores_zero_with_a_message_that_says_why() {
+    let mut failures = Vec::new();
+    for (name, cheat) in cheats() {
+        let submission = build_submission(&name, &cheat);
+        let mut gradings = vec![("", cheat.message.as_str())];
+        if let Some(message) = &cheat.without_gate {
+            gradings.push(("--no-static-gate", message.as_str()));
+        }
+        for (flag, message) in gradings {
+            let extra: Vec<&str> = [flag].into_iter().filter(|f| !f.is_empty()).collect();
+            let graded = grade(&submission, &format!("{name}{flag}"), &extra);
+            let how = if flag.is_empty() {
+                "graded"
+            } else {
+                "graded without the static gate"
+            };
+            match not_a_zero(&graded, message) {
+                None => eprintln!(
+                    "{name} ({}), {how}: 0 points, {message:?}",
+                    cheat.description
+                ),
+                Some(why) => failures.push(format!(
+                    "{name} ({}), {how}: {why}; the grader printed:\n{}",
+                    cheat.description, graded.printed
+                )),
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[test]
+fn the_reference_as_a_submission_scores_full_marks() {
+    let submission = scratch().join("submissions/reference");
+    lay_out(Base::Reference, &submission);
+    let graded = grade(&submission, "reference", &[]);
+    assert_eq!(
+        (
+            graded.code,
+            graded.results.score,
+            graded.results.tests.len()
+        ),
+        (Some(0), 15.0, 3),
+        "the reference must score 15 of 15 on 2A; the grader printed:\n{}",
+        graded.printed
+    );
+}

@@ -13,7 +13,7 @@
 //!    (so a student's read of standard input finds it empty), and keeps it
 //!    in a private variable;
 //! 3. when the test's body has returned and every check has passed (every
-//!    seed, in a simulation), the harness prints [`line`] with the token;
+//!    seed, in a simulation), the harness prints [`line()`] with the token;
 //! 4. the grader counts the run as passed only if a line [`parse`]s with
 //!    the token it wrote, the test's name and the number of runs it asked
 //!    for, and the process exited successfully.

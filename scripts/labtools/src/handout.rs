@@ -4,8 +4,8 @@
 //! The reference sources carry markers, all in comments, so the reference
 //! builds as it is:
 //!
-//! * `// handout: omit-file` in a file's first lines: the handout has no
-//!   such file.
+//! * `// handout: omit-file` in a Rust file's first lines (anywhere in the
+//!   tree): the handout has no such file.
 //! * `// handout: begin` … `// handout: end`: the handout drops the lines
 //!   between. With `// handout: else` between them, the handout drops the
 //!   lines from `begin` to `else` and keeps those from `else` to `end`
@@ -46,7 +46,8 @@ impl std::error::Error for MarkerError {}
 
 const MARKER: &str = "// handout:";
 
-/// Whether a Rust file is left out of the handout.
+/// Whether a Rust file is left out of the handout (anywhere in the tree:
+/// the grader's tests that need the reference carry the marker too).
 pub fn omitted(source: &str) -> bool {
     source
         .lines()
@@ -363,6 +364,9 @@ fn uncomment(line: &str) -> String {
 /// Top-level entries that stay with the instructors (build directories are
 /// never copied).
 const INSTRUCTORS_ONLY: [&str; 2] = [".git", ".ci"];
+/// Directories below the top that stay with the instructors: the red
+/// team's cheating submissions (their test grades the reference).
+const INSTRUCTORS_ONLY_DIRS: [&str; 1] = ["scripts/redteam"];
 /// The crates whose Rust sources carry handout markers; everything else is
 /// copied as it is, except the top-level README.md.
 const REDUCED: [&str; 2] = ["labraft", "kvraft"];
@@ -388,6 +392,12 @@ pub fn write(root: &Path, out: &Path) -> Result<usize, String> {
     }
     let mut written = 0;
     for relative in &tree::files(root, &INSTRUCTORS_ONLY)? {
+        if INSTRUCTORS_ONLY_DIRS
+            .iter()
+            .any(|d| relative.starts_with(d))
+        {
+            continue;
+        }
         let path = root.join(relative);
         let shown = relative.display().to_string();
         let reduced = relative
@@ -395,9 +405,14 @@ pub fn write(root: &Path, out: &Path) -> Result<usize, String> {
             .next()
             .is_some_and(|c| REDUCED.iter().any(|r| c.as_os_str() == *r));
         let text = match path.extension().and_then(|e| e.to_str()) {
-            Some("rs") if reduced => {
+            Some("rs") => {
                 let source = read(&path)?;
                 if omitted(&source) {
+                    continue;
+                }
+                if !reduced {
+                    tree::copy(root, out, relative)?;
+                    written += 1;
                     continue;
                 }
                 rust(&source).map_err(|e| format!("{shown}: {e}"))?

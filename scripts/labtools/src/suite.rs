@@ -546,15 +546,27 @@ pub fn failing_seed(log: &Path) -> Option<u64> {
 
 /// The last `lines` lines of a file, for reports (empty if unreadable).
 ///
-/// Verdict lines are left out: a student sees why a test failed, never a
-/// token.
+/// Verdict lines are left out (a student sees why a test failed, never a
+/// token), and so are the frames of stack backtraces, which would crowd
+/// out the panic's message (the log keeps them).
 pub fn tail(path: &Path, lines: usize) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let all: Vec<&str> = text
         .lines()
-        .filter(|line| !labrpc::verdict::is_verdict_like(line))
+        .filter(|line| !labrpc::verdict::is_verdict_like(line) && !is_backtrace_frame(line))
         .collect();
     all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+/// Whether `line` is a frame of a Rust stack backtrace (`  12: name` or
+/// `             at path:line:column`).
+fn is_backtrace_frame(line: &str) -> bool {
+    let trimmed = line.trim_start();
+    let indented = trimmed.len() < line.len();
+    let numbered = trimmed
+        .split_once(": ")
+        .is_some_and(|(n, _)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+    indented && (numbered || trimmed.starts_with("at "))
 }
 
 /// Mean, standard deviation and maximum of some durations, in seconds.
@@ -642,6 +654,31 @@ mod tests {
         assert_eq!(failing_seed(&log), Some(42));
         std::fs::write(&log, "nothing announced\n").unwrap();
         assert_eq!(failing_seed(&log), None);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn tails_leave_out_verdicts_and_backtrace_frames() {
+        let dir = std::env::temp_dir().join(format!("labtools-tail-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let log = dir.join("run.log");
+        std::fs::write(
+            &log,
+            "thread 'x' panicked at labraft/src/raft.rs:60:36:\n\
+             Permission denied\n\
+             stack backtrace:\n   \
+             0: __rustc::rust_begin_unwind\n             \
+             at /rustc/library/std/src/panicking.rs:689:5\n  \
+             12: labraft::raft::Raft::new\n\
+             labgrade: verdict 00 passed x runs=1\n\
+             test result: FAILED. 0 passed; 1 failed\n",
+        )
+        .unwrap();
+        assert_eq!(
+            tail(&log, 30),
+            "thread 'x' panicked at labraft/src/raft.rs:60:36:\nPermission denied\n\
+             stack backtrace:\ntest result: FAILED. 0 passed; 1 failed"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

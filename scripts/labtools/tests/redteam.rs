@@ -1,3 +1,5 @@
+// handout: omit-file
+// (It grades the reference solution, which the handout does not have.)
 //! The red team: every cheating submission of `scripts/redteam/` scores 0
 //! on the tests it attacks, with a message that says why, and the reference
 //! solution graded as a submission still scores full marks. See
@@ -262,6 +264,39 @@ fn the_reference_as_a_submission_scores_full_marks() {
         ),
         (Some(0), 15.0, 3),
         "the reference must score 15 of 15 on 2A; the grader printed:\n{}",
+        graded.printed
+    );
+}
+
+/// As root, `--run-as nobody` makes the graded copy read-only to the code
+/// under test: the binary-replacing cheat, let past the static gate, cannot
+/// even remove the binary. (Not root: nothing to check, and it says so.)
+#[test]
+fn run_as_another_user_makes_the_build_read_only_to_the_tests() {
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    if !root {
+        eprintln!("not root: --run-as cannot be tried here");
+        return;
+    }
+    let (name, cheat) = cheats()
+        .into_iter()
+        .find(|(name, _)| name == "overwrite-binary")
+        .expect("the catalogue has it");
+    let submission = build_submission(&format!("{name}-as-nobody"), &cheat);
+    let graded = grade(
+        &submission,
+        "overwrite-binary-as-nobody",
+        &["--no-static-gate", "--run-as", "nobody"],
+    );
+    if let Some(why) = not_a_zero(&graded, "Permission denied") {
+        panic!("{why}; the grader printed:\n{}", graded.printed);
+    }
+    assert!(
+        !graded.text().contains("changed after the grader built it"),
+        "the binary must be out of the tests' reach:\n{}",
         graded.printed
     );
 }

@@ -190,7 +190,7 @@ pub struct Session {
     mode: Mode,
     started: Instant,
     threads_before: HashSet<u32>,
-    _watchdog: Option<Sender<()>>,
+    _watchdog: Option<Watchdog>,
     _turn: Option<MutexGuard<'static, ()>>,
 }
 
@@ -235,8 +235,10 @@ impl Session {
             "labrpc: network seed {seed} (replay with {})",
             replay_command(Mode::Real, seed, &name)
         );
-        let (watchdog, stop) = channel::bounded(0);
+        let (watchdog, stop) = channel::bounded(1);
         spawn_watchdog(&name, seed, stop);
+        *FAILING.lock() = Some((std::thread::current().id(), watchdog.clone()));
+        let watchdog = Watchdog { _sender: watchdog };
         Session {
             name,
             seed,
@@ -386,24 +388,73 @@ impl Session {
 
 /// After the limit, print why and stop the whole test process: a test that
 /// hangs must still fail, and a thread cannot fail another thread's test.
-fn spawn_watchdog(name: &str, seed: u64, stop: Receiver<()>) {
+/// How long a real-time test that has failed may take to wind down (stop
+/// its servers, join its threads) before its watchdog ends the process: a
+/// thread blocked for good, such as a clerk waiting in a minority
+/// partition, must not hold a failure back until the time limit.
+const FAILURE_GRACE: Duration = Duration::from_secs(5);
+
+/// The real-time test running now: its thread, and its watchdog, which the
+/// panic hook tells when that thread fails.
+static FAILING: PlainMutex<Option<(std::thread::ThreadId, Sender<String>)>> = PlainMutex::new(None);
+
+/// A real-time test's hold on its watchdog: dropped when the test ends, as
+/// it should, which stands the watchdog down.
+struct Watchdog {
+    _sender: Sender<String>,
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        FAILING.lock().take();
+    }
+}
+
+/// Ends the process, saying why and how to replay the test (unless `why`
+/// says it already), straight to stderr: `eprintln!` here would go to the
+/// test's captured output, lost when the process exits.
+fn stop_process(name: &str, why: &str, replay: &str) -> ! {
+    use std::io::Write as _;
+    let replay = if why.contains(replay) {
+        String::new()
+    } else {
+        format!("\n  (replay the network's choices with: {replay})")
+    };
+    let _ = writeln!(
+        std::io::stderr(),
+        "\ntest {name} FAILED: {why}\nThe test process stops here.{replay}"
+    );
+    std::process::exit(101);
+}
+
+/// Starts the watchdog of a real-time test: it ends the process when the
+/// test outlives the time limit, or when the test has failed (a message on
+/// `stop`) and has not finished winding down [`FAILURE_GRACE`] later. It
+/// stands down when `stop` is disconnected: the test is over.
+fn spawn_watchdog(name: &str, seed: u64, stop: Receiver<String>) {
     let replay = replay_command(Mode::Real, seed, name);
     let name = name.to_owned();
     thread::Builder::new()
         .name("test-watchdog".into())
-        .spawn(move || {
-            if stop.recv_timeout(TEST_LIMIT).is_err_and(|e| e.is_timeout()) {
-                // Straight to stderr: `eprintln!` here would go to the test's
-                // captured output, lost when the process exits.
-                use std::io::Write as _;
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "\ntest {name} FAILED: test took longer than {} seconds; stopping the test \
-                     process.\n  (replay the network's choices with: {replay})",
-                    TEST_LIMIT.as_secs()
-                );
-                std::process::exit(101);
+        .spawn(move || match stop.recv_timeout(TEST_LIMIT) {
+            Ok(failure) => {
+                if stop
+                    .recv_timeout(FAILURE_GRACE)
+                    .is_err_and(|e| e.is_timeout())
+                {
+                    let why = format!(
+                        "{failure}\n  (its threads were still running {} s after this failure, \
+                         waiting for something that will not come)",
+                        FAILURE_GRACE.as_secs()
+                    );
+                    stop_process(&name, &why, &replay);
+                }
             }
+            Err(e) if e.is_timeout() => {
+                let why = format!("test took longer than {} seconds", TEST_LIMIT.as_secs());
+                stop_process(&name, &why, &replay);
+            }
+            Err(_) => {}
         })
         .expect("cannot spawn the test watchdog");
 }
@@ -430,6 +481,11 @@ fn install_panic_recorder() {
         std::panic::set_hook(Box::new(move |info| {
             let thread = thread::current();
             let message = format!("thread '{}': {info}", thread.name().unwrap_or("unnamed"));
+            if let Some((test, watchdog)) = &*FAILING.lock()
+                && *test == std::thread::current().id()
+            {
+                let _ = watchdog.try_send(message.clone());
+            }
             PANICS.lock().push((sim::world_id().unwrap_or(0), message));
             report(info);
         }));

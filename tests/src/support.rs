@@ -237,7 +237,7 @@ impl Session {
         );
         let (watchdog, stop) = channel::bounded(1);
         spawn_watchdog(&name, seed, stop);
-        *FAILING.lock() = Some((std::thread::current().id(), watchdog.clone()));
+        *FAILING.lock() = Some((thread::current().id(), watchdog.clone()));
         let watchdog = Watchdog { _sender: watchdog };
         Session {
             name,
@@ -386,8 +386,6 @@ impl Session {
     }
 }
 
-/// After the limit, print why and stop the whole test process: a test that
-/// hangs must still fail, and a thread cannot fail another thread's test.
 /// How long a real-time test that has failed may take to wind down (stop
 /// its servers, join its threads) before its watchdog ends the process: a
 /// thread blocked for good, such as a clerk waiting in a minority
@@ -396,7 +394,7 @@ const FAILURE_GRACE: Duration = Duration::from_secs(5);
 
 /// The real-time test running now: its thread, and its watchdog, which the
 /// panic hook tells when that thread fails.
-static FAILING: PlainMutex<Option<(std::thread::ThreadId, Sender<String>)>> = PlainMutex::new(None);
+static FAILING: PlainMutex<Option<(thread::ThreadId, Sender<String>)>> = PlainMutex::new(None);
 
 /// A real-time test's hold on its watchdog: dropped when the test ends, as
 /// it should, which stands the watchdog down.
@@ -427,8 +425,9 @@ fn stop_process(name: &str, why: &str, replay: &str) -> ! {
     std::process::exit(101);
 }
 
-/// Starts the watchdog of a real-time test: it ends the process when the
-/// test outlives the time limit, or when the test has failed (a message on
+/// Starts the watchdog of a real-time test: it ends the process (a test that
+/// hangs must still fail, and a thread cannot fail another thread's test)
+/// when the test outlives the time limit, or when the test has failed (a message on
 /// `stop`) and has not finished winding down [`FAILURE_GRACE`] later. It
 /// stands down when `stop` is disconnected: the test is over.
 fn spawn_watchdog(name: &str, seed: u64, stop: Receiver<String>) {
@@ -482,7 +481,7 @@ fn install_panic_recorder() {
             let thread = thread::current();
             let message = format!("thread '{}': {info}", thread.name().unwrap_or("unnamed"));
             if let Some((test, watchdog)) = &*FAILING.lock()
-                && *test == std::thread::current().id()
+                && *test == thread.id()
             {
                 let _ = watchdog.try_send(message.clone());
             }
@@ -573,6 +572,44 @@ mod tests {
         drop(release);
         straggler.join().unwrap();
         assert_eq!(session.check_threads_exited(), Ok(()));
+    }
+
+    /// Run by [`a_failed_test_whose_threads_hang_ends_its_process`], in a
+    /// process of its own: a real-time test that fails while a thread it
+    /// started waits for good (the scope never finishes joining it).
+    #[test]
+    #[ignore = "run by a_failed_test_whose_threads_hang_ends_its_process"]
+    fn fails_with_a_thread_blocked_for_good() {
+        let _session = Session::begin(1);
+        let (_never_sent, wait) = channel::bounded::<()>(0);
+        thread::scope(|s| {
+            s.spawn(move || {
+                let _ = wait.recv();
+            });
+            panic!("deliberate failure with a thread blocked for good");
+        });
+    }
+
+    /// The failure, not the 120 s limit, ends such a test, and says what it
+    /// was: the watchdog's time-limit message would name no failure.
+    #[test]
+    fn a_failed_test_whose_threads_hang_ends_its_process() {
+        let output = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--ignored",
+                "--exact",
+                "support::tests::fails_with_a_thread_blocked_for_good",
+            ])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(101), "{stderr}");
+        assert!(
+            stderr.contains("deliberate failure with a thread blocked for good")
+                && stderr.contains("still running 5 s after this failure")
+                && stderr.contains("The test process stops here."),
+            "{stderr}"
+        );
     }
 
     #[test]

@@ -55,6 +55,40 @@ impl TestResult {
     }
 }
 
+/// How the grading of a submission ended, besides its tests' points.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Its tests ran.
+    #[default]
+    Graded,
+    /// It tried to change the build, or failed the static gate: nothing ran.
+    Refused,
+    /// The suites did not build against it: nothing ran.
+    DidNotBuild,
+    /// A test binary changed under the grader: every result is void.
+    Void,
+}
+
+impl Status {
+    /// How the status reads in the summary table (nothing when graded).
+    pub fn note(self) -> &'static str {
+        match self {
+            Status::Graded => "",
+            Status::Refused => "refused",
+            Status::DidNotBuild => "did not build",
+            Status::Void => "void: a test binary changed",
+        }
+    }
+}
+
+/// What Gradescope keeps without showing (its `extra_data`).
+#[derive(Serialize, Deserialize, Default)]
+pub struct Extra {
+    /// How the grading ended.
+    pub status: Status,
+}
+
 /// The results file of a Gradescope autograder
 /// (<https://gradescope-autograders.readthedocs.io/en/latest/specs/>).
 #[derive(Serialize, Deserialize)]
@@ -67,6 +101,9 @@ pub struct Results {
     pub output: String,
     /// One entry per test.
     pub tests: Vec<ResultsTest>,
+    /// How the grading ended.
+    #[serde(default)]
+    pub extra_data: Extra,
 }
 
 /// One test in [`Results`].
@@ -84,9 +121,15 @@ pub struct ResultsTest {
     pub output: String,
 }
 
-/// The results file for `results`, graded in `elapsed`; `notes` (a
-/// refusal, files the grader did not take) come first in its output.
-pub fn results(results: &[TestResult], elapsed: Duration, notes: &[String]) -> Results {
+/// The results file for `results`, graded in `elapsed` and ended as
+/// `status`; `notes` (a refusal, files the grader did not take) come first
+/// in its output.
+pub fn results(
+    results: &[TestResult],
+    elapsed: Duration,
+    notes: &[String],
+    status: Status,
+) -> Results {
     let tests: Vec<ResultsTest> = results
         .iter()
         .map(|r| ResultsTest {
@@ -120,6 +163,7 @@ pub fn results(results: &[TestResult], elapsed: Duration, notes: &[String]) -> R
             )])
             .collect(),
         tests,
+        extra_data: Extra { status },
     }
 }
 
@@ -176,7 +220,7 @@ mod tests {
     /// output; `tests[]` with name, score, max_score, status and output.
     #[test]
     fn nothing_graded_is_zero_points_not_minus_zero() {
-        let json = results(&[], Duration::ZERO, &["refused".into()]);
+        let json = results(&[], Duration::ZERO, &["refused".into()], Status::Refused);
         assert!(json.score.is_sign_positive());
         assert!(json.output.contains("\n0 of 0 points"), "{}", json.output);
     }
@@ -188,6 +232,7 @@ mod tests {
             &graded,
             Duration::from_secs(7),
             &["refused: x".into()],
+            Status::Graded,
         ))
         .unwrap();
         let top = json.as_object().unwrap();
@@ -199,6 +244,7 @@ mod tests {
                 .unwrap()
                 .starts_with("refused: x\n\n5 of 10 points")
         );
+        assert_eq!(top["extra_data"]["status"], "graded");
         let tests = top["tests"].as_array().unwrap();
         assert_eq!(tests.len(), 2);
         for test in tests {

@@ -7,6 +7,8 @@
 //! reference (full marks), the handout (zero) and a cheat from the red-team
 //! catalogue (zero, refused by name).
 
+mod common;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -31,12 +33,7 @@ impl Autograder {
             .env_remove("CARGO_TARGET_DIR")
             .output()
             .expect("the script runs");
-        let printed = format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        (output.status.success(), printed)
+        (output.status.success(), common::printed(&output))
     }
 
     /// Makes `crates` (a checkout holding labraft/ and kvraft/) the
@@ -53,7 +50,7 @@ impl Autograder {
         let (ok, printed) = self.run("run_autograder");
         assert!(ok, "run_autograder failed:\n{printed}");
         eprintln!("{printed}");
-        if is_root() {
+        if common::is_root() {
             assert!(
                 !printed.contains("running them as root"),
                 "as root, the tests run as an unprivileged user:\n{printed}"
@@ -64,14 +61,6 @@ impl Autograder {
         });
         serde_json::from_str(&text).expect("a results file")
     }
-}
-
-/// Whether this test runs as root, as Gradescope's autograder does.
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
 
 #[test]

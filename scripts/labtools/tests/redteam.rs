@@ -5,6 +5,8 @@
 //! solution graded as a submission still scores full marks. See
 //! `scripts/redteam/README.md`.
 
+mod common;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -153,11 +155,7 @@ fn grade(submission: &Path, name: &str, extra: &[&str]) -> Graded {
         .arg(submission)
         .output()
         .expect("the grader runs");
-    let printed = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let printed = common::printed(&output);
     let text = fs::read_to_string(&json).unwrap_or_else(|e| {
         panic!(
             "{name}: no results file {} ({e}); the grader printed:\n{printed}",
@@ -273,11 +271,7 @@ fn the_reference_as_a_submission_scores_full_marks() {
 /// even remove the binary. (Not root: nothing to check, and it says so.)
 #[test]
 fn run_as_another_user_makes_the_build_read_only_to_the_tests() {
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
-    if !root {
+    if !common::is_root() {
         eprintln!("not root: --run-as cannot be tried here");
         return;
     }

@@ -12,7 +12,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use labtools::grading::{self, PART_BUDGET, POINTS_PER_TEST, Results, TEST_BUDGET, TestResult};
+use labtools::grading::{
+    self, PART_BUDGET, POINTS_PER_TEST, Results, Status, TEST_BUDGET, TestResult,
+};
 use labtools::suite::{self, Fingerprints, Graded, Mode, Outcome, PARTS};
 use labtools::{gate, submission};
 
@@ -202,14 +204,17 @@ struct Report {
     /// What the student must read first: why it was refused, which files
     /// were not taken, why every result is void.
     notes: Vec<String>,
+    status: Status,
     elapsed: Duration,
 }
 
 impl Report {
-    fn refused(notes: Vec<String>, started: Instant) -> Report {
+    /// The report of a submission none of whose tests ran.
+    fn nothing_ran(status: Status, notes: Vec<String>, started: Instant) -> Report {
         Report {
             results: Vec::new(),
             notes,
+            status,
             elapsed: started.elapsed(),
         }
     }
@@ -254,7 +259,7 @@ impl Grader<'_> {
                          graded.\n  {}",
                         reasons.join("\n  ")
                     ));
-                    return Ok(Report::refused(notes, started));
+                    return Ok(Report::nothing_ran(Status::Refused, notes, started));
                 }
             };
             notes.extend(submission.replaced_notice());
@@ -279,7 +284,7 @@ impl Grader<'_> {
                      #[allow] cannot switch off) found:\n  {}",
                     errors.join("\n  ")
                 ));
-                return Ok(Report::refused(notes, started));
+                return Ok(Report::nothing_ran(Status::Refused, notes, started));
             }
         }
         eprintln!("grade: building the tests in {}", root.display());
@@ -291,7 +296,7 @@ impl Grader<'_> {
                 notes.push(format!(
                     "0 points: the suites do not build against this submission:\n{e}"
                 ));
-                return Ok(Report::refused(notes, started));
+                return Ok(Report::nothing_ran(Status::DidNotBuild, notes, started));
             }
         };
         let fingerprints = Fingerprints::take(&tests)?;
@@ -349,12 +354,14 @@ impl Grader<'_> {
             .map(|(_, r)| r)
             .filter(|r| r.runs > 0 || r.seeds > 0)
             .collect();
+        let mut status = Status::Graded;
         if let Some(why) = run.tampered.into_inner().expect("no worker panics") {
             for result in &mut results {
                 result.seeds_passed = false;
                 result.passed = 0;
             }
             notes.push(format!("0 points: {why}"));
+            status = Status::Void;
         }
         if self.interrupted.load(Ordering::SeqCst) {
             eprintln!("grade: interrupted");
@@ -362,6 +369,7 @@ impl Grader<'_> {
         Ok(Report {
             results,
             notes,
+            status,
             elapsed: started.elapsed(),
         })
     }
@@ -633,7 +641,12 @@ fn why(outcome: Outcome, limit: Duration, timed_out: &str) -> String {
 }
 
 fn write_results(path: &Path, report: &Report) -> Result<(), String> {
-    let json = grading::results(&report.results, report.elapsed, &report.notes);
+    let json = grading::results(
+        &report.results,
+        report.elapsed,
+        &report.notes,
+        report.status,
+    );
     let text = serde_json::to_string_pretty(&json).expect("plain data");
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         fs::create_dir_all(parent)
@@ -643,7 +656,7 @@ fn write_results(path: &Path, report: &Report) -> Result<(), String> {
 }
 
 /// Prints one line per results file in `dir`: its points, how many tests
-/// passed, and whether it was refused.
+/// passed, and how its grading ended if not as usual.
 fn print_summary(dir: &Path) -> Result<(), String> {
     let mut files: Vec<PathBuf> = fs::read_dir(dir)
         .map_err(|e| format!("cannot read {}: {e}", dir.display()))?
@@ -679,13 +692,7 @@ fn print_summary(dir: &Path) -> Result<(), String> {
             .iter()
             .filter(|t| t.status == "passed")
             .count();
-        let note = if results.output.contains("REFUSED") {
-            "refused"
-        } else if results.output.starts_with("0 points:") {
-            "void or did not build"
-        } else {
-            ""
-        };
+        let note = results.extra_data.status.note();
         let line = format!(
             "{name:<width$}  {:>9}  {:>6}  {note}",
             results.score,

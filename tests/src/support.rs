@@ -612,6 +612,60 @@ mod tests {
         );
     }
 
+    /// Run by [`a_dead_simulation_with_a_thread_blocked_for_good_ends_its_process`],
+    /// in a process of its own: a simulated test that deadlocks while a
+    /// thread of its scope waits for good.
+    #[test]
+    #[ignore = "run by a_dead_simulation_with_a_thread_blocked_for_good_ends_its_process"]
+    fn deadlocks_with_a_scoped_thread_blocked() {
+        run(|| {
+            let (_never_sent, wait) = channel::bounded::<()>(0);
+            let waits_too = wait.clone();
+            thread::scope(|s| {
+                s.spawn(move || {
+                    let _ = waits_too.recv();
+                });
+                let _ = wait.recv();
+            });
+        });
+    }
+
+    /// A world that died (here, deadlocked) stops its threads where they
+    /// stand, so the failing test cannot join them: the process ends with
+    /// the report instead of hanging at the scope's end.
+    #[test]
+    fn a_dead_simulation_with_a_thread_blocked_for_good_ends_its_process() {
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--ignored",
+                "--exact",
+                "support::tests::deadlocks_with_a_scoped_thread_blocked",
+            ])
+            .env("LAB_TIME", "sim")
+            .env("LAB_SEED", "1")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let started = std::time::Instant::now();
+        while child.try_wait().unwrap().is_none() {
+            if started.elapsed() > std::time::Duration::from_secs(60) {
+                let _ = child.kill();
+                panic!("the failed test's process still runs after 60 s");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let output = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(101), "{stderr}");
+        assert!(
+            stderr.contains("deadlock at")
+                && stderr.contains("replay: LAB_SEED=1 LAB_TIME=sim")
+                && stderr.contains("stopping the test process."),
+            "{stderr}"
+        );
+    }
+
     #[test]
     fn a_panic_in_another_thread_fails_the_test() {
         let session = Session::begin(1);

@@ -8,6 +8,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use super::invariant;
 use crate::{Index, Term};
 
 /// One log entry: a command and the term in which a leader received it.
@@ -253,7 +254,7 @@ impl Log {
     /// When `index` is inside the snapshot: committed entries are never
     /// removed.
     pub(crate) fn truncate_from(&mut self, index: Index) {
-        assert!(
+        invariant!(
             index > self.snapshot_index,
             "truncating from {index} would remove entries the snapshot covers (to {})",
             self.snapshot_index

@@ -3,7 +3,9 @@
 
 use labrpc::rt::time::Instant;
 
-use super::{COMMIT_NOTICE_DELAY, Core, FAST_FAILURE, HEARTBEAT_INTERVAL, Message, Role, event};
+use super::{
+    COMMIT_NOTICE_DELAY, Core, FAST_FAILURE, HEARTBEAT_INTERVAL, Message, Role, event, invariant,
+};
 use crate::rpc::{AppendEntriesArgs, AppendEntriesReply, AppendOutcome, InstallSnapshotArgs};
 use crate::{Index, PeerId};
 
@@ -119,7 +121,7 @@ impl Core {
             return self.append_reply(AppendOutcome::StaleTerm);
         }
         self.observe_term(args.term, now);
-        assert!(
+        invariant!(
             !self.is_leader(),
             "two leaders in term {} (S{} and S{}): election safety is broken",
             self.current_term,
@@ -175,7 +177,7 @@ impl Core {
             match self.log.term_at(index) {
                 Some(term) if term == entry.term => continue,
                 Some(_) => {
-                    assert!(
+                    invariant!(
                         index > self.commit_index,
                         "S{} would delete committed entry {index} (commit index {})",
                         self.me,

@@ -408,6 +408,29 @@ impl World {
         self.state.lock().rng.random_range(0..bound)
     }
 
+    /// Called by a thread about to wait for another to finish: in a dead
+    /// world that wait would never end (its other threads stopped where they
+    /// stood, for good), so the process ends here with the world's report,
+    /// straight to stderr (the test's captured output is lost on exit).
+    pub(crate) fn stop_if_dead(&self, what: &str) {
+        if !self.is_dead() {
+            return;
+        }
+        let report = self
+            .state
+            .lock()
+            .death
+            .clone()
+            .unwrap_or_else(|| "the simulation died".to_owned());
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stderr(),
+            "\n{report}\n(the failing test waits for its threads to finish ({what}), which \
+             this failure stopped for good)\nstopping the test process."
+        );
+        std::process::exit(101);
+    }
+
     /// Whether thread `tid` has finished.
     pub(crate) fn is_finished(&self, tid: Tid) -> bool {
         self.state.lock().threads[tid].is_none()

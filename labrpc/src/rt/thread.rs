@@ -279,6 +279,7 @@ fn wait_finished(done: &AtomicBool, finished: &Finished, what: &'static str) {
     let site = Location::caller();
     here.world.step_at(here.tid, site, what);
     while !done.load(Ordering::Acquire) {
+        here.world.stop_if_dead(what);
         here.world
             .wait(here.tid, site, what, &[finished.completion], None);
     }
@@ -368,6 +369,7 @@ impl<'scope> Scope<'scope, '_> {
         }
         for finished in pending {
             while !here.world.is_finished(finished.tid) {
+                here.world.stop_if_dead("scope end");
                 here.world
                     .wait(here.tid, site, "scope end", &[finished.completion], None);
             }
@@ -402,6 +404,7 @@ impl<T> ScopedJoinHandle<'_, T> {
                 let site = Location::caller();
                 here.world.step_at(here.tid, site, "join");
                 while !here.world.is_finished(finished.tid) {
+                    here.world.stop_if_dead("join");
                     here.world
                         .wait(here.tid, site, "join", &[finished.completion], None);
                 }

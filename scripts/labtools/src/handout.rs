@@ -362,11 +362,13 @@ fn uncomment(line: &str) -> String {
 }
 
 /// Top-level entries that stay with the instructors (build directories are
-/// never copied).
-const INSTRUCTORS_ONLY: [&str; 2] = [".git", ".ci"];
-/// Directories below the top that stay with the instructors: the red
-/// team's cheating submissions (their test grades the reference).
-const INSTRUCTORS_ONLY_DIRS: [&str; 1] = ["scripts/redteam"];
+/// never copied): the catalogue of planted bugs among them, which patches
+/// the reference solution.
+const INSTRUCTORS_ONLY: [&str; 3] = [".git", ".ci", "mutants"];
+/// Paths below the top that stay with the instructors: the red team's
+/// cheating submissions (their test grades the reference) and the runner of
+/// planted bugs (it plants them in the reference).
+const INSTRUCTORS_ONLY_DIRS: [&str; 2] = ["scripts/redteam", "scripts/mutants"];
 /// The crates whose Rust sources carry handout markers; everything else is
 /// copied as it is, except the top-level README.md.
 const REDUCED: [&str; 2] = ["labraft", "kvraft"];

@@ -126,7 +126,9 @@ struct Profile {
 /// (compiler messages go to the terminal) and lists every test in them.
 /// With `target_dir`, builds there whatever `CARGO_TARGET_DIR` says. With
 /// `relink` (the grader), every test binary comes from this build: one left
-/// by an earlier build is deleted and linked again.
+/// by an earlier build is deleted and linked again. Each name in `cfg` is
+/// set for every crate (`--cfg NAME`, added to `RUSTFLAGS`); such a build
+/// belongs in a target directory of its own, or it rebuilds everything twice.
 ///
 /// # Errors
 /// When the build fails, or a binary cannot be listed; the message says
@@ -135,8 +137,9 @@ pub fn build_and_list(
     root: &Path,
     target_dir: Option<&Path>,
     relink: bool,
+    cfg: &[&str],
 ) -> Result<Vec<Test>, String> {
-    let mut binaries = build(root, target_dir)?;
+    let mut binaries = build(root, target_dir, cfg)?;
     // With `relink`, a test binary cargo found fresh was linked by an
     // earlier build, and a test run since could have replaced it: it is
     // linked again.
@@ -145,7 +148,7 @@ pub fn build_and_list(
         for binary in stale {
             let _ = std::fs::remove_file(&binary.executable);
         }
-        binaries = build(root, target_dir)?;
+        binaries = build(root, target_dir, cfg)?;
     }
     let mut tests = Vec::new();
     for Built {
@@ -195,10 +198,17 @@ struct Built {
 }
 
 /// Builds the test binaries of the [`PACKAGE`] in the checkout at `root`.
-fn build(root: &Path, target_dir: Option<&Path>) -> Result<Vec<Built>, String> {
+fn build(root: &Path, target_dir: Option<&Path>, cfg: &[&str]) -> Result<Vec<Built>, String> {
     let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     if let Some(dir) = target_dir {
         command.env("CARGO_TARGET_DIR", dir);
+    }
+    if !cfg.is_empty() {
+        let mut flags = std::env::var("RUSTFLAGS").unwrap_or_default();
+        for name in cfg {
+            flags.push_str(&format!(" --cfg {name}"));
+        }
+        command.env("RUSTFLAGS", flags.trim_start());
     }
     command
         .current_dir(root)

@@ -13,7 +13,7 @@ use std::process::Command;
 use std::sync::Mutex;
 
 use labtools::grading::Results;
-use labtools::{handout, suite, tree};
+use labtools::{edit, handout, suite, tree};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -24,7 +24,7 @@ struct Cheat {
     message: String,
     without_gate: Option<String>,
     #[serde(default)]
-    edit: Vec<Edit>,
+    edit: Vec<edit::Edit>,
     #[serde(default)]
     write: Vec<Write>,
     #[serde(default)]
@@ -36,14 +36,6 @@ struct Cheat {
 enum Base {
     Handout,
     Reference,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Edit {
-    file: PathBuf,
-    find: String,
-    replace: String,
 }
 
 #[derive(Deserialize)]
@@ -90,19 +82,7 @@ fn lay_out(base: Base, dir: &Path) {
 fn build_submission(name: &str, cheat: &Cheat) -> PathBuf {
     let dir = scratch().join("submissions").join(name);
     lay_out(cheat.base, &dir);
-    for edit in &cheat.edit {
-        let path = dir.join(&edit.file);
-        let text = fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("{name}: cannot read {}: {e}", edit.file.display()));
-        assert_eq!(
-            text.matches(&edit.find).count(),
-            1,
-            "{name}: {:?} must occur exactly once in {}",
-            edit.find,
-            edit.file.display()
-        );
-        fs::write(&path, text.replace(&edit.find, &edit.replace)).unwrap();
-    }
+    edit::apply(&dir, &cheat.edit).unwrap_or_else(|e| panic!("{name}: {e}"));
     for write in &cheat.write {
         let path = dir.join(&write.file);
         fs::create_dir_all(path.parent().unwrap()).unwrap();

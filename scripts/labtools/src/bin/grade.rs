@@ -289,7 +289,7 @@ impl Grader<'_> {
         }
         eprintln!("grade: building the tests in {}", root.display());
         let own_target = (!in_place).then_some(target.as_path());
-        let tests = match suite::build_and_list(&root, own_target, true) {
+        let tests = match suite::build_and_list(&root, own_target, true, &[]) {
             Ok(tests) => tests,
             Err(e) if in_place => return Err(e),
             Err(e) => {

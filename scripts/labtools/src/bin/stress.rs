@@ -183,7 +183,7 @@ fn stress(args: &Args) -> Result<ExitCode, String> {
         .max(1);
     let root = suite::this_checkout();
     eprintln!("stress: building the tests");
-    let tests = suite::build_and_list(&root, None, false)?;
+    let tests = suite::build_and_list(&root, None, false, &[])?;
     let selected = suite::select(&tests, &args.patterns);
     if selected.is_empty() {
         return Err(format!(

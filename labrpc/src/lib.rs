@@ -93,6 +93,6 @@ mod server;
 pub mod verdict;
 
 pub use method::Method;
-pub use network::{ClientEnd, Network, NoReply};
+pub use network::{ClientEnd, Network, NoReply, Replied};
 pub use persister::Persister;
 pub use server::{Server, Service};

@@ -80,6 +80,18 @@ struct Inner {
     /// (a flag, so that checking is not a scheduling point).
     shut: AtomicBool,
     handlers: Pool,
+    /// Where replies are announced, once someone watches them.
+    replies: Mutex<Option<Sender<Replied>>>,
+}
+
+/// A reply on its way to its caller, as [`Network::watch_replies`]
+/// announces it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Replied {
+    /// The server that sent it.
+    pub server: String,
+    /// The method it answers (`Raft.RequestVote`).
+    pub method: &'static str,
 }
 
 struct State {
@@ -229,6 +241,7 @@ impl Network {
                 closed,
                 shut: AtomicBool::new(false),
                 handlers: Pool::new(),
+                replies: Mutex::new(None),
             }),
         }
     }
@@ -365,6 +378,16 @@ impl Network {
     /// delivered.
     pub fn total_bytes(&self) -> u64 {
         self.inner.total_bytes.load(Ordering::Relaxed)
+    }
+
+    /// Announces every reply the network is about to deliver, from now on,
+    /// on the returned channel: the moment its server has answered, which a
+    /// tester can use to crash the server right after it replied. Only the
+    /// latest watcher hears them.
+    pub fn watch_replies(&self) -> Receiver<Replied> {
+        let (announce, replies) = channel::unbounded();
+        *self.inner.replies.lock() = Some(announce);
+        replies
     }
 
     /// Shuts the network down: calls in flight and every later call return
@@ -531,6 +554,13 @@ impl Inner {
         }
         if !mode.reliable && self.random(1000) < DROP_PER_MILLE {
             return None;
+        }
+        if let Some(announce) = &*self.replies.lock() {
+            // Nobody listening any more is as good as nobody asking.
+            let _ = announce.send(Replied {
+                server: route.server_name.clone(),
+                method: method.name(),
+            });
         }
         if !self.wire() {
             return None;

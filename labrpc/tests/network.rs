@@ -696,3 +696,30 @@ fn deleting_an_end_ends_its_calls_at_once() {
     assert!(t0.elapsed() < Duration::from_millis(5));
     net.cleanup();
 }
+
+/// Each reply the network delivers is announced once, with its server and
+/// method; replies that are not delivered (the server gone) are not.
+#[test]
+fn delivered_replies_are_announced() {
+    let (net, _) = junk_network(1);
+    let end = wired_end(&net, "end1-99");
+    assert_eq!(end.call(HANDLER2, &1).as_deref(), Ok("handler2-1"));
+    let replies = net.watch_replies();
+    assert_eq!(end.call(HANDLER2, &2).as_deref(), Ok("handler2-2"));
+    assert_eq!(end.call(HANDLER6, &"abc".to_owned()), Ok(3));
+    net.delete_server("server99");
+    assert_eq!(end.call(HANDLER2, &3), Err(NoReply));
+    let heard: Vec<labrpc::Replied> = std::iter::from_fn(|| replies.try_recv().ok()).collect();
+    let expected = |method| labrpc::Replied {
+        server: "server99".into(),
+        method,
+    };
+    assert_eq!(
+        heard,
+        [
+            expected("JunkServer.Handler2"),
+            expected("JunkServer.Handler6")
+        ]
+    );
+    net.cleanup();
+}

@@ -46,6 +46,17 @@ pub const SNAPSHOT_INTERVAL: Index = 10;
 /// The 2D tests' bound on the saved Raft state, in bytes.
 pub const MAX_LOG_SIZE: usize = 2000;
 
+/// How often the harness asks every peer whether it leads (see
+/// [`LeaderWatch`]): in a simulation often, since it costs no real time; in
+/// real time no more than the course's own checks would notice.
+fn leader_sample_interval() -> Duration {
+    if sim::is_simulated() {
+        Duration::from_millis(1)
+    } else {
+        Duration::from_millis(10)
+    }
+}
+
 /// A command the tests submit: a number, or (for the byte-count test) text.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Command {
@@ -106,6 +117,98 @@ struct Applied {
     errors: Vec<Option<String>>,
 }
 
+/// The harness's own watch on election safety, a check the course does
+/// not make: "at most one leader can be elected in a given term" (§5.2,
+/// Figure 3). A thread asks every running peer's [`Raft::state`] every
+/// [`leader_sample_interval`] and remembers which peer claimed each term;
+/// a second peer claiming a term fails the test at its next check. The
+/// course looks at leaders only when a test calls `check_one_leader`, so a
+/// second leader that steps down within a heartbeat goes unseen there.
+struct LeaderWatch {
+    /// The running instances, by peer.
+    peers: Arc<Mutex<Vec<Option<Raft>>>>,
+    seen: Arc<Mutex<Claims>>,
+    /// Dropped to stop the thread.
+    stop: Mutex<Option<Sender<()>>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// What the leader watch has seen.
+#[derive(Default)]
+struct Claims {
+    /// The peer that claimed to lead each term.
+    leaders: HashMap<Term, usize>,
+    /// The first second claim to a term.
+    violation: Option<String>,
+}
+
+impl LeaderWatch {
+    fn start(n: usize) -> LeaderWatch {
+        let peers = Arc::new(Mutex::new(vec![None; n]));
+        let seen = Arc::new(Mutex::new(Claims::default()));
+        let (stop, stopped) = channel::bounded::<()>(0);
+        let thread = {
+            let (peers, seen) = (Arc::clone(&peers), Arc::clone(&seen));
+            thread::Builder::new()
+                .name("tester-leader-watch".into())
+                .spawn(move || {
+                    let interval = leader_sample_interval();
+                    loop {
+                        select! {
+                            recv(stopped) -> _ => return,
+                            default(interval) => {}
+                        }
+                        let running: Vec<(usize, Raft)> = peers
+                            .lock()
+                            .iter()
+                            .enumerate()
+                            .filter_map(|(i, raft)| Some((i, raft.clone()?)))
+                            .collect();
+                        for (i, raft) in running {
+                            if let (term, true) = raft.state() {
+                                Self::claim(&seen, term, i);
+                            }
+                        }
+                    }
+                })
+                .expect("cannot spawn the leader watch")
+        };
+        LeaderWatch {
+            peers,
+            seen,
+            stop: Mutex::new(Some(stop)),
+            thread: Mutex::new(Some(thread)),
+        }
+    }
+
+    fn claim(seen: &Mutex<Claims>, term: Term, peer: usize) {
+        let mut seen = seen.lock();
+        let first = *seen.leaders.entry(term).or_insert(peer);
+        if first != peer && seen.violation.is_none() {
+            seen.violation = Some(format!(
+                "two leaders in term {term}: peer {first} and peer {peer} each said so \
+                 (state()); at most one can be elected in a term (§5.2, election safety)"
+            ));
+        }
+    }
+
+    /// Peer `i`'s running instance, or `None` while it is crashed.
+    fn set(&self, i: usize, raft: Option<Raft>) {
+        self.peers.lock()[i] = raft;
+    }
+
+    fn violation(&self) -> Option<String> {
+        self.seen.lock().violation.clone()
+    }
+
+    fn stop(&self) {
+        self.stop.lock().take();
+        if let Some(thread) = self.thread.lock().take() {
+            thread.join().expect("the leader watch does not panic");
+        }
+    }
+}
+
 /// One running instance of a peer.
 struct Instance {
     raft: Raft,
@@ -132,6 +235,7 @@ pub struct Config {
     applier: Applier,
     group: Mutex<Group>,
     applied: Arc<Mutex<Applied>>,
+    leaders: LeaderWatch,
     finished: Arc<AtomicBool>,
     rng: Mutex<Xoshiro256PlusPlus>,
     /// The summary's starting point, set by [`begin`](Config::begin).
@@ -179,6 +283,7 @@ impl Config {
                 max_index: 0,
                 errors: vec![None; n],
             })),
+            leaders: LeaderWatch::start(n),
             finished: Arc::new(AtomicBool::new(false)),
             rng,
             mark: Mutex::new(Mark {
@@ -234,6 +339,7 @@ impl Config {
     /// Checks the time limit, then prints the course's summary line: seconds,
     /// peers, RPCs, bytes, agreements.
     pub fn end(&self) {
+        self.check_safety();
         if let Err(e) = self.session.check_end() {
             self.fail(e);
         }
@@ -262,6 +368,7 @@ impl Config {
             group.saved[i] = Arc::new(group.saved[i].copy());
             group.instances[i].take()
         };
+        self.leaders.set(i, None);
         if let Some(instance) = instance {
             for name in &instance.end_names {
                 self.net.delete_end(name);
@@ -321,6 +428,7 @@ impl Config {
         let server = Server::new();
         server.add_service(raft.service());
         self.net.add_server(&support::server_name(i), server);
+        self.leaders.set(i, Some(raft.clone()));
         self.group.lock().instances[i] = Some(Instance {
             raft,
             end_names,
@@ -352,6 +460,20 @@ impl Config {
             self.enable_link(&group, i, j, false);
             self.enable_link(&group, j, i, false);
         }
+    }
+
+    /// Enables or disables the one-way link from peer `from` to peer `to`:
+    /// `from`'s requests to `to`, and `to`'s replies to them. (An
+    /// asymmetric partition, which the course's tests never make; links
+    /// change back with [`connect`](Config::connect) and
+    /// [`disconnect`](Config::disconnect).)
+    pub fn set_link(&self, from: usize, to: usize, enabled: bool) {
+        test_event!(
+            "link S{from} -> S{to} {}",
+            if enabled { "up" } else { "down" }
+        );
+        let group = self.group.lock();
+        self.enable_link(&group, from, to, enabled);
     }
 
     fn enable_link(&self, group: &Group, from: usize, to: usize, enabled: bool) {
@@ -428,9 +550,18 @@ impl Config {
             .unwrap_or(0)
     }
 
+    /// Fails the test if the harness's own watch saw two leaders in one
+    /// term (see [`LeaderWatch`]).
+    pub fn check_safety(&self) {
+        if let Some(violation) = self.leaders.violation() {
+            self.fail(violation);
+        }
+    }
+
     /// Checks that exactly one connected peer leads in the newest term that
     /// has a leader, trying for about five seconds; returns it.
     pub fn check_one_leader(&self) -> usize {
+        self.check_safety();
         for _ in 0..10 {
             thread::sleep(Duration::from_millis(450 + self.random(100)));
             let mut leaders: BTreeMap<Term, Vec<usize>> = BTreeMap::new();
@@ -458,6 +589,7 @@ impl Config {
 
     /// Checks that every connected peer has the same term; returns it.
     pub fn check_terms(&self) -> Option<Term> {
+        self.check_safety();
         let mut term = None;
         for i in 0..self.n {
             if !self.is_connected(i) {
@@ -479,6 +611,7 @@ impl Config {
 
     /// Checks that no connected peer thinks it leads.
     pub fn check_no_leader(&self) {
+        self.check_safety();
         for i in 0..self.n {
             if self.is_connected(i) && matches!(self.state(i), Some((_, true))) {
                 self.fail(format!(
@@ -491,6 +624,7 @@ impl Config {
     /// How many peers have applied `index`, and the command there; fails
     /// on any apply error, or if two peers applied different commands.
     pub fn n_committed(&self, index: Index) -> (usize, Option<Command>) {
+        self.check_safety();
         let applied = self.applied.lock();
         if let Some(error) = applied.errors.iter().flatten().next() {
             let error = error.clone();
@@ -604,6 +738,7 @@ impl Drop for Config {
             return;
         }
         self.finished.store(true, Ordering::SeqCst);
+        self.leaders.stop();
         // Shut the network first: calls still in flight return at once, so
         // every peer can be joined promptly.
         self.net.cleanup();

@@ -465,7 +465,7 @@ fn print_table(rows: &[Row], first_seed: u64, seeds: u32) {
     println!();
     println!("Planted bugs, {seeds} simulation seed(s) per test from seed {first_seed}:");
     println!(
-        "{:<34} {:<4} {:<14} {:<46} {:>6} {:>7}",
+        "{:<34} {:<4} {:<14} {:<54} {:>5} {:>7}",
         "mutant", "part", "verdict", "caught by", "seed", "seconds"
     );
     for row in rows {
@@ -481,7 +481,7 @@ fn print_table(rows: &[Row], first_seed: u64, seeds: u32) {
             None => ("-".to_owned(), "-".to_owned()),
         };
         println!(
-            "{:<34} {:<4} {:<14} {:<46} {:>6} {:>7.1}",
+            "{:<34} {:<4} {:<14} {:<54} {:>5} {:>7.1}",
             row.mutant, row.part, row.verdict, test, seed, row.test_seconds
         );
     }

@@ -34,6 +34,7 @@
 //! | [`set_reliable(false)`](Network::set_reliable) | each request waits 0–26 ms; 10 % of requests are lost before the handler runs; 10 % of replies are lost after it ran |
 //! | [`set_long_delays(true)`](Network::set_long_delays) | a call to an unreachable server gives up after 0–7 s (else 0–100 ms) |
 //! | [`set_long_reordering(true)`](Network::set_long_reordering) | 2/3 of replies are held back 200–2200 ms |
+//! | [`set_late_requests(true)`](Network::set_late_requests) | 1/3 of requests are held back 200–2200 ms before their handler runs (not in the course's network; the suite's own tests use it) |
 //! | [`enable(end, false)`](Network::enable) | nothing sent through `end` is delivered; replies to its calls in flight are discarded |
 //! | [`delete_server`](Network::delete_server) | the server's calls in flight return "no reply" at once; its late replies are never delivered |
 //!

@@ -98,6 +98,7 @@ struct State {
     reliable: bool,
     long_delays: bool,
     long_reordering: bool,
+    late_requests: bool,
     ends: HashMap<String, EndState>,
     servers: HashMap<String, Hosted>,
     next_lifeline: u64,
@@ -143,6 +144,7 @@ struct Mode {
     reliable: bool,
     long_delays: bool,
     long_reordering: bool,
+    late_requests: bool,
 }
 
 impl State {
@@ -167,6 +169,7 @@ impl State {
             reliable: self.reliable,
             long_delays: self.long_delays,
             long_reordering: self.long_reordering,
+            late_requests: self.late_requests,
         }
     }
 
@@ -229,6 +232,7 @@ impl Network {
                     reliable: true,
                     long_delays: false,
                     long_reordering: false,
+                    late_requests: false,
                     ends: HashMap::new(),
                     servers: HashMap::new(),
                     next_lifeline: 0,
@@ -362,6 +366,16 @@ impl Network {
         self.inner.state.lock().long_reordering = long_reordering;
     }
 
+    /// With late requests, a third of requests are held back 200–2200 ms
+    /// before their handler runs, as replies are with long reordering: an
+    /// old request (an InstallSnapshot, an AppendEntries) can then arrive
+    /// after newer ones from the same sender. The course's network holds a
+    /// request back 27 ms at most, so its tests never deliver one that late;
+    /// the suite's own tests do.
+    pub fn set_late_requests(&self, late_requests: bool) {
+        self.inner.state.lock().late_requests = late_requests;
+    }
+
     /// How many requests have been delivered to the server registered under
     /// `name` (0 when there is none).
     pub fn count(&self, name: &str) -> u64 {
@@ -409,6 +423,7 @@ impl fmt::Debug for Network {
             .field("reliable", &state.reliable)
             .field("long_delays", &state.long_delays)
             .field("long_reordering", &state.long_reordering)
+            .field("late_requests", &state.late_requests)
             .field("ends", &state.ends.len())
             .field("servers", &state.servers.len())
             .finish()
@@ -494,6 +509,13 @@ impl Inner {
                 return None;
             }
             if self.random(1000) < DROP_PER_MILLE {
+                return None;
+            }
+        }
+
+        if mode.late_requests && self.random(900) < 300 {
+            let ms = 200 + self.random(1 + self.random(2000));
+            if !self.pause(ms) {
                 return None;
             }
         }

@@ -3,7 +3,9 @@
 //! * [`raft`]: the Raft tester (the course's `config.go`): a group of peers on
 //!   an emulated network, crash and restart with persister copies, partitions,
 //!   and the checks the suites make (`check_one_leader`, `one`, the appliers'
-//!   checks of every applied command, RPC and byte counts).
+//!   checks of every applied command, RPC and byte counts), with two of its
+//!   own: a watch for two leaders in one term, and for snapshots older than
+//!   what their peer applied.
 //! * [`kv`]: the key/value tester (the course's kvraft `config.go`): servers,
 //!   clerks with their own ends, partitions, crash and restart, and every
 //!   clerk operation recorded for the linearizability check.
@@ -17,7 +19,8 @@
 //!
 //! The suites themselves are integration tests, one module per part, with
 //! the course's test names in snake case and the part as suffix:
-//! `tests/raft/` holds parts 2A–2D (`cargo test 2b` runs part 2B), and
+//! `tests/raft/` holds parts 2A–2D (`cargo test 2b` runs part 2B), with the
+//! suite's own tests beyond the course's in `tests/raft/beyond.rs`, and
 //! `tests/kv/` parts 3A–3B (`cargo test 3a`).
 
 pub mod kv;

@@ -204,7 +204,9 @@ impl LeaderWatch {
     fn stop(&self) {
         self.stop.lock().take();
         if let Some(thread) = self.thread.lock().take() {
-            thread.join().expect("the leader watch does not panic");
+            // A panic there (a `state()` that panics) is the panic
+            // recorder's to report, at the test's end.
+            let _ = thread.join();
         }
     }
 }
@@ -539,6 +541,13 @@ impl Config {
         self.net.set_long_reordering(on);
     }
 
+    /// Holds back a third of requests 200–2200 ms, or stops (see
+    /// [`Network::set_late_requests`]; not a fault the course's tests make).
+    pub fn set_late_requests(&self, on: bool) {
+        test_event!("late requests {}", if on { "on" } else { "off" });
+        self.net.set_late_requests(on);
+    }
+
     /// The largest saved Raft state among the peers, in bytes.
     pub fn log_size(&self) -> usize {
         let group = self.group.lock();
@@ -551,7 +560,9 @@ impl Config {
     }
 
     /// Fails the test if the harness's own watch saw two leaders in one
-    /// term (see [`LeaderWatch`]).
+    /// term: a thread asks every running peer's `state()` every millisecond
+    /// in simulation (10 ms in real time), and at most one peer may ever
+    /// claim a term (§5.2, election safety). The course makes no such check.
     pub fn check_safety(&self) {
         if let Some(violation) = self.leaders.violation() {
             self.fail(violation);
@@ -871,7 +882,11 @@ fn check_command(
 }
 
 /// Replaces peer `i`'s applied log with a snapshot's contents. With
-/// `expected`, the snapshot must cover exactly that index.
+/// `expected` (a snapshot Raft delivered), the snapshot must cover exactly
+/// that index, and (a check beyond the course's) must not be older than what
+/// the peer has applied already: a service switched to it would go back in
+/// time. The labs' `CondInstallSnapshot` (2021) refused such snapshots;
+/// since 2022 Raft itself must not deliver them.
 fn ingest_snapshot(
     applied: &mut Applied,
     i: usize,
@@ -886,6 +901,14 @@ fn ingest_snapshot(
         return Err(format!(
             "server {i} snapshot doesn't match the snapshot index: it covers {}, Raft said {index}",
             snapshot.last_included_index
+        ));
+    }
+    if expected.is_some() && snapshot.last_included_index < applied.last_applied[i] {
+        return Err(format!(
+            "server {i} was handed a snapshot through index {}, having applied through {}: the \
+             service would go back in time (Raft must not deliver a snapshot older than what it \
+             has applied)",
+            snapshot.last_included_index, applied.last_applied[i]
         ));
     }
     applied.logs[i] = snapshot

@@ -4,7 +4,9 @@
 //! from. Named with their part's suffix, so `cargo test 2a` runs them with
 //! the course's, and graded like them.
 
+use labrpc::rt::sync::atomic::{AtomicBool, Ordering};
 use labrpc::rt::thread;
+use labrpc::rt::time::{Duration, Instant};
 
 use tests::raft::{Config, ELECTION_TIMEOUT};
 use tests::support::run;
@@ -151,5 +153,234 @@ fn vote_survives_a_restart_2c() {
         panic!(
             "three groups in a row split their first election; this scenario needs one that did not"
         );
+    });
+}
+
+/// Figure 8 of the paper, played out step by step: a leader must not commit
+/// an entry of an earlier term by counting replicas.
+///
+/// §5.4.2: "Raft never commits log entries from previous terms by counting
+/// replicas"; Figure 8 shows how an entry of an earlier term, once on a
+/// majority, can still be overwritten. The course's `figure_8_2c` hopes
+/// random crashes reach that state; this test steers five peers there with
+/// partitions, as the paper draws it: (a) the leader A, cut off with one
+/// follower, logs an entry at index 2 that only they get; (b) the other
+/// three elect B, which logs another entry at index 2 while cut off, and
+/// crashes; (c) A wins a later term with the two peers that have neither
+/// entry, and replicates its old entry to them: now on a majority, but not
+/// committed, for no entry of A's new term is; (d) A crashes, B comes back
+/// and wins with those two peers (its last term is newer), and overwrites
+/// index 2 with its own entry, which commits. Had A counted replicas in (c),
+/// peers would have applied two different commands at index 2.
+#[test]
+fn figure_8_by_hand_2c() {
+    run(|| {
+        let servers = 5;
+        let cfg = Config::new(servers, false, false);
+        cfg.begin("Test (2C, beyond the course): Figure 8, step by step");
+        cfg.one(cfg.random_int(), servers, true);
+
+        // (a) The leader and one follower on one side, the other three on
+        // the other; the leader logs an entry only its side gets.
+        let a = cfg.check_one_leader();
+        let follower = (a + 1) % servers;
+        let others: Vec<usize> = (0..servers).filter(|&i| i != a && i != follower).collect();
+        for i in 0..servers {
+            for j in 0..servers {
+                let same_side = [a, follower].contains(&i) == [a, follower].contains(&j);
+                cfg.set_link(i, j, same_side);
+            }
+        }
+        if cfg.start(a, 101).is_none() {
+            cfg.fail(format!("peer {a} stopped leading with no failure"));
+        }
+        thread::sleep(ELECTION_TIMEOUT);
+
+        // (b) The other three elect a leader of a newer term, which logs
+        // its own entry while cut off, then crashes.
+        let b = cfg.check_one_leader();
+        if !others.contains(&b) {
+            cfg.fail(format!(
+                "expected a leader among peers {others:?}, which hold a majority; got peer {b}"
+            ));
+        }
+        cfg.disconnect(b);
+        if cfg.start(b, 102).is_none() {
+            cfg.fail(format!("peer {b} stopped leading with no failure"));
+        }
+        thread::sleep(ELECTION_TIMEOUT / 10);
+        cfg.crash1(b);
+
+        // (c) The old leader and the two peers with neither entry: only the
+        // old leader's log is up to date enough to win, with both votes.
+        let rest: Vec<usize> = others.iter().copied().filter(|&i| i != b).collect();
+        for i in 0..servers {
+            cfg.disconnect(i);
+        }
+        for &i in [a].iter().chain(&rest) {
+            cfg.connect(i);
+        }
+        let leader = cfg.check_one_leader();
+        if leader != a {
+            cfg.fail(format!(
+                "peer {leader} was elected with peers {a} and {rest:?} up, though peer {a}'s log \
+                 is more up to date than its own (§5.4.1)"
+            ));
+        }
+        thread::sleep(ELECTION_TIMEOUT);
+
+        // (d) The old leader crashes; the leader of (b) comes back and wins
+        // with the same two peers, overwrites index 2, and commits.
+        cfg.crash1(a);
+        cfg.start1(b);
+        cfg.connect(b);
+        let leader = cfg.check_one_leader();
+        if leader != b {
+            cfg.fail(format!(
+                "peer {leader} was elected with peers {b} and {rest:?} up, though peer {b}'s log \
+                 ends in a newer term than its own (§5.4.1)"
+            ));
+        }
+        cfg.one(103, 3, true);
+
+        // Everyone back: the whole group agrees.
+        cfg.start1(a);
+        cfg.connect(a);
+        cfg.connect(follower);
+        cfg.one(104, servers, true);
+        cfg.end();
+    });
+}
+
+/// A committed entry outlives its leader's loss right after the commit.
+///
+/// §5.4.3, Leader Completeness: an entry committed in a term is in the log
+/// of every leader of a later term. Right after a commit the followers'
+/// copies are least settled (entries just acknowledged, requests still in
+/// flight and, on an unreliable network, arriving out of order), so this
+/// test cuts the leader off the moment the first peer applies the last of a
+/// burst of commands, lets the other two elect a leader and agree on a new
+/// command, then reconnects it: the harness checks throughout that no two
+/// peers apply different commands at an index. The course cuts leaders off
+/// at moments of its own choosing, never right after a commit.
+#[test]
+fn partition_right_after_a_commit_2b() {
+    run(|| {
+        let servers = 3;
+        let cfg = Config::new(servers, true, false);
+        cfg.begin("Test (2B, beyond the course): the leader cut off right after a commit");
+        cfg.one(cfg.random_int(), servers, true);
+        for _ in 0..10 {
+            let leader = cfg.check_one_leader();
+            // A burst of commands, so that requests overlap.
+            let mut last = None;
+            for _ in 0..5 {
+                if let Some((index, _)) = cfg.start(leader, cfg.random_int()) {
+                    last = Some(index);
+                }
+            }
+            if let Some(index) = last {
+                let t0 = Instant::now();
+                while cfg.n_committed(index).0 == 0 && t0.elapsed() < 2 * ELECTION_TIMEOUT {
+                    thread::sleep(Duration::from_millis(1));
+                }
+            }
+            cfg.disconnect(leader);
+            cfg.one(cfg.random_int(), servers - 1, true);
+            cfg.connect(leader);
+        }
+        cfg.one(cfg.random_int(), servers, true);
+        cfg.end();
+    });
+}
+
+/// Votes that come back after their election is over do not count.
+///
+/// §5.2: a candidate wins with votes from a majority "for the same term";
+/// a vote granted for an earlier election says nothing about the current
+/// one, and counting it can elect two leaders in one term. In this test the
+/// three peers form a star: the two outer ones reach only the one in the
+/// middle, so neither can keep the other from standing, and elections
+/// follow one another, each won with the middle peer's vote; meanwhile most
+/// replies are held back 200–2200 ms (the course's long reordering, which
+/// only `figure_8_unreliable_2c` turns on), so votes come back after their
+/// candidates have stood again. The harness watches for two leaders in a
+/// term. Then all links are up, replies flow as usual, and one leader must
+/// emerge within the usual 5 s.
+#[test]
+fn late_votes_do_not_count_2a() {
+    run(|| {
+        let servers = 3;
+        let cfg = Config::new(servers, false, false);
+        cfg.begin("Test (2A, beyond the course): elections with late votes");
+        cfg.set_long_reordering(true);
+        for round in 0..4 {
+            let middle = round % servers;
+            for i in 0..servers {
+                for j in 0..servers {
+                    cfg.set_link(i, j, i == middle || j == middle);
+                }
+            }
+            thread::sleep(3 * ELECTION_TIMEOUT);
+            cfg.check_safety();
+        }
+        cfg.set_long_reordering(false);
+        for i in 0..servers {
+            cfg.connect(i);
+        }
+        cfg.check_one_leader();
+        cfg.end();
+    });
+}
+
+/// Snapshots installed while the leader is busy, with requests arriving
+/// late: a follower's service never goes back in time, and sees its
+/// commands in order.
+///
+/// Figure 13 and the 2D rules: a follower installs a snapshot only if it
+/// holds more than the follower has; Raft hands the service a snapshot or
+/// commands, in index order, never a snapshot older than what the service
+/// has applied. Here a stream of commands keeps the leader busy (it
+/// snapshots every ten entries) while followers fall behind and catch up
+/// by InstallSnapshot, and a third of requests are held back 200–2200 ms,
+/// so an old InstallSnapshot can arrive after the entries that followed it.
+/// The harness checks each peer's apply order, that no snapshot is older
+/// than what its peer applied (beyond the course's checks), and agreement.
+/// The course never delivers a request more than 27 ms late, nor installs
+/// snapshots under a stream of commands.
+#[test]
+fn snapshots_under_load_with_late_requests_2d() {
+    run(|| {
+        let servers = 3;
+        let cfg = Config::new(servers, false, true);
+        cfg.begin("Test (2D, beyond the course): snapshots under load, requests late");
+        cfg.one(cfg.random_int(), servers, true);
+        cfg.set_late_requests(true);
+        let done = AtomicBool::new(false);
+        thread::scope(|s| {
+            // The stream of commands: one every 5 ms to whoever leads.
+            s.spawn(|| {
+                while !done.load(Ordering::SeqCst) {
+                    for i in 0..servers {
+                        if cfg.start(i, cfg.random_int()).is_some() {
+                            break;
+                        }
+                    }
+                    thread::sleep(Duration::from_millis(5));
+                }
+            });
+            for round in 0..6 {
+                let behind = (round + 1) % servers;
+                cfg.disconnect(behind);
+                thread::sleep(ELECTION_TIMEOUT / 2);
+                cfg.connect(behind);
+                thread::sleep(ELECTION_TIMEOUT);
+                cfg.check_safety();
+            }
+            done.store(true, Ordering::SeqCst);
+        });
+        cfg.set_late_requests(false);
+        cfg.one(cfg.random_int(), servers, true);
+        cfg.end();
     });
 }

@@ -125,6 +125,7 @@ fn run(args: &Args) -> Result<ExitCode, String> {
     let target_dir = scratch.join("target");
     let logs = scratch.join("logs");
     fs::create_dir_all(&logs).map_err(|e| format!("cannot create {}: {e}", logs.display()))?;
+    let _lock = Lock::take(&scratch.join("lock"))?;
     let mut copy = WorkCopy::sync(&root, &scratch.join("src"))?;
     if let Some(name) = &args.plant {
         let mutant = catalogue
@@ -219,6 +220,52 @@ fn run(args: &Args) -> Result<ExitCode, String> {
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The working copy's lock: two runs planting in one copy would test each
+/// other's mutants. Holds this process's id; a lock whose process is gone is
+/// taken over.
+struct Lock(PathBuf);
+
+impl Lock {
+    fn take(path: &Path) -> Result<Lock, String> {
+        for _ in 0..2 {
+            match fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(path)
+            {
+                Ok(mut file) => {
+                    let _ = write!(file, "{}", std::process::id());
+                    return Ok(Lock(path.to_owned()));
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let holder = fs::read_to_string(path).unwrap_or_default();
+                    let alive = holder
+                        .trim()
+                        .parse::<u32>()
+                        .is_ok_and(|pid| Path::new(&format!("/proc/{pid}")).exists());
+                    if alive {
+                        return Err(format!(
+                            "another scripts/mutants (process {}) is using the working copy; \
+                             wait for it to finish (its lock is {})",
+                            holder.trim(),
+                            path.display()
+                        ));
+                    }
+                    let _ = fs::remove_file(path);
+                }
+                Err(e) => return Err(format!("cannot create {}: {e}", path.display())),
+            }
+        }
+        Err(format!("cannot take the lock {}", path.display()))
+    }
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.0);
+    }
 }
 
 struct Settings {

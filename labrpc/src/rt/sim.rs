@@ -416,12 +416,7 @@ impl World {
         if !self.is_dead() {
             return;
         }
-        let report = self
-            .state
-            .lock()
-            .death
-            .clone()
-            .unwrap_or_else(|| "the simulation died".to_owned());
+        let report = self.death_report();
         use std::io::Write as _;
         let _ = writeln!(
             std::io::stderr(),
@@ -429,6 +424,15 @@ impl World {
              this failure stopped for good)\nstopping the test process."
         );
         std::process::exit(101);
+    }
+
+    /// Why the world died, with its replay command.
+    fn death_report(&self) -> String {
+        self.state
+            .lock()
+            .death
+            .clone()
+            .unwrap_or_else(|| "the simulation died".to_owned())
     }
 
     /// Whether thread `tid` has finished.
@@ -618,12 +622,7 @@ impl World {
                 // Unwinding already: let it finish without scheduling.
                 return Wake::Timeout;
             }
-            let report = self
-                .state
-                .lock()
-                .death
-                .clone()
-                .unwrap_or_else(|| "the simulation died".to_owned());
+            let report = self.death_report();
             panic!("{report}");
         }
         loop {

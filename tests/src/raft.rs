@@ -115,6 +115,9 @@ struct Applied {
     max_index: Index,
     /// The first apply error of each peer.
     errors: Vec<Option<String>>,
+    /// Peers whose applier reads nothing for now (see
+    /// [`Config::hold_applier`]).
+    held: Vec<bool>,
 }
 
 /// The harness's own watch on election safety, a check the course does
@@ -284,6 +287,7 @@ impl Config {
                 last_applied: vec![0; n],
                 max_index: 0,
                 errors: vec![None; n],
+                held: vec![false; n],
             })),
             leaders: LeaderWatch::start(n),
             finished: Arc::new(AtomicBool::new(false)),
@@ -437,6 +441,16 @@ impl Config {
             stop_applier,
             applier,
         });
+    }
+
+    /// Holds peer `i`'s applier (`true`): it reads nothing from the apply
+    /// channel, like a service busy elsewhere, so Raft's sends on it block,
+    /// until let go (`false`). A check beyond the course's, whose appliers
+    /// read at once: Raft must stay correct however slowly its service
+    /// reads. Holds across a restart of the peer.
+    pub fn hold_applier(&self, i: usize, held: bool) {
+        test_event!("{} S{i}'s applier", if held { "hold" } else { "let go" });
+        self.applied.lock().held[i] = held;
     }
 
     /// Attaches peer `i` to the network: its ends to connected peers, and
@@ -769,6 +783,9 @@ impl Drop for Config {
     }
 }
 
+/// How often a held applier looks whether it has been let go.
+const HOLD_POLL: Duration = Duration::from_millis(1);
+
 /// Reads peer `i`'s apply channel until told to stop, checking each message.
 fn apply_loop(
     i: usize,
@@ -779,6 +796,12 @@ fn apply_loop(
     applied: &Mutex<Applied>,
 ) {
     loop {
+        while applied.lock().held[i] {
+            if !matches!(stop.try_recv(), Err(channel::TryRecvError::Empty)) {
+                return;
+            }
+            thread::sleep(HOLD_POLL);
+        }
         let message = select! {
             recv(messages) -> m => match m {
                 Ok(m) => m,

@@ -2,9 +2,14 @@
 //!
 //! The search is Wing and Gong's, with Lowe's memoisation of (set of
 //! operations linearized, model state) — the algorithm of the porcupine
-//! checker the course uses. A history is split into independent partitions
-//! (for a key/value store, one per key) which are checked concurrently; the
-//! first partition found illegal cancels the rest.
+//! checker the course uses — and one addition: after each step the model may
+//! look ahead and refuse a state that a later observation rules out
+//! ([`Model::may_continue`]). The key/value model does, which keeps a long
+//! run of concurrent appends that no `get` sees until its end (a partition
+//! healing, clerks retrying together) from costing one state per order of
+//! the run. A history is split into independent partitions (for a key/value
+//! store, one per key) which are checked concurrently; the first partition
+//! found illegal cancels the rest.
 //!
 //! Every check runs under a [`Budget`] of time and of remembered states, and
 //! has one of three outcomes ([`Verdict`]): linearizable, illegal, or unknown
@@ -63,6 +68,30 @@ pub trait Model: Sync {
         vec![("history".to_owned(), (0..history.len()).collect())]
     }
 
+    /// Whether a linearization can still go on from `state`, the state after
+    /// the operations placed so far. `pending` walks the calls and returns of
+    /// the operations not placed yet, in time order.
+    ///
+    /// The search asks after each step it takes, and backs up at once on an
+    /// error, instead of placing operations in orders that something later in
+    /// the history already rules out. So an error must mean that no order of
+    /// the pending operations can work from `state`: a necessary condition,
+    /// cheap to test (the key/value model compares the state with the next
+    /// value a `get` returned). The error is the event that rules the state
+    /// out, named in the report if the history is illegal. The default never
+    /// cuts the search.
+    fn may_continue<'a>(
+        &self,
+        state: &Self::State,
+        pending: impl Iterator<Item = Pending<'a, Self>>,
+    ) -> Result<(), Pending<'a, Self>>
+    where
+        Self: 'a,
+    {
+        let _ = (state, pending);
+        Ok(())
+    }
+
     /// A short description of an operation, e.g. `get("k") -> "v"`.
     fn describe_operation(&self, input: &Self::Input, output: &Self::Output) -> String;
 
@@ -101,6 +130,27 @@ where
             .finish()
     }
 }
+
+/// An event of an operation the search has not placed yet, as
+/// [`Model::may_continue`] sees it: the operation was called, or it returned
+/// (and so must be placed before anything that happened later).
+pub struct Pending<'a, M: Model + ?Sized> {
+    /// The operation.
+    pub operation: &'a Operation<M>,
+    /// Whether this is its return (at [`u64::MAX`], the last event of all,
+    /// for one that never returned) rather than its call.
+    pub returned: bool,
+    /// The operation's position in its partition.
+    position: usize,
+}
+
+impl<M: Model + ?Sized> Clone for Pending<'_, M> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<M: Model + ?Sized> Copy for Pending<'_, M> {}
 
 /// What a check may spend.
 #[derive(Clone, Copy, Debug)]

@@ -9,12 +9,19 @@
 //! linearized already: undo the last choice and try the next call instead.
 //! The history is linearizable when the list empties, and illegal when there
 //! is nothing left to undo.
+//!
+//! After each step the model may look ahead ([`Model::may_continue`]) and
+//! refuse a state that something later in the history rules out: without
+//! that, a run of concurrent appends that no `get` observes until the run
+//! ends is placed in every order the real-time constraints allow before the
+//! `get` refutes them (the number of orders grows exponentially with the
+//! run's length, however few appends overlap at any one time).
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use super::{Model, Operation, PartitionOutcome};
+use super::{Model, Operation, PartitionOutcome, Pending};
 
 /// How many steps the search takes between looks at the clock and at the
 /// cancellation flag.
@@ -107,6 +114,21 @@ impl Events {
         self.relink(self.matching[call].expect("unlift takes a call"));
         self.relink(call);
     }
+
+    /// The events still in the list, in time order.
+    fn pending<'a, M: Model>(
+        &'a self,
+        ops: &'a [&'a Operation<M>],
+    ) -> impl Iterator<Item = Pending<'a, M>> + 'a {
+        let tail = self.next.len() - 1;
+        std::iter::successors(Some(self.next[0]), |&node| Some(self.next[node]))
+            .take_while(move |&node| node != tail)
+            .map(|node| Pending {
+                operation: ops[self.op[node]],
+                returned: self.matching[node].is_none(),
+                position: self.op[node],
+            })
+    }
 }
 
 /// Searches for a linearization of `ops`; see the module documentation.
@@ -145,15 +167,37 @@ pub(super) fn search<M: Model>(
             if let Some(next_state) = model.step(&state, &op.input, &op.output) {
                 let mut next_linearized = linearized.clone();
                 next_linearized.set(events.op[node]);
+                // A state refused by the look-ahead stays remembered, so it
+                // is refused without looking again.
                 if seen.insert((next_linearized.clone(), next_state.clone())) {
                     if seen.len() > max_states {
                         return PartitionOutcome::OutOfStates;
                     }
-                    calls.push((node, std::mem::replace(&mut state, next_state)));
-                    linearized = next_linearized;
                     events.lift(node);
-                    node = events.next[head];
-                    continue;
+                    match model.may_continue(&next_state, events.pending(ops)) {
+                        Ok(()) => {
+                            calls.push((node, std::mem::replace(&mut state, next_state)));
+                            linearized = next_linearized;
+                            node = events.next[head];
+                            continue;
+                        }
+                        // The deepest failure may be this one: the prefix
+                        // with this operation, then what ruled it out.
+                        Err(blocker) => {
+                            if deepest
+                                .as_ref()
+                                .is_none_or(|(prefix, _)| calls.len() + 1 > prefix.len())
+                            {
+                                let prefix = calls
+                                    .iter()
+                                    .map(|&(call, _)| events.op[call])
+                                    .chain([events.op[node]])
+                                    .collect();
+                                deepest = Some((prefix, blocker.position));
+                            }
+                        }
+                    }
+                    events.unlift(node);
                 }
             }
             node = events.next[node];

@@ -384,3 +384,52 @@ fn snapshots_under_load_with_late_requests_2d() {
         cfg.end();
     });
 }
+
+/// A snapshot arrives while the follower's service is busy: the service
+/// sees the commands Raft was already handing it, in order, then the
+/// snapshot, never the snapshot in the middle of them.
+///
+/// The 2D rules: Raft hands its service commands and snapshots on one
+/// channel, in index order. A follower that installs a snapshot while its
+/// applier is partway through a batch of commands must let that batch
+/// finish first; an InstallSnapshot handler that sends the snapshot on the
+/// channel itself races the batch. Here a follower's service stops reading
+/// (the harness holds its applier) just as the follower learns of twenty
+/// committed entries, so its applier blocks mid-batch; cut off, it misses
+/// thirty more, which the others snapshot; back, it gets an
+/// InstallSnapshot. Then its service reads again. The course's appliers
+/// read at once, so the window never opens there.
+#[test]
+fn install_snapshot_while_the_service_is_busy_2d() {
+    run(|| {
+        let servers = 3;
+        let cfg = Config::new(servers, false, true);
+        cfg.begin("Test (2D, beyond the course): InstallSnapshot while the service is busy");
+        cfg.one(cfg.random_int(), servers, true);
+        let busy = (cfg.check_one_leader() + 1) % servers;
+
+        // Twenty entries the follower receives, with their commitment, all
+        // at once when it comes back, while its service is not reading.
+        cfg.disconnect(busy);
+        for _ in 0..20 {
+            cfg.one(cfg.random_int(), servers - 1, true);
+        }
+        cfg.hold_applier(busy, true);
+        cfg.connect(busy);
+        thread::sleep(ELECTION_TIMEOUT);
+
+        // Thirty more it misses, which the others snapshot; back again, it
+        // is sent their snapshot.
+        cfg.disconnect(busy);
+        for _ in 0..30 {
+            cfg.one(cfg.random_int(), servers - 1, true);
+        }
+        cfg.connect(busy);
+        thread::sleep(ELECTION_TIMEOUT);
+
+        // The service reads again, and must catch up in order.
+        cfg.hold_applier(busy, false);
+        cfg.one(cfg.random_int(), servers, true);
+        cfg.end();
+    });
+}

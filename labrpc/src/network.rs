@@ -577,7 +577,10 @@ impl Inner {
         if !mode.reliable && self.random(1000) < DROP_PER_MILLE {
             return None;
         }
-        if let Some(announce) = &*self.replies.lock() {
+        // Sent outside the lock: a send is a scheduling point in a
+        // simulation, where no thread may wait holding a plain lock.
+        let announce = self.replies.lock().clone();
+        if let Some(announce) = announce {
             // Nobody listening any more is as good as nobody asking.
             let _ = announce.send(Replied {
                 server: route.server_name.clone(),

@@ -421,3 +421,44 @@ fn real_and_simulated_channels_do_not_mix() {
     });
     assert!(message.contains("outside the simulated world"), "{message}");
 }
+
+/// Replies are announced to a watcher while many calls are in flight at
+/// once in a simulation: announcing is a scheduling point, so it must not
+/// happen while the network holds one of its plain locks (it did, and a
+/// second caller then blocked on that lock where the simulation could not
+/// see it, which stalled the world).
+#[test]
+fn replies_are_announced_while_many_calls_are_in_flight() {
+    const ECHO: labrpc::Method<u32, u32> = labrpc::Method::new("Echo.Call");
+    for seed in 0..20 {
+        let heard = simulate(seed, || {
+            let net = labrpc::Network::with_seed(seed);
+            let mut service = labrpc::Service::new("Echo");
+            service.handle(ECHO, |x: u32| x);
+            let server = labrpc::Server::new();
+            server.add_service(service);
+            net.add_server("server-0", server);
+            let replies = net.watch_replies();
+            let callers: Vec<_> = (0..8)
+                .map(|c| {
+                    let name = format!("end-{c}");
+                    let end = net.make_end(&name);
+                    net.connect(&name, "server-0");
+                    net.enable(&name, true);
+                    thread::spawn(move || {
+                        for i in 0..5 {
+                            assert_eq!(end.call(ECHO, &i), Ok(i));
+                        }
+                    })
+                })
+                .collect();
+            for caller in callers {
+                caller.join().expect("a caller panicked");
+            }
+            let heard = std::iter::from_fn(|| replies.try_recv().ok()).count();
+            net.cleanup();
+            heard
+        });
+        assert_eq!(heard, 40, "seed {seed}");
+    }
+}

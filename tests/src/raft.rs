@@ -16,7 +16,7 @@ use labrpc::rt::sync::atomic::{AtomicBool, Ordering};
 use labrpc::rt::sync::{Arc, Mutex};
 use labrpc::rt::thread::{self, JoinHandle};
 use labrpc::rt::time::{Duration, Instant};
-use labrpc::{Network, Persister, Server, select};
+use labrpc::{Network, Persister, Replied, Server, select};
 use rand::rngs::Xoshiro256PlusPlus;
 use serde::{Deserialize, Serialize};
 
@@ -490,6 +490,14 @@ impl Config {
         );
         let group = self.group.lock();
         self.enable_link(&group, from, to, enabled);
+    }
+
+    /// Announces, from now on, each reply a peer sends that the network is
+    /// about to deliver (see [`Network::watch_replies`]; a peer's server is
+    /// named [`support::server_name`]): the moment a peer has answered, for
+    /// a test to act on. Only the latest watch hears them.
+    pub fn watch_replies(&self) -> Receiver<Replied> {
+        self.net.watch_replies()
     }
 
     fn enable_link(&self, group: &Group, from: usize, to: usize, enabled: bool) {

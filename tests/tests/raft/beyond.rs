@@ -433,3 +433,94 @@ fn install_snapshot_while_the_service_is_busy_2d() {
         cfg.end();
     });
 }
+
+/// A peer that grants its vote waits a whole election timeout before it
+/// stands itself.
+///
+/// Figure 2, rules for followers: "If election timeout elapses without
+/// receiving AppendEntries RPC from current leader or granting vote to
+/// candidate: convert to candidate". Granting a vote restarts the timer, as
+/// a heartbeat does. The lab allows at most ten heartbeats a second, so they
+/// are at least 100 ms apart, and an election timeout must be longer than
+/// that, or followers would stand between heartbeats (`steady_leader_2a`):
+/// so no peer stands within 100 ms of granting a vote. A voter that keeps
+/// its old timer stands when that runs out, often just after it voted, and
+/// unseats the leader it has just elected. Here the leader of three peers
+/// is cut off; of the two left, one stands and the other votes for it; the
+/// moment the vote is on its way the harness cuts the new leader's link to
+/// the voter, so no heartbeat restarts the voter's timer, and times how
+/// long the voter waits before it stands. A round counts only if the
+/// candidate did win (so the voter granted its vote), and fails if the
+/// voter stood within 80 ms of its reply (100 ms, less 20 for the harness's
+/// own reactions in real time). Twelve rounds.
+#[test]
+fn a_vote_restarts_the_election_timer_2a() {
+    run(|| {
+        const BOUND: Duration = Duration::from_millis(80);
+        let servers = 3;
+        let cfg = Config::new(servers, false, false);
+        cfg.begin("Test (2A, beyond the course): granting a vote restarts the election timer");
+        let mut waits = Vec::new();
+        for round in 1..=12 {
+            let leader = cfg.check_one_leader();
+            cfg.disconnect(leader);
+            let replies = cfg.watch_replies();
+            // The first reply either peer left sends is its answer to the
+            // other's RequestVote: nobody else can reach them.
+            let (voter, voted_at) = loop {
+                let Ok(replied) = replies.recv_timeout(ELECTION_TIMEOUT * 5) else {
+                    cfg.fail(format!(
+                        "round {round}: no peer answered anyone within 5 s of the leader \
+                         (peer {leader}) being cut off"
+                    ));
+                };
+                if let Some(peer) = (0..servers)
+                    .find(|&i| i != leader && replied.server == tests::support::server_name(i))
+                {
+                    break (peer, Instant::now());
+                }
+            };
+            let candidate = (0..servers)
+                .find(|&i| i != leader && i != voter)
+                .expect("three peers");
+            cfg.set_link(candidate, voter, false);
+            // Watch until the voter stands (its term passes the one the
+            // candidate won), for at most 5 s.
+            let mut won = None;
+            let mut stood = None;
+            while voted_at.elapsed() < ELECTION_TIMEOUT * 5 {
+                if let Some((term, true)) = cfg.state(candidate) {
+                    won.get_or_insert(term);
+                }
+                if let (Some(won), Some((term, _))) = (won, cfg.state(voter))
+                    && term > won
+                {
+                    stood = Some(voted_at.elapsed());
+                    break;
+                }
+                thread::sleep(Duration::from_millis(1));
+            }
+            if let Some(after) = stood {
+                waits.push(after);
+                if after < BOUND {
+                    cfg.fail(format!(
+                        "round {round}: peer {voter} voted for peer {candidate}, which won, then \
+                         stood itself {} ms later, having heard nothing since; granting a vote \
+                         must restart the election timer (Figure 2), and an election timeout \
+                         is longer than the 100 ms between heartbeats",
+                        after.as_millis()
+                    ));
+                }
+            }
+            cfg.set_link(candidate, voter, true);
+            cfg.connect(leader);
+        }
+        let shortest = waits.iter().min().map_or(0, Duration::as_millis);
+        println!(
+            "  ... {} of 12 rounds timed; the shortest wait was {shortest} ms",
+            waits.len()
+        );
+        cfg.check_one_leader();
+        cfg.end();
+    });
+}

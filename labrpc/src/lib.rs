@@ -35,6 +35,8 @@
 //! | [`set_long_delays(true)`](Network::set_long_delays) | a call to an unreachable server gives up after 0–7 s (else 0–100 ms) |
 //! | [`set_long_reordering(true)`](Network::set_long_reordering) | 2/3 of replies are held back 200–2200 ms |
 //! | [`set_late_requests(true)`](Network::set_late_requests) | 1/3 of requests are held back 200–2200 ms before their handler runs (not in the course's network; the suite's own tests use it) |
+//! | [`hold_replies(end, true)`](Network::hold_replies) | replies to `end`'s calls wait until let go (not in the course's network; the suite's own tests use it) |
+//! | [`block_requests(end, true)`](Network::block_requests) | `end`'s new calls are lost; replies to its calls already delivered still come back (not in the course's network; the suite's own tests use it) |
 //! | [`enable(end, false)`](Network::enable) | nothing sent through `end` is delivered; replies to its calls in flight are discarded |
 //! | [`delete_server`](Network::delete_server) | the server's calls in flight return "no reply" at once; its late replies are never delivered |
 //!

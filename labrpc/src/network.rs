@@ -111,6 +111,12 @@ struct EndState {
     /// Lives as long as the end: wakes calls waiting to time out when the
     /// end is deleted.
     exists: Lifeline,
+    /// Whether replies to this end's calls are held back (see
+    /// [`Network::hold_replies`]).
+    replies_held: bool,
+    /// Whether this end's new calls are lost (see
+    /// [`Network::block_requests`]).
+    requests_blocked: bool,
 }
 
 struct Hosted {
@@ -177,6 +183,9 @@ impl State {
     /// server exists.
     fn route(&self, end: &str) -> Option<Route> {
         let end = self.ends.get(end)?;
+        if end.requests_blocked {
+            return None;
+        }
         let end_life = end.enabled.as_ref()?;
         let server_name = end.server.as_ref()?;
         let hosted = self.servers.get(server_name)?;
@@ -273,6 +282,8 @@ impl Network {
                 server: None,
                 enabled: None,
                 exists,
+                replies_held: false,
+                requests_blocked: false,
             },
         );
         ClientEnd {
@@ -334,6 +345,32 @@ impl Network {
         } else if !enabled {
             state.end(end).enabled = None;
         }
+    }
+
+    /// Holds back the replies to `end`'s calls (`true`), from calls in flight
+    /// and later ones alike, until let go (`false`): they wait, neither lost
+    /// nor delivered, while the end stays enabled (disabled, it discards
+    /// them, as always). So a reply can arrive after its caller's term has
+    /// long passed. The course's network never does; the suite's own tests
+    /// do.
+    ///
+    /// # Panics
+    /// When there is no end called `end`.
+    pub fn hold_replies(&self, end: &str, held: bool) {
+        self.inner.state.lock().end(end).replies_held = held;
+    }
+
+    /// Loses `end`'s new calls (`true`), as if it were disabled, until
+    /// unblocked (`false`), while the replies to its calls already on their
+    /// way still come back (or stay held, see
+    /// [`hold_replies`](Network::hold_replies)): a link that failed in one
+    /// direction after the requests went through. Not in the course's
+    /// network; the suite's own tests use it.
+    ///
+    /// # Panics
+    /// When there is no end called `end`.
+    pub fn block_requests(&self, end: &str, blocked: bool) {
+        self.inner.state.lock().end(end).requests_blocked = blocked;
     }
 
     /// Makes the network reliable, or not. Unreliable: each request waits
@@ -442,6 +479,14 @@ impl Inner {
 
     /// Sleeps `ms` milliseconds; false when the network was cleaned up
     /// meanwhile (the sleep then ends at once).
+    fn replies_held(&self, end: &str) -> bool {
+        self.state
+            .lock()
+            .ends
+            .get(end)
+            .is_some_and(|e| e.replies_held)
+    }
+
     fn pause(&self, ms: u64) -> bool {
         self.wait(Duration::from_millis(ms))
     }
@@ -573,6 +618,16 @@ impl Inner {
         // persister the tester has since superseded.
         if !self.state.lock().still_stands(end, &route) {
             return None;
+        }
+        if self.replies_held(end) {
+            while self.replies_held(end) {
+                if !self.pause(1) {
+                    return None;
+                }
+            }
+            if !self.state.lock().still_stands(end, &route) {
+                return None;
+            }
         }
         if !mode.reliable && self.random(1000) < DROP_PER_MILLE {
             return None;

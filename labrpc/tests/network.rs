@@ -723,3 +723,58 @@ fn delivered_replies_are_announced() {
     );
     net.cleanup();
 }
+
+/// Replies to a held end wait until it is let go, then arrive, even when
+/// the end's new requests are blocked meanwhile; those of a held end that is
+/// disabled meanwhile are discarded.
+#[test]
+fn held_replies_wait_until_let_go() {
+    let (net, log) = junk_network(1);
+    let end = wired_end(&net, "end1-99");
+    net.hold_replies("end1-99", true);
+    let caller = {
+        let end = end.clone();
+        thread::spawn(move || end.call(HANDLER2, &7))
+    };
+    // The handler ran, but its reply is held.
+    let t0 = Instant::now();
+    while log.lock().log2.is_empty() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(5),
+            "the handler never ran"
+        );
+        thread::sleep(Duration::from_millis(1));
+    }
+    thread::sleep(Duration::from_millis(100));
+    assert!(!caller.is_finished(), "a held reply was delivered");
+    net.hold_replies("end1-99", false);
+    assert_eq!(caller.join().unwrap().as_deref(), Ok("handler2-7"));
+
+    // Blocked requests: a held reply still arrives, a new call is lost.
+    net.hold_replies("end1-99", true);
+    let caller = {
+        let end = end.clone();
+        thread::spawn(move || end.call(HANDLER2, &9))
+    };
+    while !log.lock().log2.contains(&9) {
+        thread::sleep(Duration::from_millis(1));
+    }
+    net.block_requests("end1-99", true);
+    net.hold_replies("end1-99", false);
+    assert_eq!(caller.join().unwrap().as_deref(), Ok("handler2-9"));
+    assert_eq!(end.call(HANDLER2, &10), Err(NoReply));
+    assert!(
+        !log.lock().log2.contains(&10),
+        "a blocked request was delivered"
+    );
+    net.block_requests("end1-99", false);
+    assert_eq!(end.call(HANDLER2, &11).as_deref(), Ok("handler2-11"));
+
+    net.hold_replies("end1-99", true);
+    let caller = thread::spawn(move || end.call(HANDLER2, &8));
+    thread::sleep(Duration::from_millis(100));
+    net.enable("end1-99", false);
+    net.hold_replies("end1-99", false);
+    assert_eq!(caller.join().unwrap(), Err(NoReply));
+    net.cleanup();
+}

@@ -492,6 +492,37 @@ impl Config {
         self.enable_link(&group, from, to, enabled);
     }
 
+    /// Holds back (`true`) the replies to peer `from`'s requests to peer
+    /// `to`, those in flight and later ones, until let go (`false`): they
+    /// arrive late, even after the term they were sent in (see
+    /// [`Network::hold_replies`]; the course's tests never do this). Applies
+    /// to `from`'s current instance only.
+    pub fn hold_replies(&self, from: usize, to: usize, held: bool) {
+        test_event!(
+            "{} replies S{to} -> S{from}",
+            if held { "hold" } else { "let go" }
+        );
+        let group = self.group.lock();
+        if let Some(instance) = &group.instances[from] {
+            self.net.hold_replies(&instance.end_names[to], held);
+        }
+    }
+
+    /// Loses (`true`) peer `from`'s new requests to peer `to` until
+    /// unblocked (`false`), while replies to requests already delivered
+    /// still come back (see [`Network::block_requests`]; the course's tests
+    /// never do this). Applies to `from`'s current instance only.
+    pub fn block_requests(&self, from: usize, to: usize, blocked: bool) {
+        test_event!(
+            "{} requests S{from} -> S{to}",
+            if blocked { "block" } else { "unblock" }
+        );
+        let group = self.group.lock();
+        if let Some(instance) = &group.instances[from] {
+            self.net.block_requests(&instance.end_names[to], blocked);
+        }
+    }
+
     /// Announces, from now on, each reply a peer sends that the network is
     /// about to deliver (see [`Network::watch_replies`]; a peer's server is
     /// named [`support::server_name`]): the moment a peer has answered, for

@@ -524,3 +524,137 @@ fn a_vote_restarts_the_election_timer_2a() {
         cfg.end();
     });
 }
+
+/// A leader does not count a reply to a request it sent in an earlier term
+/// of its own.
+///
+/// Figure 2 and §5.3: the leader tracks `matchIndex` for its current term,
+/// and commits an entry of that term once a majority holds it. A success
+/// reply to an AppendEntries of an earlier term speaks of the log as the
+/// leader had it then; if another leader has since rewritten those indices,
+/// counting it makes the leader believe a follower holds entries it never
+/// received, and commit them on a minority. Here (five peers) the leader L
+/// of a term sends entries 2–4 to F alone, whose replies the harness holds
+/// back (`Config::hold_replies`). The three others elect a leader X, which
+/// commits another entry at index 2 and rewrites L's log with it. L, no
+/// longer hearing X, wins a later term and appends an entry at index 3,
+/// which H takes and F refuses (its log differs at 2):
+/// two of five hold it, so it must not be committed. Then the link from L
+/// to F fails one way (`Config::block_requests`): F's held replies, the
+/// old term's among them, arrive, and F hears nothing more. Last, F, G and
+/// I, which never had L's entry at 3, commit a command there: if L
+/// committed its own, the two disagree. The course's tests never deliver a
+/// reply from an earlier term of a peer that leads again.
+#[test]
+fn a_reply_from_an_earlier_term_does_not_count_2c() {
+    run(|| {
+        let servers = 5;
+        let cfg = Config::new(servers, false, false);
+        cfg.begin("Test (2C, beyond the course): a reply from an earlier term does not count");
+        cfg.one(cfg.random_int(), servers, true);
+        let l = cfg.check_one_leader();
+        let [f, g, h, i] = [1, 2, 3, 4].map(|k| (l + k) % servers);
+        // Exactly these one-way links up.
+        let only = |links: &[(usize, usize)]| {
+            for from in 0..servers {
+                for to in (0..servers).filter(|&to| to != from) {
+                    cfg.set_link(from, to, links.contains(&(from, to)));
+                }
+            }
+        };
+        let among = |peers: &[usize]| -> Vec<(usize, usize)> {
+            peers
+                .iter()
+                .flat_map(|&a| peers.iter().filter(move |&&b| b != a).map(move |&b| (a, b)))
+                .collect()
+        };
+        let until = |what: &str, done: &dyn Fn() -> bool| {
+            let t0 = Instant::now();
+            while !done() {
+                if t0.elapsed() > ELECTION_TIMEOUT * 5 {
+                    cfg.fail(format!("{what} did not happen within 5 s"));
+                }
+                thread::sleep(Duration::from_millis(10));
+            }
+        };
+        // The peer of `peers` that leads a term after `after`.
+        let leader_among = |peers: &[usize], after: u64| {
+            let t0 = Instant::now();
+            loop {
+                let leader = peers.iter().copied().find(|&p| {
+                    cfg.state(p)
+                        .is_some_and(|(term, leads)| leads && term > after)
+                });
+                if let Some(p) = leader {
+                    return p;
+                }
+                if t0.elapsed() > ELECTION_TIMEOUT * 5 {
+                    cfg.fail(format!("none of peers {peers:?} was elected within 5 s"));
+                }
+                thread::sleep(Duration::from_millis(10));
+            }
+        };
+        let term_of = |p: usize| cfg.state(p).map_or(0, |(term, _)| term);
+        let start_at = |p: usize, expected: u64| {
+            let placed = cfg.start(p, cfg.random_int()).map(|(index, _)| index);
+            if placed != Some(expected) {
+                cfg.fail(format!(
+                    "peer {p} placed a command at {placed:?}, expected index {expected}"
+                ));
+            }
+        };
+
+        // L sends entries 2-4 to F alone; F's replies are held.
+        cfg.hold_replies(l, f, true);
+        let mut links = vec![(l, f), (f, l)];
+        links.extend(among(&[g, h, i]));
+        only(&links);
+        for index in 2..=4 {
+            start_at(l, index);
+        }
+        thread::sleep(ELECTION_TIMEOUT / 2);
+
+        // G, H and I elect X, which commits another entry at 2 and rewrites
+        // L's log with it.
+        let x = leader_among(&[g, h, i], term_of(l));
+        start_at(x, 2);
+        until("G, H and I committing index 2", &|| {
+            cfg.n_committed(2).0 >= 3
+        });
+        links.push((x, l));
+        only(&links);
+        until("L taking X's entry at index 2", &|| {
+            cfg.n_committed(2).0 >= 4
+        });
+
+        // X's heartbeats no longer reach L, which stands and wins a later
+        // term; its entry at 3 reaches H, and F, which refuses it.
+        let mut links = vec![(l, f), (l, g), (l, h), (l, i)];
+        links.extend(among(&[g, h, i]));
+        only(&links);
+        leader_among(&[l], term_of(x));
+        only(&[(l, f), (l, h)]);
+        start_at(l, 3);
+        thread::sleep(ELECTION_TIMEOUT / 2);
+
+        // F hears nothing more from L; its held replies arrive.
+        cfg.block_requests(l, f, true);
+        cfg.hold_replies(l, f, false);
+        thread::sleep(ELECTION_TIMEOUT / 2);
+
+        // F, G and I commit a command at 3 without L and H.
+        only(&among(&[f, g, i]));
+        let y = leader_among(&[f, g, i], term_of(l).max(term_of(x)));
+        start_at(y, 3);
+        until("F, G and I committing index 3", &|| {
+            cfg.n_committed(3).0 >= 3
+        });
+
+        cfg.block_requests(l, f, false);
+        for p in 0..servers {
+            cfg.connect(p);
+        }
+        cfg.one(cfg.random_int(), servers, true);
+        cfg.end();
+    });
+}

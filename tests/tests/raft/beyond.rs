@@ -658,3 +658,91 @@ fn a_reply_from_an_earlier_term_does_not_count_2c() {
         cfg.end();
     });
 }
+
+/// A follower that installs a snapshot keeps the entries that follow it.
+///
+/// Figure 13, InstallSnapshot receiver, step 6: "If existing log entry has
+/// same index and term as snapshot's last included entry, retain log
+/// entries following it". Those entries may be what made the leader commit
+/// them: a follower that drops them loses committed commands. Here the
+/// leader L of three peers sends entries 2–9 to F and G, then 10–12 to F
+/// alone, and hears nothing back yet (the harness holds their replies;
+/// G, which hears nothing more, is kept from disturbing anyone). G's
+/// replies arrive: L commits 2–9 and its service snapshots at 9. F,
+/// whose commit index is still 1, is sent that snapshot and installs it
+/// while holding 10–12. Then F hears nothing more from L (the link fails
+/// one way), and its replies arrive: L counts F's acknowledgement of 12 and
+/// commits 10–12 on the two of them. Last L is cut off; F and G must elect
+/// a leader that holds 10–12, since they are committed. The course's tests
+/// never deliver a snapshot to a follower that holds entries beyond it.
+#[test]
+fn a_snapshot_keeps_the_entries_after_it_2d() {
+    run(|| {
+        let servers = 3;
+        let cfg = Config::new(servers, false, true);
+        cfg.begin("Test (2D, beyond the course): a snapshot keeps the entries after it");
+        cfg.one(cfg.random_int(), servers, true);
+        let l = cfg.check_one_leader();
+        let (f, g) = ((l + 1) % servers, (l + 2) % servers);
+        let start_at = |expected: u64| {
+            let placed = cfg.start(l, cfg.random_int()).map(|(index, _)| index);
+            if placed != Some(expected) {
+                cfg.fail(format!(
+                    "the leader placed a command at {placed:?}, expected index {expected}"
+                ));
+            }
+        };
+        let until = |what: &str, done: &dyn Fn() -> bool| {
+            let t0 = Instant::now();
+            while !done() {
+                if t0.elapsed() > ELECTION_TIMEOUT * 5 {
+                    cfg.fail(format!("{what} did not happen within 5 s"));
+                }
+                thread::sleep(Duration::from_millis(10));
+            }
+        };
+
+        // Entries 2-9 to F and G, 10-12 to F alone; no replies yet.
+        cfg.hold_replies(l, f, true);
+        cfg.hold_replies(l, g, true);
+        for index in 2..=9 {
+            start_at(index);
+        }
+        thread::sleep(ELECTION_TIMEOUT / 3);
+        // G hears nothing more from L (and, not hearing from L, it will
+        // stand, but cannot reach anyone).
+        cfg.block_requests(l, g, true);
+        cfg.set_link(g, l, false);
+        cfg.set_link(g, f, false);
+        for index in 10..=12 {
+            start_at(index);
+        }
+        thread::sleep(ELECTION_TIMEOUT / 3);
+        cfg.block_requests(l, f, true);
+
+        // G's replies: L commits 2-9, and snapshots at 9.
+        cfg.hold_replies(l, g, false);
+        until("the leader applying index 9", &|| cfg.n_committed(9).0 >= 1);
+        thread::sleep(ELECTION_TIMEOUT / 10);
+        // F is sent the snapshot.
+        cfg.block_requests(l, f, false);
+        thread::sleep(ELECTION_TIMEOUT / 3);
+
+        // F hears nothing more; its replies arrive: L commits 10-12.
+        cfg.block_requests(l, f, true);
+        cfg.hold_replies(l, f, false);
+        until("the leader applying index 12", &|| {
+            cfg.n_committed(12).0 >= 1
+        });
+
+        // Without L, F and G go on from what was committed.
+        cfg.disconnect(l);
+        cfg.block_requests(l, f, false);
+        cfg.block_requests(l, g, false);
+        cfg.connect(g);
+        cfg.one(cfg.random_int(), servers - 1, true);
+        cfg.connect(l);
+        cfg.one(cfg.random_int(), servers, true);
+        cfg.end();
+    });
+}

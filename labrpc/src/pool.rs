@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::rt::channel::{self, Receiver, RecvTimeoutError, Sender};
+use crate::rt::sim;
 use crate::rt::sync::PlainMutex as Mutex;
 use crate::rt::thread;
 use crate::rt::time::Duration;
@@ -76,6 +77,10 @@ fn claim(idle: &AtomicUsize) -> bool {
 fn work(first: Job, receiver: &Receiver<Job>, idle: &AtomicUsize) {
     first();
     loop {
+        // A job runs on its server's machine (`sim::serve`); an idle worker
+        // must not, or that server's crash would kill a worker the count
+        // below still offers to the next job, which would then wait forever.
+        sim::idle_handler();
         idle.fetch_add(1, Ordering::AcqRel);
         let job = loop {
             match receiver.recv_timeout(IDLE_EXIT) {

@@ -462,3 +462,38 @@ fn replies_are_announced_while_many_calls_are_in_flight() {
         assert_eq!(heard, 40, "seed {seed}");
     }
 }
+
+/// An idle handler thread survives the crash of the last server it served:
+/// the network's pool still counts it as ready, so killing it would leave
+/// the next request waiting for a thread that is gone (every request after
+/// a crash stalled this way, and whole clusters stopped hearing each other).
+#[test]
+fn a_server_crash_spares_the_idle_handler_threads() {
+    const ECHO: labrpc::Method<u32, u32> = labrpc::Method::new("Echo.Call");
+    for seed in 0..10 {
+        simulate(seed, || {
+            let net = labrpc::Network::with_seed(seed);
+            for name in ["server-a", "server-b"] {
+                let mut service = labrpc::Service::new("Echo");
+                service.handle(ECHO, |x: u32| x);
+                let server = labrpc::Server::new();
+                server.add_service(service);
+                net.add_server(name, server);
+            }
+            let end = |name: &str, server: &str| {
+                let end = net.make_end(name);
+                net.connect(name, server);
+                net.enable(name, true);
+                end
+            };
+            let to_a = end("to-a", "server-a");
+            let to_b = end("to-b", "server-b");
+            assert_eq!(to_a.call(ECHO, &1), Ok(1));
+            // server-a crashes while its handler thread is idle.
+            sim::kill_node("server-a");
+            net.delete_server("server-a");
+            assert_eq!(to_b.call(ECHO, &2), Ok(2), "seed {seed}");
+            net.cleanup();
+        });
+    }
+}

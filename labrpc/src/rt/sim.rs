@@ -1406,6 +1406,17 @@ pub(crate) fn serve(node: Arc<str>, method: Option<&'static str>) {
     }
 }
 
+/// The node of an idle network handler thread: no server's, so that the
+/// crash of the last server it served does not kill it (the network's pool
+/// counts it as ready for the next request).
+const IDLE_HANDLER_NODE: &str = "network";
+
+/// Counts the calling handler thread, done with its request, as the
+/// network's own again: see [`IDLE_HANDLER_NODE`].
+pub(crate) fn idle_handler() {
+    serve(Arc::from(IDLE_HANDLER_NODE), None);
+}
+
 /// Kills every thread of `node` (but the caller): each unwinds at its next
 /// facade call, as the threads of a crashed machine stop. Returns a
 /// description of each that the lab code started (not the network's

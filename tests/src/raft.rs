@@ -443,6 +443,18 @@ impl Config {
         });
     }
 
+    /// Waits, looking every 10 ms, until `done` holds; fails the test,
+    /// saying that `what` did not happen, if it does not within 5 s.
+    pub fn wait_until(&self, what: &str, done: impl Fn() -> bool) {
+        let t0 = Instant::now();
+        while !done() {
+            if t0.elapsed() > ELECTION_TIMEOUT * 5 {
+                self.fail(format!("{what} did not happen within 5 s"));
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// Holds peer `i`'s applier (`true`): it reads nothing from the apply
     /// channel, like a service busy elsewhere, so Raft's sends on it block,
     /// until let go (`false`). A check beyond the course's, whose appliers

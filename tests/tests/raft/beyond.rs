@@ -568,15 +568,6 @@ fn a_reply_from_an_earlier_term_does_not_count_2c() {
                 .flat_map(|&a| peers.iter().filter(move |&&b| b != a).map(move |&b| (a, b)))
                 .collect()
         };
-        let until = |what: &str, done: &dyn Fn() -> bool| {
-            let t0 = Instant::now();
-            while !done() {
-                if t0.elapsed() > ELECTION_TIMEOUT * 5 {
-                    cfg.fail(format!("{what} did not happen within 5 s"));
-                }
-                thread::sleep(Duration::from_millis(10));
-            }
-        };
         // The peer of `peers` that leads a term after `after`.
         let leader_among = |peers: &[usize], after: u64| {
             let t0 = Instant::now();
@@ -618,12 +609,12 @@ fn a_reply_from_an_earlier_term_does_not_count_2c() {
         // L's log with it.
         let x = leader_among(&[g, h, i], term_of(l));
         start_at(x, 2);
-        until("G, H and I committing index 2", &|| {
+        cfg.wait_until("G, H and I committing index 2", || {
             cfg.n_committed(2).0 >= 3
         });
         links.push((x, l));
         only(&links);
-        until("L taking X's entry at index 2", &|| {
+        cfg.wait_until("L taking X's entry at index 2", || {
             cfg.n_committed(2).0 >= 4
         });
 
@@ -646,7 +637,7 @@ fn a_reply_from_an_earlier_term_does_not_count_2c() {
         only(&among(&[f, g, i]));
         let y = leader_among(&[f, g, i], term_of(l).max(term_of(x)));
         start_at(y, 3);
-        until("F, G and I committing index 3", &|| {
+        cfg.wait_until("F, G and I committing index 3", || {
             cfg.n_committed(3).0 >= 3
         });
 
@@ -692,15 +683,6 @@ fn a_snapshot_keeps_the_entries_after_it_2d() {
                 ));
             }
         };
-        let until = |what: &str, done: &dyn Fn() -> bool| {
-            let t0 = Instant::now();
-            while !done() {
-                if t0.elapsed() > ELECTION_TIMEOUT * 5 {
-                    cfg.fail(format!("{what} did not happen within 5 s"));
-                }
-                thread::sleep(Duration::from_millis(10));
-            }
-        };
 
         // Entries 2-9 to F and G, 10-12 to F alone; no replies yet.
         cfg.hold_replies(l, f, true);
@@ -722,7 +704,7 @@ fn a_snapshot_keeps_the_entries_after_it_2d() {
 
         // G's replies: L commits 2-9, and snapshots at 9.
         cfg.hold_replies(l, g, false);
-        until("the leader applying index 9", &|| cfg.n_committed(9).0 >= 1);
+        cfg.wait_until("the leader applying index 9", || cfg.n_committed(9).0 >= 1);
         thread::sleep(ELECTION_TIMEOUT / 10);
         // F is sent the snapshot.
         cfg.block_requests(l, f, false);
@@ -731,7 +713,7 @@ fn a_snapshot_keeps_the_entries_after_it_2d() {
         // F hears nothing more; its replies arrive: L commits 10-12.
         cfg.block_requests(l, f, true);
         cfg.hold_replies(l, f, false);
-        until("the leader applying index 12", &|| {
+        cfg.wait_until("the leader applying index 12", || {
             cfg.n_committed(12).0 >= 1
         });
 

@@ -3,7 +3,6 @@
 //! copies (the course's kvraft `config.go`), and a recorder of every clerk
 //! operation for the linearizability check.
 
-use std::collections::HashMap;
 use std::fmt;
 
 use kvraft::{Clerk, KvServer};
@@ -15,7 +14,7 @@ use labrpc::{Network, Persister, Server};
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::seq::SliceRandom;
 
-use crate::linearizability::kv::{KvInput, KvOperation, KvOutput, KvValue, format_history};
+use crate::linearizability::kv::{KvInput, KvOperation, KvOutput, SeenValues, format_history};
 use crate::linearizability::{Budget, Verdict, check, html};
 use crate::support::{self, Session};
 
@@ -57,7 +56,7 @@ pub struct Client<'a> {
     /// and as recorded: a value that only grew since is recorded as that
     /// one extended, which keeps the history's memory linear in what was
     /// appended rather than in what was read.
-    last_gets: HashMap<String, (String, KvValue)>,
+    last_gets: SeenValues,
 }
 
 /// A clerk's ends, to connect and disconnect while the clerk is busy.
@@ -287,7 +286,7 @@ impl Config {
                 end_names,
             },
             id: self.next_client.fetch_add(1, Ordering::Relaxed) as usize,
-            last_gets: HashMap::new(),
+            last_gets: SeenValues::default(),
         };
         client.links.connect(to);
         client
@@ -411,14 +410,7 @@ impl<'a> Client<'a> {
     pub fn get(&mut self, key: &str) -> String {
         let call = self.config.now();
         let value = self.clerk.get(key);
-        let recorded = match self.last_gets.get(key) {
-            Some((last, recorded)) if value.starts_with(last.as_str()) => {
-                recorded.extended(&value[last.len()..])
-            }
-            _ => KvValue::from(value.as_str()),
-        };
-        self.last_gets
-            .insert(key.to_owned(), (value.clone(), recorded.clone()));
+        let recorded = self.last_gets.record(key, value.clone());
         self.finish(
             call,
             KvInput::Get { key: key.into() },

@@ -85,73 +85,58 @@ pub enum KvOutput {
 /// grow by appends records each new value as the previous one
 /// [`extended`](KvValue::extended), so a history of many gets of a long
 /// value holds that value's text once, not once per get.
-///
-/// The look-ahead ([`KvModel::may_continue`]) asks whether a state is a
-/// prefix of the value; for that the value works out, the first time it is
-/// asked, the fingerprint of each of its prefixes (16 bytes per byte of
-/// text), and answers in constant time from then on.
-#[derive(Clone)]
-pub struct KvValue {
-    whole: KvState,
-    prefixes: Arc<OnceLock<Box<[[u64; 2]]>>>,
-}
+#[derive(Clone, PartialEq, Eq)]
+pub struct KvValue(KvState);
+
+/// How many of a value's pieces the look-ahead walks back, at most, to find
+/// the one where a state would end; past that it does not judge.
+const LOOK_BACK_PIECES: usize = 64;
 
 impl KvValue {
-    fn new(whole: KvState) -> KvValue {
-        KvValue {
-            whole,
-            prefixes: Arc::default(),
-        }
-    }
-
     /// The value's text.
     pub fn text(&self) -> String {
-        self.whole.text()
+        self.0.text()
     }
 
     /// This value followed by `suffix`, sharing this value's text.
     pub fn extended(&self, suffix: &str) -> KvValue {
-        KvValue::new(self.whole.append(suffix))
+        KvValue(self.0.append(suffix))
     }
 
     /// Whether `state` is a prefix of this value (equal fingerprints, as for
-    /// equality; see [`KvState`]).
-    fn starts_with(&self, state: &KvState) -> bool {
-        if state.len >= self.whole.len {
-            return state == &self.whole;
+    /// equality; see [`KvState`]), or `None` when telling would cost too
+    /// much: the piece of the value where the state would end is more than
+    /// [`LOOK_BACK_PIECES`] from its end. Each piece works out the
+    /// fingerprints of the prefixes that end within it the first time it is
+    /// asked (16 bytes per byte of its text, kept with the piece and shared
+    /// by the values that extend it), so a query costs the walk back and
+    /// constant time, and a history's tables cost as much as its distinct
+    /// text.
+    fn starts_with(&self, state: &KvState) -> Option<bool> {
+        if state.len >= self.0.len {
+            return Some(*state == self.0);
         }
-        let prefixes = self.prefixes.get_or_init(|| {
-            let mut fingerprint = [0, 0];
-            let mut prefixes = Vec::with_capacity(self.whole.len + 1);
-            prefixes.push(fingerprint);
-            for byte in self.text().as_bytes() {
-                fingerprint = extend_byte(fingerprint, *byte);
-                prefixes.push(fingerprint);
+        let mut piece = self.0.pieces.as_deref();
+        for _ in 0..LOOK_BACK_PIECES {
+            let p = piece?;
+            if p.start <= state.len {
+                return Some(p.prefix(state.len - p.start) == state.fingerprint);
             }
-            prefixes.into_boxed_slice()
-        });
-        prefixes[state.len] == state.fingerprint
+            piece = p.before.as_deref();
+        }
+        None
     }
 }
-
-/// Equal values: equal texts (see [`KvState`]).
-impl PartialEq for KvValue {
-    fn eq(&self, other: &KvValue) -> bool {
-        self.whole == other.whole
-    }
-}
-
-impl Eq for KvValue {}
 
 impl From<String> for KvValue {
     fn from(text: String) -> KvValue {
-        KvValue::new(KvState::default().append(&text))
+        KvValue(KvState::default().append(&text))
     }
 }
 
 impl From<&str> for KvValue {
     fn from(text: &str) -> KvValue {
-        KvValue::new(KvState::default().append(text))
+        KvValue(KvState::default().append(text))
     }
 }
 
@@ -176,7 +161,7 @@ impl Model for KvModel {
     fn step(&self, state: &KvState, input: &KvInput, output: &KvOutput) -> Option<KvState> {
         match (input, output) {
             (KvInput::Get { .. }, KvOutput::Value(value)) => {
-                (*state == value.whole).then(|| state.clone())
+                (*state == value.0).then(|| state.clone())
             }
             (KvInput::Get { .. }, KvOutput::Unknown) => Some(state.clone()),
             (KvInput::Get { .. }, KvOutput::Done) => None,
@@ -187,7 +172,8 @@ impl Model for KvModel {
 
     /// Looks ahead to the next `get` to return: until a `put` may come
     /// between, the value can only grow by appends, so the value that `get`
-    /// returned must begin with `state`. Within one key, this orders a run of
+    /// returned must begin with `state` (when telling is cheap, see
+    /// [`KvValue::starts_with`]). Within one key, this orders a run of
     /// concurrent appends by the first `get` that sees them, instead of trying
     /// each order the run allows.
     fn may_continue<'a>(
@@ -205,7 +191,7 @@ impl Model for KvModel {
         );
         match next {
             Some(event) => match &event.operation.output {
-                KvOutput::Value(value) if !value.starts_with(state) => Err(event),
+                KvOutput::Value(value) if value.starts_with(state) == Some(false) => Err(event),
                 _ => Ok(()),
             },
             None => Ok(()),
@@ -269,6 +255,29 @@ pub struct KvState {
 struct Piece {
     text: String,
     before: Option<Arc<Piece>>,
+    /// The length and fingerprint of the value before this piece.
+    start: usize,
+    start_fingerprint: [u64; 2],
+    /// The fingerprints of the value's prefixes that end in this piece, by
+    /// length past `start` (0 to the text's length), once asked for.
+    prefixes: OnceLock<Box<[[u64; 2]]>>,
+}
+
+impl Piece {
+    /// The fingerprint of the value's first `start + len` bytes.
+    fn prefix(&self, len: usize) -> [u64; 2] {
+        let prefixes = self.prefixes.get_or_init(|| {
+            let mut fingerprint = self.start_fingerprint;
+            let mut prefixes = Vec::with_capacity(self.text.len() + 1);
+            prefixes.push(fingerprint);
+            for &byte in self.text.as_bytes() {
+                fingerprint = extend_byte(fingerprint, byte);
+                prefixes.push(fingerprint);
+            }
+            prefixes.into_boxed_slice()
+        });
+        prefixes[len]
+    }
 }
 
 /// Unlinks iteratively: a value built by many appends is a long list, and
@@ -325,6 +334,9 @@ impl KvState {
             pieces: Some(Arc::new(Piece {
                 text: text.to_owned(),
                 before: self.pieces.clone(),
+                start: self.len,
+                start_fingerprint: self.fingerprint,
+                prefixes: OnceLock::new(),
             })),
         }
     }
@@ -411,6 +423,7 @@ enum Value {
 pub fn parse_history(text: &str) -> Result<Vec<KvOperation>, ParseError> {
     let mut ops: Vec<Option<KvOperation>> = Vec::new();
     let mut in_progress: HashMap<usize, usize> = HashMap::new();
+    let mut seen = SeenValues::default();
     for (number, line) in text.lines().enumerate() {
         let number = number + 1;
         if line.trim().is_empty() {
@@ -496,9 +509,9 @@ pub fn parse_history(text: &str) -> Result<Vec<KvOperation>, ParseError> {
                 match kind {
                     "ok" => {
                         op.ret = time;
-                        op.output = match op.input {
-                            KvInput::Get { .. } => {
-                                KvOutput::Value(value.unwrap_or_default().into())
+                        op.output = match &op.input {
+                            KvInput::Get { key } => {
+                                KvOutput::Value(seen.record(key, value.unwrap_or_default()))
                             }
                             KvInput::Put { .. } | KvInput::Append { .. } => KvOutput::Done,
                         };
@@ -518,6 +531,28 @@ pub fn parse_history(text: &str) -> Result<Vec<KvOperation>, ParseError> {
         }
     }
     Ok(ops.into_iter().flatten().collect())
+}
+
+/// The value each key's last `get` returned, so that a value that extends
+/// it is kept as its extension (see [`KvValue`]): the look-ahead's prefix
+/// tables then cost as much as the history's distinct text, not as much as
+/// all its values.
+#[derive(Default)]
+pub struct SeenValues(HashMap<String, (String, KvValue)>);
+
+impl SeenValues {
+    /// `value`, which a `get` of `key` returned, kept as the extension of
+    /// the last value seen for `key` when it extends it.
+    pub fn record(&mut self, key: &str, value: String) -> KvValue {
+        let recorded = match self.0.get(key) {
+            Some((last, recorded)) if value.starts_with(last.as_str()) => {
+                recorded.extended(&value[last.len()..])
+            }
+            _ => KvValue::from(value.as_str()),
+        };
+        self.0.insert(key.to_owned(), (value, recorded.clone()));
+        recorded
+    }
 }
 
 /// Writes a history in the text format above: the events in time order
@@ -682,7 +717,7 @@ mod tests {
         let put = KvState::default().append("x 0 1 yx 1 1 y");
         assert_eq!(built, put, "the same text, built differently");
         assert_eq!(built.text(), "x 0 1 yx 1 1 y");
-        assert_eq!(KvValue::from("x 0 1 yx 1 1 y").whole, built);
+        assert_eq!(KvValue::from("x 0 1 yx 1 1 y").0, built);
         let others = [
             "x 0 1 yx 1 1 z",
             "x 1 1 yx 0 1 y",
@@ -691,13 +726,13 @@ mod tests {
             "\0",
         ];
         for other in others {
-            assert_ne!(KvValue::from(other).whole, built, "{other:?}");
+            assert_ne!(KvValue::from(other).0, built, "{other:?}");
             assert_ne!(built, KvState::default().append(other), "{other:?}");
         }
         let grown = KvValue::from("x 0 1 y").extended("x 1 1 y");
         assert_eq!(grown, KvValue::from("x 0 1 yx 1 1 y"));
         assert_eq!(grown.text(), "x 0 1 yx 1 1 y");
-        assert_eq!(grown.whole, built);
+        assert_eq!(grown.0, built);
         assert_ne!(
             KvState::default().append("\0"),
             KvState::default().append("\0\0"),
@@ -783,11 +818,54 @@ mod tests {
                 .fold(KvState::default(), |state, piece| state.append(piece))
         };
         for prefix in [&[][..], &["a"], &["ab", "c"], &["a", "bcd"], &["abcde"]] {
-            assert!(value.starts_with(&state(prefix)), "{prefix:?}");
+            assert_eq!(value.starts_with(&state(prefix)), Some(true), "{prefix:?}");
         }
         for other in [&["b"][..], &["abd"], &["ab", "cdef"], &["abcde", "", " "]] {
-            assert!(!value.starts_with(&state(other)), "{other:?}");
+            assert_eq!(value.starts_with(&state(other)), Some(false), "{other:?}");
         }
+    }
+
+    #[test]
+    fn parsed_values_that_grow_share_their_text() {
+        // One client appending to a key and reading it back, 500 times: each
+        // value read is the last one extended, so each holds one new piece
+        // and the pieces before it are the last value's own.
+        let mut text = String::new();
+        let mut expected = String::new();
+        for i in 0..500 {
+            let piece = format!("x 0 {i} y");
+            text.push_str(&format!(
+                "{{:process 0, :type :invoke, :f :append, :key \"k\", :value \"{piece}\"}}\n\
+                 {{:process 0, :type :ok, :f :append, :key \"k\", :value \"{piece}\"}}\n"
+            ));
+            expected.push_str(&piece);
+            text.push_str(&format!(
+                "{{:process 0, :type :invoke, :f :get, :key \"k\", :value nil}}\n\
+                 {{:process 0, :type :ok, :f :get, :key \"k\", :value \"{expected}\"}}\n"
+            ));
+        }
+        let history = parse_history(&text).unwrap();
+        let values: Vec<&KvValue> = history
+            .iter()
+            .filter_map(|op| match &op.output {
+                KvOutput::Value(value) => Some(value),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(values.len(), 500);
+        for pair in values.windows(2) {
+            let (last, next) = (pair[0].0.pieces.as_ref(), pair[1].0.pieces.as_ref());
+            let before = next.and_then(|piece| piece.before.as_ref());
+            assert!(
+                matches!((last, before), (Some(a), Some(b)) if Arc::ptr_eq(a, b)),
+                "a value that extends the last one shares its pieces"
+            );
+        }
+        assert_eq!(values[499].text(), expected);
+        assert_eq!(
+            check(&KvModel, &history, Budget::default()).verdict,
+            Verdict::Linearizable
+        );
     }
 
     /// The key/value model without its look-ahead.

@@ -172,10 +172,10 @@ impl Model for KvModel {
 
     /// Looks ahead to the next `get` to return: until a `put` may come
     /// between, the value can only grow by appends, so the value that `get`
-    /// returned must begin with `state` (when telling is cheap, see
-    /// [`KvValue::starts_with`]). Within one key, this orders a run of
-    /// concurrent appends by the first `get` that sees them, instead of trying
-    /// each order the run allows.
+    /// returned must begin with `state` (checked when that is cheap: the
+    /// state ends within the value's last 64 pieces). Within one key, this
+    /// orders a run of concurrent appends by the first `get` that sees them,
+    /// instead of trying each order the run allows.
     fn may_continue<'a>(
         &self,
         state: &KvState,

@@ -35,7 +35,6 @@ mod core;
 // handout: end
 mod raft;
 pub mod rpc;
-pub mod trace;
 
 pub use crate::apply::ApplyMsg;
 // handout: begin

@@ -30,7 +30,7 @@ use labrpc::{ClientEnd, Persister, Service, select};
 
 use crate::core::{Core, Effects, Message};
 use crate::rpc::{APPEND_ENTRIES, INSTALL_SNAPSHOT, REQUEST_VOTE};
-use crate::{ApplyMsg, Index, PeerId, Term, trace};
+use crate::{ApplyMsg, Index, PeerId, Term};
 // handout: else
 // //! The [`Raft`] handle: your implementation of the protocol.
 // //!
@@ -113,7 +113,7 @@ impl Raft {
     ) -> Raft {
         // handout: stub 2A create the peer, restore what `persister` holds (2C), start its threads (an election ticker; from 2B an applier that sends committed commands to `apply_to`) and return at once.
         let now = Instant::now();
-        trace::epoch();
+        labrpc::trace::epoch();
         let mut core = Core::new(me, peers.len(), labrpc::rt::rand::random(), now);
         core.restore(&persister.raft_state(), persister.snapshot());
         let (running, stopped) = channel::bounded(0);

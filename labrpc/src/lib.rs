@@ -93,6 +93,7 @@ mod pool;
 pub mod rt;
 pub mod seed;
 mod server;
+pub mod trace;
 pub mod verdict;
 
 pub use method::Method;

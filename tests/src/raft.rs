@@ -22,20 +22,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::support::{self, Session};
 
-/// Logs what the tester does, in the Raft log's line shape with the topic
-/// `TEST` and no peer or term, so that a log shows the tester's actions
-/// among the peers' events (`RUST_LOG=raft=debug`).
-macro_rules! test_event {
-    ($($arg:tt)*) => {
-        ::log::debug!(
-            target: "raft::test",
-            "{:06} TEST {}",
-            labraft::trace::millis(Instant::now()),
-            format_args!($($arg)*)
-        )
-    };
-}
-
 /// The course's `RaftElectionTimeout`: tests sleep this long to let an
 /// election happen. Solutions are expected to elect within it.
 pub const ELECTION_TIMEOUT: Duration = Duration::from_millis(1000);
@@ -333,7 +319,7 @@ impl Config {
     /// Prints the test's title and starts its summary counters.
     pub fn begin(&self, description: &str) {
         println!("{description} ...");
-        test_event!("{description}");
+        labrpc::harness_event!("{description}");
         *self.mark.lock() = Mark {
             t0: Instant::now(),
             rpcs: self.rpc_total(),
@@ -365,7 +351,7 @@ impl Config {
     /// persisted, and kill it. Anything the dead instance still writes goes
     /// to a persister nobody reads.
     pub fn crash1(&self, i: usize) {
-        test_event!("crash S{i}");
+        labrpc::harness_event!("crash S{i}");
         self.disconnect(i);
         self.net.delete_server(&support::server_name(i));
         let instance = {
@@ -395,7 +381,7 @@ impl Config {
     /// every peer. It starts disconnected; call [`connect`](Config::connect).
     pub fn start1(&self, i: usize) {
         self.crash1(i);
-        test_event!("start S{i}");
+        labrpc::harness_event!("start S{i}");
         let (end_names, ends) = support::fresh_ends(&self.net, &self.rng, self.n);
 
         let persister = {
@@ -461,14 +447,14 @@ impl Config {
     /// read at once: Raft must stay correct however slowly its service
     /// reads. Holds across a restart of the peer.
     pub fn hold_applier(&self, i: usize, held: bool) {
-        test_event!("{} S{i}'s applier", if held { "hold" } else { "let go" });
+        labrpc::harness_event!("{} S{i}'s applier", if held { "hold" } else { "let go" });
         self.applied.lock().held[i] = held;
     }
 
     /// Attaches peer `i` to the network: its ends to connected peers, and
     /// theirs to it.
     pub fn connect(&self, i: usize) {
-        test_event!("connect S{i}");
+        labrpc::harness_event!("connect S{i}");
         let mut group = self.group.lock();
         group.connected[i] = true;
         for j in 0..self.n {
@@ -481,7 +467,7 @@ impl Config {
 
     /// Detaches peer `i` from the network: every end to or from it.
     pub fn disconnect(&self, i: usize) {
-        test_event!("disconnect S{i}");
+        labrpc::harness_event!("disconnect S{i}");
         let mut group = self.group.lock();
         group.connected[i] = false;
         for j in 0..self.n {
@@ -496,7 +482,7 @@ impl Config {
     /// change back with [`connect`](Config::connect) and
     /// [`disconnect`](Config::disconnect).)
     pub fn set_link(&self, from: usize, to: usize, enabled: bool) {
-        test_event!(
+        labrpc::harness_event!(
             "link S{from} -> S{to} {}",
             if enabled { "up" } else { "down" }
         );
@@ -510,7 +496,7 @@ impl Config {
     /// [`Network::hold_replies`]; the course's tests never do this). Applies
     /// to `from`'s current instance only.
     pub fn hold_replies(&self, from: usize, to: usize, held: bool) {
-        test_event!(
+        labrpc::harness_event!(
             "{} replies S{to} -> S{from}",
             if held { "hold" } else { "let go" }
         );
@@ -525,7 +511,7 @@ impl Config {
     /// still come back (see [`Network::block_requests`]; the course's tests
     /// never do this). Applies to `from`'s current instance only.
     pub fn block_requests(&self, from: usize, to: usize, blocked: bool) {
-        test_event!(
+        labrpc::harness_event!(
             "{} requests S{from} -> S{to}",
             if blocked { "block" } else { "unblock" }
         );
@@ -593,7 +579,7 @@ impl Config {
 
     /// Makes the network reliable or not.
     pub fn set_unreliable(&self, unreliable: bool) {
-        test_event!(
+        labrpc::harness_event!(
             "network {}",
             if unreliable { "unreliable" } else { "reliable" }
         );
@@ -602,14 +588,14 @@ impl Config {
 
     /// Turns long reordering of replies on or off.
     pub fn set_long_reordering(&self, on: bool) {
-        test_event!("long reordering {}", if on { "on" } else { "off" });
+        labrpc::harness_event!("long reordering {}", if on { "on" } else { "off" });
         self.net.set_long_reordering(on);
     }
 
     /// Holds back a third of requests 200–2200 ms, or stops (see
     /// [`Network::set_late_requests`]; not a fault the course's tests make).
     pub fn set_late_requests(&self, on: bool) {
-        test_event!("late requests {}", if on { "on" } else { "off" });
+        labrpc::harness_event!("late requests {}", if on { "on" } else { "off" });
         self.net.set_late_requests(on);
     }
 

@@ -468,7 +468,7 @@ fn init_logging() {
             writeln!(buf, "{}", record.args())
         })
         .try_init();
-    labraft::trace::epoch();
+    labrpc::trace::epoch();
 }
 
 /// Records every panic (in any thread) for [`Session::check_end`], then

@@ -144,18 +144,16 @@ pub(crate) struct Effects {
     pub(crate) reschedule: bool,
 }
 
-/// Logs one event in the line shape the log viewer reads:
-/// `<ms> <TOPIC> S<id> T<term> <message>`.
+/// Logs one event of this peer in the labs' line shape (see
+/// [`labrpc::trace`]), stamped with the time of the event.
 macro_rules! event {
-    ($core:expr, $topic:literal, $($arg:tt)*) => {
-        ::log::debug!(
-            target: "raft",
-            "{:06} {:<4} S{} T{} {}",
-            $crate::trace::millis($core.now),
+    ($core:expr, $topic:literal, $($arg:tt)+) => {
+        ::labrpc::event!(
             $topic,
-            $core.me,
-            $core.current_term,
-            format_args!($($arg)*)
+            peer: $core.me,
+            term: $core.current_term,
+            at: $core.now,
+            $($arg)+
         )
     };
 }

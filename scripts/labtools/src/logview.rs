@@ -1,73 +1,12 @@
 //! Reading and laying out the labs' log lines (`scripts/logs`).
 //!
-//! Raft logs one line shape, `<ms> <TOPIC> S<id> T<term> <message>`; the
-//! test harness logs `<ms> TEST <message>`. Everything else (test titles,
-//! summary lines, panics) passes through unchanged.
+//! Peers log one line shape, `<ms> <TOPIC> S<peer> T<term> <message>`, and
+//! the test harness `<ms> TEST <message>`; the grammar, writer and parser
+//! are [`labrpc::trace`]'s. Everything else (test titles, summary lines,
+//! panics) passes through unchanged.
 
 use console::Style;
-
-/// One line of a log, understood.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Line<'a> {
-    /// A peer's event.
-    Event {
-        /// Milliseconds since the test began.
-        ms: u64,
-        /// VOTE, LEAD, APND, ...
-        topic: &'a str,
-        /// The peer.
-        server: usize,
-        /// Its term.
-        term: u64,
-        /// The rest of the line.
-        message: &'a str,
-    },
-    /// A line of the test harness (topic TEST).
-    Harness {
-        /// Milliseconds since the test began.
-        ms: u64,
-        /// The rest of the line.
-        message: &'a str,
-    },
-    /// Anything else.
-    Other(&'a str),
-}
-
-/// Parses one line; never fails (an unknown shape is [`Line::Other`]).
-pub fn parse(line: &str) -> Line<'_> {
-    let other = Line::Other(line);
-    let mut words = line.splitn(3, ' ');
-    let (Some(ms), Some(topic)) = (words.next(), words.next()) else {
-        return other;
-    };
-    let Ok(ms) = ms.parse() else {
-        return other;
-    };
-    let rest = words.next().unwrap_or("");
-    if topic == "TEST" {
-        return Line::Harness { ms, message: rest };
-    }
-    if topic.is_empty() || !topic.bytes().all(|b| b.is_ascii_uppercase()) {
-        return other;
-    }
-    let mut words = rest.splitn(3, ' ');
-    let (Some(server), Some(term)) = (words.next(), words.next()) else {
-        return other;
-    };
-    let (Some(Ok(server)), Some(Ok(term))) = (
-        server.strip_prefix('S').map(str::parse),
-        term.strip_prefix('T').map(str::parse),
-    ) else {
-        return other;
-    };
-    Line::Event {
-        ms,
-        topic,
-        server,
-        term,
-        message: words.next().unwrap_or(""),
-    }
-}
+pub use labrpc::trace::{Line, parse};
 
 /// What to show, and how.
 #[derive(Clone, Debug)]
@@ -116,7 +55,7 @@ impl Layout {
             Line::Event {
                 ms,
                 topic,
-                server,
+                peer: server,
                 term,
                 message,
             } => {
@@ -175,7 +114,7 @@ pub fn columns_needed<'a>(lines: impl IntoIterator<Item = &'a str>) -> usize {
     lines
         .into_iter()
         .filter_map(|line| match parse(line) {
-            Line::Event { server, .. } => Some(server + 1),
+            Line::Event { peer, .. } => Some(peer + 1),
             _ => None,
         })
         .max()
@@ -228,35 +167,6 @@ mod tests {
             just: vec![],
             ignore: vec![],
             servers: vec![],
-        }
-    }
-
-    #[test]
-    fn parses_the_three_shapes() {
-        assert_eq!(
-            parse("000402 VOTE S1 T3 votes for S0"),
-            Line::Event {
-                ms: 402,
-                topic: "VOTE",
-                server: 1,
-                term: 3,
-                message: "votes for S0"
-            }
-        );
-        assert_eq!(
-            parse("000002 TEST connect S0"),
-            Line::Harness {
-                ms: 2,
-                message: "connect S0"
-            }
-        );
-        for other in [
-            "Test (2A): initial election ...",
-            "  ... Passed --   3.1  3   56     498    0",
-            "12 VOTE X1 T3 no server",
-            "",
-        ] {
-            assert_eq!(parse(other), Line::Other(other));
         }
     }
 

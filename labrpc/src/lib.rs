@@ -86,6 +86,7 @@
 //! ```
 
 pub mod codec;
+pub mod lab;
 mod method;
 mod network;
 mod persister;

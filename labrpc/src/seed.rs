@@ -5,8 +5,7 @@
 //! delayed — can be replayed. Thread timing still varies between runs; the
 //! coin flips do not.
 
-/// The environment variable that fixes the seed.
-pub const VAR: &str = "LAB_SEED";
+use crate::lab::SEED_VAR as VAR;
 
 /// The seed named by `LAB_SEED`, or a fresh one when it is unset or empty.
 ///

@@ -6,6 +6,7 @@
 use std::collections::HashSet;
 use std::fs;
 
+use labrpc::lab::{CHECK_DETERMINISM_VAR, GRADING_VAR, RUNS_VAR, SCHED_VAR, SEED_VAR, TIME_VAR};
 use labrpc::rt::channel::{self, Receiver, Sender};
 use labrpc::rt::sim::{self, Policy, Settings, Trace};
 use labrpc::rt::sync::{Arc, Mutex, MutexGuard, OnceLock, PlainMutex};
@@ -15,55 +16,18 @@ use labrpc::{ClientEnd, Network};
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
 
-/// The course's limit on one test: wall time in real time, virtual time in
-/// a simulation.
-pub const TEST_LIMIT: Duration = Duration::from_secs(120);
-
-/// The environment variable that picks the mode: `sim` (the default) or
-/// `real`.
-pub const MODE_VAR: &str = "LAB_TIME";
-
-/// How a lab test runs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Mode {
-    /// In a simulated world: virtual time, one seed fixes everything.
-    Sim,
-    /// On the wall clock and the OS scheduler, as the course runs.
-    Real,
-}
-
-impl Mode {
-    /// The mode `LAB_TIME` names; simulation when it is unset.
-    ///
-    /// # Panics
-    /// When `LAB_TIME` is set to something else than `sim` or `real`.
-    pub fn from_env() -> Mode {
-        match std::env::var(MODE_VAR).as_deref().map(str::trim) {
-            Err(_) | Ok("" | "sim") => Mode::Sim,
-            Ok("real") => Mode::Real,
-            Ok(other) => panic!("{MODE_VAR} must be `sim` or `real`, got {other:?}"),
-        }
-    }
-
-    fn name(self) -> &'static str {
-        match self {
-            Mode::Sim => "sim",
-            Mode::Real => "real",
-        }
-    }
-}
+pub use labrpc::lab::{TEST_LIMIT, Time as Mode};
 
 /// The command that runs test `name` (its full path, `part_2b::backup_2b`,
 /// which `--exact` needs) again with `seed` in `mode`.
 pub fn replay_command(mode: Mode, seed: u64, name: &str) -> String {
     let policy = match (mode, Policy::from_env()) {
-        (Mode::Sim, Policy::Pct) => " LAB_SCHED=pct",
-        _ => "",
+        (Mode::Sim, Policy::Pct) => format!(" {SCHED_VAR}=pct"),
+        _ => String::new(),
     };
     format!(
-        "{VAR}={seed} {MODE_VAR}={}{policy} cargo test {name} -- --exact",
+        "{SEED_VAR}={seed} {TIME_VAR}={}{policy} cargo test {name} -- --exact",
         mode.name(),
-        VAR = labrpc::seed::VAR
     )
 }
 
@@ -94,8 +58,8 @@ pub fn run(body: impl Fn()) {
         return;
     }
     let first = labrpc::seed::from_env();
-    let runs = env_count("LAB_RUNS").unwrap_or(1);
-    let check = env_count("LAB_CHECK_DETERMINISM").is_some_and(|n| n > 0);
+    let runs = env_count(RUNS_VAR).unwrap_or(1);
+    let check = env_count(CHECK_DETERMINISM_VAR).is_some_and(|n| n > 0);
     for k in 0..runs {
         let seed = first.wrapping_add(k);
         let settings = |trace| Settings {
@@ -132,14 +96,13 @@ fn grader_token() -> Option<String> {
     static TOKEN: OnceLock<Option<String>> = OnceLock::new();
     TOKEN
         .get_or_init(|| {
-            std::env::var_os(labrpc::verdict::VAR)?;
+            std::env::var_os(GRADING_VAR)?;
             let mut token = String::new();
             let _ = std::io::stdin().read_line(&mut token);
             let token = token.trim().to_owned();
             assert!(
                 !token.is_empty(),
-                "{} is set, but standard input held no token: only the grader sets it",
-                labrpc::verdict::VAR
+                "{GRADING_VAR} is set, but standard input held no token: only the grader sets it"
             );
             Some(token)
         })
@@ -641,8 +604,8 @@ mod tests {
                 "--exact",
                 "support::tests::deadlocks_with_a_scoped_thread_blocked",
             ])
-            .env("LAB_TIME", "sim")
-            .env("LAB_SEED", "1")
+            .env(TIME_VAR, "sim")
+            .env(SEED_VAR, "1")
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()

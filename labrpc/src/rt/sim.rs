@@ -97,10 +97,16 @@ impl Policy {
     /// # Panics
     /// When `LAB_SCHED` names something else.
     pub fn from_env() -> Policy {
-        match std::env::var("LAB_SCHED").as_deref().map(str::trim) {
+        match std::env::var(crate::lab::SCHED_VAR)
+            .as_deref()
+            .map(str::trim)
+        {
             Err(_) | Ok("" | "random") => Policy::Random,
             Ok("pct") => Policy::Pct,
-            Ok(other) => panic!("LAB_SCHED must be `random` or `pct`, got {other:?}"),
+            Ok(other) => panic!(
+                "{} must be `random` or `pct`, got {other:?}",
+                crate::lab::SCHED_VAR
+            ),
         }
     }
 }
@@ -1214,7 +1220,7 @@ pub fn run<R>(settings: Settings, main: impl FnOnce() -> R) -> (R, Option<Schedu
             step: 0,
             switches: 0,
             spawned: 1,
-            sites: std::env::var_os("LAB_SIM_STATS").map(|_| HashMap::new()),
+            sites: std::env::var_os(crate::lab::SIM_STATS_VAR).map(|_| HashMap::new()),
             trace: match settings.trace {
                 Trace::Off => TraceState::Off,
                 Trace::Record => TraceState::Record(Schedule::default()),
@@ -1256,7 +1262,7 @@ pub fn run<R>(settings: Settings, main: impl FnOnce() -> R) -> (R, Option<Schedu
     if let Some(core) = world.core {
         release_core(core);
     }
-    if std::env::var_os("LAB_SIM_STATS").is_some() {
+    if std::env::var_os(crate::lab::SIM_STATS_VAR).is_some() {
         let state = world.state.lock();
         let wall = world.started_wall.elapsed();
         eprintln!(

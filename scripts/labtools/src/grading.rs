@@ -2,8 +2,9 @@
 //!
 //! Every test of the lab suites is worth [`POINTS_PER_TEST`] points. A test
 //! scores them only if it passes every one of its simulation seeds and every
-//! one of its real-time runs, each run within [`TEST_BUDGET`], and every
-//! real-time pass through its part fits in [`PART_BUDGET`]: a part over
+//! one of its real-time runs, each run within [`TEST_BUDGET`] (the course's
+//! limit), and every real-time pass through its part fits in
+//! [`PART_BUDGET`]: a part over
 //! budget scores nothing. (In simulation the budget is virtual time, which
 //! the test itself checks.)
 
@@ -14,9 +15,9 @@ use serde::{Deserialize, Serialize};
 /// Points for each test.
 pub const POINTS_PER_TEST: f64 = 5.0;
 /// The course's limit for one test.
-pub const TEST_BUDGET: Duration = Duration::from_secs(120);
+pub const TEST_BUDGET: Duration = labrpc::lab::TEST_LIMIT;
 /// The course's limit for one pass through a part.
-pub const PART_BUDGET: Duration = Duration::from_secs(600);
+pub const PART_BUDGET: Duration = labrpc::lab::PART_LIMIT;
 
 /// What happened to one test over all its runs.
 #[derive(Clone, Debug)]

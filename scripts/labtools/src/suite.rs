@@ -14,8 +14,8 @@ use serde::Deserialize;
 /// The package that holds the graded suites.
 pub const PACKAGE: &str = "tests";
 
-/// The parts of the labs, in the order students do them.
-pub const PARTS: [&str; 6] = ["2a", "2b", "2c", "2d", "3a", "3b"];
+pub use labrpc::lab::PARTS;
+use labrpc::lab::{GRADING_VAR, RUNS_VAR, SEED_VAR, TIME_VAR};
 
 /// How the lab tests run: in a simulation, `seeds` seeds one after another
 /// in one process (`LAB_TIME=sim`, `LAB_RUNS`), or once in real time
@@ -32,12 +32,17 @@ pub enum Mode {
 }
 
 impl Mode {
+    /// The clock it runs on.
+    pub fn time(self) -> labrpc::lab::Time {
+        match self {
+            Mode::Sim { .. } => labrpc::lab::Time::Sim,
+            Mode::Real => labrpc::lab::Time::Real,
+        }
+    }
+
     /// `sim` or `real`, as `LAB_TIME` takes it.
     pub fn name(self) -> &'static str {
-        match self {
-            Mode::Sim { .. } => "sim",
-            Mode::Real => "real",
-        }
+        self.time().name()
     }
 }
 
@@ -67,9 +72,7 @@ impl Test {
 
     /// The lab part the test belongs to (`2a` … `3b`), from its suffix.
     pub fn part(&self) -> Option<&'static str> {
-        PARTS
-            .into_iter()
-            .find(|part| self.name().ends_with(&format!("_{part}")))
+        labrpc::lab::part_of(&self.path)
     }
 
     /// The command that runs this test once with the given seed in `mode`,
@@ -81,7 +84,7 @@ impl Test {
             "--lib".to_owned()
         };
         format!(
-            "LAB_SEED={seed} LAB_TIME={} cargo test -p {PACKAGE} {target} {} -- --exact --nocapture",
+            "{SEED_VAR}={seed} {TIME_VAR}={} cargo test -p {PACKAGE} {target} {} -- --exact --nocapture",
             mode.name(),
             self.path
         )
@@ -404,14 +407,12 @@ pub fn run_once(
     let token = graded.map(|_| format!("{:032x}", rand::random::<u128>()));
     let mut command = Command::new(&test.binary);
     if let Some(graded) = graded {
-        command.env(labrpc::verdict::VAR, "1").stdin(Stdio::piped());
+        command.env(GRADING_VAR, "1").stdin(Stdio::piped());
         if let Some((uid, gid)) = graded.run_as {
             command.uid(uid).gid(gid);
         }
     } else {
-        command
-            .env_remove(labrpc::verdict::VAR)
-            .stdin(Stdio::null());
+        command.env_remove(GRADING_VAR).stdin(Stdio::null());
     }
     let started = Instant::now();
     let mut child = command
@@ -421,10 +422,10 @@ pub fn run_once(
             "--nocapture",
             "--test-threads=1",
         ])
-        .env("LAB_SEED", seed.to_string())
-        .env("LAB_TIME", mode.name())
+        .env(SEED_VAR, seed.to_string())
+        .env(TIME_VAR, mode.name())
         .env(
-            "LAB_RUNS",
+            RUNS_VAR,
             match mode {
                 Mode::Sim { seeds } => seeds.to_string(),
                 Mode::Real => String::new(),

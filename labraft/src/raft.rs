@@ -222,12 +222,6 @@ impl Raft {
             panic::resume_unwind(payload);
         }
     }
-
-    /// Whether [`kill`](Raft::kill) has been called.
-    pub fn is_killed(&self) -> bool {
-        // handout: stub 2A say whether `kill` was called.
-        self.peer.killed.load(Ordering::SeqCst)
-    }
 }
 
 // handout: begin

@@ -16,7 +16,7 @@ use rand::seq::SliceRandom;
 
 use crate::linearizability::kv::{KvInput, KvOperation, KvOutput, SeenValues, format_history};
 use crate::linearizability::{Budget, Verdict, check, html};
-use crate::support::{self, Session};
+use crate::support::{self, Net, Session};
 
 /// A group of key/value servers under test. Dropping it kills every server,
 /// cleans up the network, and checks that no thread is left behind.
@@ -68,16 +68,16 @@ pub struct Links<'a> {
 }
 
 impl Config {
-    /// `n` servers, all started and connected, reliable or not, each
-    /// snapshotting near `max_raft_state` bytes of Raft state if given. The
-    /// course's `make_config`.
-    pub fn new(n: usize, unreliable: bool, max_raft_state: Option<usize>) -> Config {
+    /// `n` servers, all started and connected, on a network that delivers
+    /// as `net` says, each snapshotting near `max_raft_state` bytes of Raft
+    /// state if given. The course's `make_config(t, n, unreliable,
+    /// maxraftstate)`.
+    pub fn new(n: usize, net: Net, max_raft_state: Option<usize>) -> Config {
         let seed = Session::seed();
         let session = Session::begin(seed);
-        let net = Network::with_seed(seed);
         let config = Config {
             n,
-            net,
+            net: Network::with_seed(seed),
             max_raft_state,
             group: Mutex::new(Group {
                 servers: (0..n).map(|_| None).collect(),
@@ -96,7 +96,7 @@ impl Config {
             config.start_server(i);
         }
         config.connect_all();
-        config.net.set_reliable(!unreliable);
+        net.apply_to(&config.net);
         config
     }
 

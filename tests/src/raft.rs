@@ -20,11 +20,9 @@ use labrpc::{Network, Persister, Replied, Server, select};
 use rand::rngs::Xoshiro256PlusPlus;
 use serde::{Deserialize, Serialize};
 
-use crate::support::{self, Session};
+use crate::support::{self, Net, Session};
 
-/// The course's `RaftElectionTimeout`: tests sleep this long to let an
-/// election happen. Solutions are expected to elect within it.
-pub const ELECTION_TIMEOUT: Duration = Duration::from_millis(1000);
+pub use crate::support::ELECTION_TIMEOUT;
 
 /// The snapshot applier hands Raft a snapshot after every this many entries.
 pub const SNAPSHOT_INTERVAL: Index = 10;
@@ -82,6 +80,18 @@ pub enum Applier {
     /// Also hands Raft a snapshot every [`SNAPSHOT_INTERVAL`] entries, and
     /// installs the snapshots Raft delivers.
     Snapshot,
+}
+
+/// What [`Config::one`] does when a leader took the command but too few
+/// peers applied it within 2 s.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Retry {
+    /// Submit it again, to whichever peer leads now (the course's
+    /// `retry = true`): the leader may have lost its leadership.
+    Resubmit,
+    /// Fail the test (the course's `retry = false`): the command must
+    /// commit under the leader that took it.
+    Never,
 }
 
 /// What the snapshot applier puts in a snapshot: the last index it covers
@@ -245,24 +255,22 @@ struct Mark {
 impl Config {
     /// A group of `n` peers, all started and connected, on a network with
     /// long delays (so a leader that waits for one RPC before sending the
-    /// next falls behind), reliable or not. The course's `make_config`.
-    pub fn new(n: usize, unreliable: bool, snapshot: bool) -> Config {
+    /// next falls behind), whose committed commands go to `applier`. The
+    /// course's `make_config(t, n, unreliable, snapshot)`.
+    pub fn new(n: usize, net: Net, applier: Applier) -> Config {
         // Wait for this test's turn before anything else, so that what it
         // prints (the seed first) is not mixed with another test's.
         let seed = Session::seed();
         let session = Session::begin(seed);
-        let net = Network::with_seed(seed);
         let rng = Mutex::new(session.rng());
-        net.set_reliable(!unreliable);
+        let reliability = net;
+        let net = Network::with_seed(seed);
+        reliability.apply_to(&net);
         net.set_long_delays(true);
         let config = Config {
             n,
             net,
-            applier: if snapshot {
-                Applier::Snapshot
-            } else {
-                Applier::Plain
-            },
+            applier,
             group: Mutex::new(Group {
                 instances: (0..n).map(|_| None).collect(),
                 saved: (0..n).map(|_| Arc::new(Persister::new())).collect(),
@@ -577,13 +585,9 @@ impl Config {
         self.net.total_bytes()
     }
 
-    /// Makes the network reliable or not.
-    pub fn set_unreliable(&self, unreliable: bool) {
-        labrpc::harness_event!(
-            "network {}",
-            if unreliable { "unreliable" } else { "reliable" }
-        );
-        self.net.set_reliable(!unreliable);
+    /// Makes the network reliable or not (the course's `setunreliable`).
+    pub fn set_net(&self, net: Net) {
+        net.apply_to(&self.net);
     }
 
     /// Turns long reordering of replies on or off.
@@ -745,10 +749,9 @@ impl Config {
 
     /// Full agreement on `cmd`: submits it to whichever connected peer leads
     /// (trying them in turn, for up to 10 s), then waits up to 2 s for
-    /// `expected` peers to apply it. With `retry`, a failed round starts
-    /// over with the next leader; without, it fails the test. Returns the
-    /// index.
-    pub fn one(&self, cmd: impl Into<Command>, expected: usize, retry: bool) -> Index {
+    /// `expected` peers to apply it. What a failed round does is `retry`'s
+    /// to say. Returns the index. The course's `one(cmd, expected, retry)`.
+    pub fn one(&self, cmd: impl Into<Command>, expected: usize, retry: Retry) -> Index {
         let cmd = cmd.into();
         let t0 = Instant::now();
         let mut starts = 0;
@@ -778,7 +781,7 @@ impl Config {
                 }
                 thread::sleep(Duration::from_millis(20));
             }
-            if !retry {
+            if retry == Retry::Never {
                 self.fail(format!(
                     "one({cmd:?}) failed to reach agreement: index {index} was not applied by \
                      {expected} peers with that command within 2 s"

@@ -18,6 +18,31 @@ use rand::{RngExt, SeedableRng};
 
 pub use labrpc::lab::{TEST_LIMIT, Time as Mode};
 
+/// The course's `RaftElectionTimeout`, which both labs' tests use: they
+/// sleep this long to let an election happen, and solutions are expected to
+/// elect a leader within it.
+pub const ELECTION_TIMEOUT: Duration = Duration::from_millis(1000);
+
+/// Whether the network delivers every message (the course's `unreliable`
+/// flag, named).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Net {
+    /// Every request and reply arrives, after a short delay.
+    #[default]
+    Reliable,
+    /// Requests wait 0–26 ms, and 10 % of requests and 10 % of replies are
+    /// lost (see [`labrpc::Network::set_reliable`]).
+    Unreliable,
+}
+
+impl Net {
+    /// Sets `net` to deliver as `self` says, and logs it.
+    pub fn apply_to(self, net: &Network) {
+        labrpc::harness_event!("network {self:?}");
+        net.set_reliable(self == Net::Reliable);
+    }
+}
+
 /// The command that runs test `name` (its full path, `part_2b::backup_2b`,
 /// which `--exact` needs) again with `seed` in `mode`.
 pub fn replay_command(mode: Mode, seed: u64, name: &str) -> String {

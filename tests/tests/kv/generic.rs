@@ -7,9 +7,8 @@ use labrpc::rt::time::{Duration, Instant};
 
 pub use tests::kv::element;
 use tests::kv::{Config, appends_in_order};
-
-/// The course's election timeout for the key/value tests.
-pub const ELECTION_TIMEOUT: Duration = Duration::from_secs(1);
+pub use tests::support::ELECTION_TIMEOUT;
+use tests::support::Net;
 
 /// What a generic test does besides clients running operations.
 #[derive(Clone, Copy, Default)]
@@ -18,8 +17,8 @@ pub struct Setup {
     pub clients: usize,
     /// Servers.
     pub servers: usize,
-    /// The network loses and delays messages.
-    pub unreliable: bool,
+    /// Whether the network loses and delays messages.
+    pub net: Net,
     /// Every server crashes and restarts after each round.
     pub crash: bool,
     /// The servers are repartitioned every 1–1.2 s during each round.
@@ -46,7 +45,7 @@ pub fn check_client_appends(cfg: &Config, client: usize, value: &str, count: usi
 /// exist); at the end every operation must be linearizable.
 pub fn generic_test(part: &str, setup: Setup) {
     let mut title = String::from("Test: ");
-    if setup.unreliable {
+    if setup.net == Net::Unreliable {
         title += "unreliable net, ";
     }
     if setup.crash {
@@ -68,7 +67,7 @@ pub fn generic_test(part: &str, setup: Setup) {
     };
     title += &format!(" ({part})");
 
-    let cfg = Config::new(setup.servers, setup.unreliable, setup.max_raft_state);
+    let cfg = Config::new(setup.servers, setup.net, setup.max_raft_state);
     cfg.begin(&title);
     let mut ck = cfg.make_client(&cfg.all());
 
@@ -214,7 +213,7 @@ pub fn generic_test_speed(part: &str, max_raft_state: Option<usize>) {
     // complete per interval.
     const TIME_PER_OP: Duration = Duration::from_nanos(100_000_000 / 3);
 
-    let cfg = Config::new(SERVERS, false, max_raft_state);
+    let cfg = Config::new(SERVERS, Net::Reliable, max_raft_state);
     let mut ck = cfg.make_client(&cfg.all());
     cfg.begin(&format!("Test: ops complete fast enough ({part})"));
 

@@ -5,7 +5,7 @@ use labrpc::rt::time::Duration;
 
 use labrpc::select;
 use tests::kv::Config;
-use tests::support::run;
+use tests::support::{Net, run};
 
 use crate::generic::{
     ELECTION_TIMEOUT, Setup, check_client_appends, element, generic_test, generic_test_speed,
@@ -54,7 +54,7 @@ fn unreliable_3a() {
             Setup {
                 clients: 5,
                 servers: 5,
-                unreliable: true,
+                net: Net::Unreliable,
                 ..Setup::default()
             },
         );
@@ -67,7 +67,7 @@ fn unreliable_one_key_3a() {
         const SERVERS: usize = 3;
         const CLIENTS: usize = 5;
         const UPTO: usize = 10;
-        let cfg = Config::new(SERVERS, true, None);
+        let cfg = Config::new(SERVERS, Net::Unreliable, None);
         let mut ck = cfg.make_client(&cfg.all());
         cfg.begin("Test: concurrent append to same key, unreliable (3A)");
 
@@ -107,7 +107,7 @@ fn unreliable_one_key_3a() {
 fn one_partition_3a() {
     run(|| {
         const SERVERS: usize = 5;
-        let cfg = Config::new(SERVERS, false, None);
+        let cfg = Config::new(SERVERS, Net::Reliable, None);
         let mut ck = cfg.make_client(&cfg.all());
 
         ck.put("1", "13");
@@ -251,7 +251,7 @@ fn persist_concurrent_unreliable_3a() {
             Setup {
                 clients: 5,
                 servers: 5,
-                unreliable: true,
+                net: Net::Unreliable,
                 crash: true,
                 ..Setup::default()
             },
@@ -283,7 +283,7 @@ fn persist_partition_unreliable_3a() {
             Setup {
                 clients: 5,
                 servers: 5,
-                unreliable: true,
+                net: Net::Unreliable,
                 crash: true,
                 partitions: true,
                 ..Setup::default()
@@ -300,7 +300,7 @@ fn persist_partition_unreliable_linearizable_3a() {
             Setup {
                 clients: 15,
                 servers: 7,
-                unreliable: true,
+                net: Net::Unreliable,
                 crash: true,
                 partitions: true,
                 random_keys: true,

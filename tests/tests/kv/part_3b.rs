@@ -3,7 +3,7 @@
 use labrpc::rt::thread;
 
 use tests::kv::Config;
-use tests::support::run;
+use tests::support::{Net, run};
 
 use crate::generic::{ELECTION_TIMEOUT, Setup, generic_test, generic_test_speed};
 use crate::part_3a::check;
@@ -18,7 +18,7 @@ const MAX_RAFT_STATE: usize = 1000;
 fn snapshot_rpc_3b() {
     run(|| {
         const SERVERS: usize = 3;
-        let cfg = Config::new(SERVERS, false, Some(MAX_RAFT_STATE));
+        let cfg = Config::new(SERVERS, Net::Reliable, Some(MAX_RAFT_STATE));
         let mut ck = cfg.make_client(&cfg.all());
 
         cfg.begin("Test: InstallSnapshot RPC (3B)");
@@ -75,7 +75,7 @@ fn snapshot_size_3b() {
     run(|| {
         const SERVERS: usize = 3;
         const MAX_SNAPSHOT_STATE: usize = 500;
-        let cfg = Config::new(SERVERS, false, Some(MAX_RAFT_STATE));
+        let cfg = Config::new(SERVERS, Net::Reliable, Some(MAX_RAFT_STATE));
         let mut ck = cfg.make_client(&cfg.all());
 
         cfg.begin("Test: snapshot size is reasonable (3B)");
@@ -159,7 +159,7 @@ fn snapshot_unreliable_3b() {
             snapshots(Setup {
                 clients: 5,
                 servers: 5,
-                unreliable: true,
+                net: Net::Unreliable,
                 ..Setup::default()
             }),
         );
@@ -174,7 +174,7 @@ fn snapshot_unreliable_recover_3b() {
             snapshots(Setup {
                 clients: 5,
                 servers: 5,
-                unreliable: true,
+                net: Net::Unreliable,
                 crash: true,
                 ..Setup::default()
             }),
@@ -190,7 +190,7 @@ fn snapshot_unreliable_recover_concurrent_partition_3b() {
             snapshots(Setup {
                 clients: 5,
                 servers: 5,
-                unreliable: true,
+                net: Net::Unreliable,
                 crash: true,
                 partitions: true,
                 ..Setup::default()
@@ -207,7 +207,7 @@ fn snapshot_unreliable_recover_concurrent_partition_linearizable_3b() {
             snapshots(Setup {
                 clients: 15,
                 servers: 7,
-                unreliable: true,
+                net: Net::Unreliable,
                 crash: true,
                 partitions: true,
                 random_keys: true,

@@ -8,8 +8,8 @@ use labrpc::rt::sync::atomic::{AtomicBool, Ordering};
 use labrpc::rt::thread;
 use labrpc::rt::time::{Duration, Instant};
 
-use tests::raft::{Config, ELECTION_TIMEOUT};
-use tests::support::run;
+use tests::raft::{Applier, Config, ELECTION_TIMEOUT, Retry};
+use tests::support::{Net, run};
 
 /// With no failures, the leader stays leader and the term stays put.
 ///
@@ -22,7 +22,7 @@ use tests::support::run;
 #[test]
 fn steady_leader_2a() {
     run(|| {
-        let cfg = Config::new(3, false, false);
+        let cfg = Config::new(3, Net::Reliable, Applier::Plain);
         cfg.begin("Test (2A, beyond the course): a steady leader with no failures");
         let leader = cfg.check_one_leader();
         let term = cfg.check_terms().unwrap_or(0);
@@ -58,7 +58,7 @@ fn steady_leader_2a() {
 fn leader_steps_down_on_a_higher_term_in_a_reply_2a() {
     run(|| {
         let servers = 3;
-        let cfg = Config::new(servers, false, false);
+        let cfg = Config::new(servers, Net::Reliable, Applier::Plain);
         cfg.begin("Test (2A, beyond the course): a leader steps down on a higher term in a reply");
         let leader = cfg.check_one_leader();
         let (term, _) = cfg.state(leader).expect("the leader runs");
@@ -113,7 +113,7 @@ fn vote_survives_a_restart_2c() {
         let servers = 3;
         let late = 2;
         for _attempt in 0..3 {
-            let cfg = Config::new(servers, false, false);
+            let cfg = Config::new(servers, Net::Reliable, Applier::Plain);
             cfg.begin("Test (2C, beyond the course): a vote survives a restart");
             cfg.crash1(late);
             let leader = cfg.check_one_leader();
@@ -176,9 +176,9 @@ fn vote_survives_a_restart_2c() {
 fn figure_8_by_hand_2c() {
     run(|| {
         let servers = 5;
-        let cfg = Config::new(servers, false, false);
+        let cfg = Config::new(servers, Net::Reliable, Applier::Plain);
         cfg.begin("Test (2C, beyond the course): Figure 8, step by step");
-        cfg.one(cfg.random_int(), servers, true);
+        cfg.one(cfg.random_int(), servers, Retry::Resubmit);
 
         // (a) The leader and one follower on one side, the other three on
         // the other; the leader logs an entry only its side gets.
@@ -241,13 +241,13 @@ fn figure_8_by_hand_2c() {
                  ends in a newer term than its own (§5.4.1)"
             ));
         }
-        cfg.one(103, 3, true);
+        cfg.one(103, 3, Retry::Resubmit);
 
         // Everyone back: the whole group agrees.
         cfg.start1(a);
         cfg.connect(a);
         cfg.connect(follower);
-        cfg.one(104, servers, true);
+        cfg.one(104, servers, Retry::Resubmit);
         cfg.end();
     });
 }
@@ -267,9 +267,9 @@ fn figure_8_by_hand_2c() {
 fn partition_right_after_a_commit_2b() {
     run(|| {
         let servers = 3;
-        let cfg = Config::new(servers, true, false);
+        let cfg = Config::new(servers, Net::Unreliable, Applier::Plain);
         cfg.begin("Test (2B, beyond the course): the leader cut off right after a commit");
-        cfg.one(cfg.random_int(), servers, true);
+        cfg.one(cfg.random_int(), servers, Retry::Resubmit);
         for _ in 0..10 {
             let leader = cfg.check_one_leader();
             // A burst of commands, so that requests overlap.
@@ -286,10 +286,10 @@ fn partition_right_after_a_commit_2b() {
                 }
             }
             cfg.disconnect(leader);
-            cfg.one(cfg.random_int(), servers - 1, true);
+            cfg.one(cfg.random_int(), servers - 1, Retry::Resubmit);
             cfg.connect(leader);
         }
-        cfg.one(cfg.random_int(), servers, true);
+        cfg.one(cfg.random_int(), servers, Retry::Resubmit);
         cfg.end();
     });
 }
@@ -311,7 +311,7 @@ fn partition_right_after_a_commit_2b() {
 fn late_votes_do_not_count_2a() {
     run(|| {
         let servers = 3;
-        let cfg = Config::new(servers, false, false);
+        let cfg = Config::new(servers, Net::Reliable, Applier::Plain);
         cfg.begin("Test (2A, beyond the course): elections with late votes");
         cfg.set_long_reordering(true);
         for round in 0..4 {
@@ -352,9 +352,9 @@ fn late_votes_do_not_count_2a() {
 fn snapshots_under_load_with_late_requests_2d() {
     run(|| {
         let servers = 3;
-        let cfg = Config::new(servers, false, true);
+        let cfg = Config::new(servers, Net::Reliable, Applier::Snapshot);
         cfg.begin("Test (2D, beyond the course): snapshots under load, requests late");
-        cfg.one(cfg.random_int(), servers, true);
+        cfg.one(cfg.random_int(), servers, Retry::Resubmit);
         cfg.set_late_requests(true);
         let done = AtomicBool::new(false);
         thread::scope(|s| {
@@ -380,7 +380,7 @@ fn snapshots_under_load_with_late_requests_2d() {
             done.store(true, Ordering::SeqCst);
         });
         cfg.set_late_requests(false);
-        cfg.one(cfg.random_int(), servers, true);
+        cfg.one(cfg.random_int(), servers, Retry::Resubmit);
         cfg.end();
     });
 }
@@ -403,16 +403,16 @@ fn snapshots_under_load_with_late_requests_2d() {
 fn install_snapshot_while_the_service_is_busy_2d() {
     run(|| {
         let servers = 3;
-        let cfg = Config::new(servers, false, true);
+        let cfg = Config::new(servers, Net::Reliable, Applier::Snapshot);
         cfg.begin("Test (2D, beyond the course): InstallSnapshot while the service is busy");
-        cfg.one(cfg.random_int(), servers, true);
+        cfg.one(cfg.random_int(), servers, Retry::Resubmit);
         let busy = (cfg.check_one_leader() + 1) % servers;
 
         // Twenty entries the follower receives, with their commitment, all
         // at once when it comes back, while its service is not reading.
         cfg.disconnect(busy);
         for _ in 0..20 {
-            cfg.one(cfg.random_int(), servers - 1, true);
+            cfg.one(cfg.random_int(), servers - 1, Retry::Resubmit);
         }
         cfg.hold_applier(busy, true);
         cfg.connect(busy);
@@ -422,14 +422,14 @@ fn install_snapshot_while_the_service_is_busy_2d() {
         // is sent their snapshot.
         cfg.disconnect(busy);
         for _ in 0..30 {
-            cfg.one(cfg.random_int(), servers - 1, true);
+            cfg.one(cfg.random_int(), servers - 1, Retry::Resubmit);
         }
         cfg.connect(busy);
         thread::sleep(ELECTION_TIMEOUT);
 
         // The service reads again, and must catch up in order.
         cfg.hold_applier(busy, false);
-        cfg.one(cfg.random_int(), servers, true);
+        cfg.one(cfg.random_int(), servers, Retry::Resubmit);
         cfg.end();
     });
 }
@@ -458,7 +458,7 @@ fn a_vote_restarts_the_election_timer_2a() {
     run(|| {
         const BOUND: Duration = Duration::from_millis(80);
         let servers = 3;
-        let cfg = Config::new(servers, false, false);
+        let cfg = Config::new(servers, Net::Reliable, Applier::Plain);
         cfg.begin("Test (2A, beyond the course): granting a vote restarts the election timer");
         let mut waits = Vec::new();
         for round in 1..=12 {
@@ -549,9 +549,9 @@ fn a_vote_restarts_the_election_timer_2a() {
 fn a_reply_from_an_earlier_term_does_not_count_2c() {
     run(|| {
         let servers = 5;
-        let cfg = Config::new(servers, false, false);
+        let cfg = Config::new(servers, Net::Reliable, Applier::Plain);
         cfg.begin("Test (2C, beyond the course): a reply from an earlier term does not count");
-        cfg.one(cfg.random_int(), servers, true);
+        cfg.one(cfg.random_int(), servers, Retry::Resubmit);
         let l = cfg.check_one_leader();
         let [f, g, h, i] = [1, 2, 3, 4].map(|k| (l + k) % servers);
         // Exactly these one-way links up.
@@ -645,7 +645,7 @@ fn a_reply_from_an_earlier_term_does_not_count_2c() {
         for p in 0..servers {
             cfg.connect(p);
         }
-        cfg.one(cfg.random_int(), servers, true);
+        cfg.one(cfg.random_int(), servers, Retry::Resubmit);
         cfg.end();
     });
 }
@@ -670,9 +670,9 @@ fn a_reply_from_an_earlier_term_does_not_count_2c() {
 fn a_snapshot_keeps_the_entries_after_it_2d() {
     run(|| {
         let servers = 3;
-        let cfg = Config::new(servers, false, true);
+        let cfg = Config::new(servers, Net::Reliable, Applier::Snapshot);
         cfg.begin("Test (2D, beyond the course): a snapshot keeps the entries after it");
-        cfg.one(cfg.random_int(), servers, true);
+        cfg.one(cfg.random_int(), servers, Retry::Resubmit);
         let l = cfg.check_one_leader();
         let (f, g) = ((l + 1) % servers, (l + 2) % servers);
         let start_at = |expected: u64| {
@@ -722,9 +722,9 @@ fn a_snapshot_keeps_the_entries_after_it_2d() {
         cfg.block_requests(l, f, false);
         cfg.block_requests(l, g, false);
         cfg.connect(g);
-        cfg.one(cfg.random_int(), servers - 1, true);
+        cfg.one(cfg.random_int(), servers - 1, Retry::Resubmit);
         cfg.connect(l);
-        cfg.one(cfg.random_int(), servers, true);
+        cfg.one(cfg.random_int(), servers, Retry::Resubmit);
         cfg.end();
     });
 }

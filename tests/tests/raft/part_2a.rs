@@ -3,14 +3,14 @@
 use labrpc::rt::thread;
 use labrpc::rt::time::Duration;
 
-use tests::raft::{Config, ELECTION_TIMEOUT};
-use tests::support::run;
+use tests::raft::{Applier, Config, ELECTION_TIMEOUT};
+use tests::support::{Net, run};
 
 #[test]
 fn initial_election_2a() {
     run(|| {
         let servers = 3;
-        let cfg = Config::new(servers, false, false);
+        let cfg = Config::new(servers, Net::Reliable, Applier::Plain);
         cfg.begin("Test (2A): initial election");
 
         // Is a leader elected?
@@ -41,7 +41,7 @@ fn initial_election_2a() {
 fn re_election_2a() {
     run(|| {
         let servers = 3;
-        let cfg = Config::new(servers, false, false);
+        let cfg = Config::new(servers, Net::Reliable, Applier::Plain);
         cfg.begin("Test (2A): election after network failure");
         let leader1 = cfg.check_one_leader();
 
@@ -77,7 +77,7 @@ fn re_election_2a() {
 fn many_elections_2a() {
     run(|| {
         let servers = 7;
-        let cfg = Config::new(servers, false, false);
+        let cfg = Config::new(servers, Net::Reliable, Applier::Plain);
         cfg.begin("Test (2A): multiple elections");
         cfg.check_one_leader();
 

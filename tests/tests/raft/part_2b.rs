@@ -3,14 +3,14 @@
 use labrpc::rt::thread;
 use labrpc::rt::time::Duration;
 
-use tests::raft::{Command, Config, ELECTION_TIMEOUT};
-use tests::support::run;
+use tests::raft::{Applier, Command, Config, ELECTION_TIMEOUT, Retry};
+use tests::support::{Net, run};
 
 #[test]
 fn basic_agree_2b() {
     run(|| {
         let servers = 3;
-        let cfg = Config::new(servers, false, false);
+        let cfg = Config::new(servers, Net::Reliable, Applier::Plain);
         cfg.begin("Test (2B): basic agreement");
 
         for index in 1..=3 {
@@ -18,7 +18,7 @@ fn basic_agree_2b() {
             if committed > 0 {
                 cfg.fail("some have committed before start()");
             }
-            let xindex = cfg.one(index * 100, servers, false);
+            let xindex = cfg.one(index * 100, servers, Retry::Never);
             if xindex != index {
                 cfg.fail(format!("got index {xindex} but expected {index}"));
             }
@@ -33,17 +33,17 @@ fn basic_agree_2b() {
 fn rpc_bytes_2b() {
     run(|| {
         let servers = 3;
-        let cfg = Config::new(servers, false, false);
+        let cfg = Config::new(servers, Net::Reliable, Applier::Plain);
         cfg.begin("Test (2B): RPC byte count");
 
-        cfg.one(99, servers, false);
+        cfg.one(99, servers, Retry::Never);
         let bytes0 = cfg.bytes_total();
 
         let mut sent = 0;
         for index in 2..12 {
             let cmd = cfg.random_string(5000);
             sent += cmd.len() as u64;
-            let xindex = cfg.one(Command::Text(cmd), servers, false);
+            let xindex = cfg.one(Command::Text(cmd), servers, Retry::Never);
             if xindex != index {
                 cfg.fail(format!("got index {xindex} but expected {index}"));
             }
@@ -65,10 +65,10 @@ fn rpc_bytes_2b() {
 fn follower_failure_2b() {
     run(|| {
         let servers = 3;
-        let cfg = Config::new(servers, false, false);
+        let cfg = Config::new(servers, Net::Reliable, Applier::Plain);
         cfg.begin("Test (2B): test progressive failure of followers");
 
-        cfg.one(101, servers, false);
+        cfg.one(101, servers, Retry::Never);
 
         // Disconnect one follower from the network.
         let leader1 = cfg.check_one_leader();
@@ -76,9 +76,9 @@ fn follower_failure_2b() {
 
         // The leader and the remaining follower should agree despite the
         // disconnected follower.
-        cfg.one(102, servers - 1, false);
+        cfg.one(102, servers - 1, Retry::Never);
         thread::sleep(ELECTION_TIMEOUT);
-        cfg.one(103, servers - 1, false);
+        cfg.one(103, servers - 1, Retry::Never);
 
         // Disconnect the remaining follower.
         let leader2 = cfg.check_one_leader();
@@ -109,19 +109,19 @@ fn follower_failure_2b() {
 fn leader_failure_2b() {
     run(|| {
         let servers = 3;
-        let cfg = Config::new(servers, false, false);
+        let cfg = Config::new(servers, Net::Reliable, Applier::Plain);
         cfg.begin("Test (2B): test failure of leaders");
 
-        cfg.one(101, servers, false);
+        cfg.one(101, servers, Retry::Never);
 
         // Disconnect the first leader.
         let leader1 = cfg.check_one_leader();
         cfg.disconnect(leader1);
 
         // The remaining followers should elect a new leader.
-        cfg.one(102, servers - 1, false);
+        cfg.one(102, servers - 1, Retry::Never);
         thread::sleep(ELECTION_TIMEOUT);
-        cfg.one(103, servers - 1, false);
+        cfg.one(103, servers - 1, Retry::Never);
 
         // Disconnect the new leader.
         let leader2 = cfg.check_one_leader();
@@ -148,10 +148,10 @@ fn leader_failure_2b() {
 fn fail_agree_2b() {
     run(|| {
         let servers = 3;
-        let cfg = Config::new(servers, false, false);
+        let cfg = Config::new(servers, Net::Reliable, Applier::Plain);
         cfg.begin("Test (2B): agreement after follower reconnects");
 
-        cfg.one(101, servers, false);
+        cfg.one(101, servers, Retry::Never);
 
         // Disconnect one follower from the network.
         let leader = cfg.check_one_leader();
@@ -159,20 +159,20 @@ fn fail_agree_2b() {
 
         // The leader and the remaining follower should agree despite the
         // disconnected follower.
-        cfg.one(102, servers - 1, false);
-        cfg.one(103, servers - 1, false);
+        cfg.one(102, servers - 1, Retry::Never);
+        cfg.one(103, servers - 1, Retry::Never);
         thread::sleep(ELECTION_TIMEOUT);
-        cfg.one(104, servers - 1, false);
-        cfg.one(105, servers - 1, false);
+        cfg.one(104, servers - 1, Retry::Never);
+        cfg.one(105, servers - 1, Retry::Never);
 
         // Reconnect.
         cfg.connect((leader + 1) % servers);
 
         // The full set of servers should keep earlier agreements, and agree on
         // new commands.
-        cfg.one(106, servers, true);
+        cfg.one(106, servers, Retry::Resubmit);
         thread::sleep(ELECTION_TIMEOUT);
-        cfg.one(107, servers, true);
+        cfg.one(107, servers, Retry::Resubmit);
         cfg.end();
     });
 }
@@ -181,10 +181,10 @@ fn fail_agree_2b() {
 fn fail_no_agree_2b() {
     run(|| {
         let servers = 5;
-        let cfg = Config::new(servers, false, false);
+        let cfg = Config::new(servers, Net::Reliable, Applier::Plain);
         cfg.begin("Test (2B): no agreement if too many followers disconnect");
 
-        cfg.one(10, servers, false);
+        cfg.one(10, servers, Retry::Never);
 
         // 3 of 5 followers disconnect.
         let leader = cfg.check_one_leader();
@@ -221,7 +221,7 @@ fn fail_no_agree_2b() {
             cfg.fail(format!("unexpected index {index2}"));
         }
 
-        cfg.one(1000, servers, true);
+        cfg.one(1000, servers, Retry::Resubmit);
         cfg.end();
     });
 }
@@ -230,7 +230,7 @@ fn fail_no_agree_2b() {
 fn concurrent_starts_2b() {
     run(|| {
         let servers = 3;
-        let cfg = Config::new(servers, false, false);
+        let cfg = Config::new(servers, Net::Reliable, Applier::Plain);
         cfg.begin("Test (2B): concurrent Start()s");
 
         let mut success = false;
@@ -302,10 +302,10 @@ fn concurrent_starts_2b() {
 fn rejoin_2b() {
     run(|| {
         let servers = 3;
-        let cfg = Config::new(servers, false, false);
+        let cfg = Config::new(servers, Net::Reliable, Applier::Plain);
         cfg.begin("Test (2B): rejoin of partitioned leader");
 
-        cfg.one(101, servers, true);
+        cfg.one(101, servers, Retry::Resubmit);
 
         // Leader network failure.
         let leader1 = cfg.check_one_leader();
@@ -317,7 +317,7 @@ fn rejoin_2b() {
         cfg.start(leader1, 104);
 
         // The new leader commits, also for index 2.
-        cfg.one(103, 2, true);
+        cfg.one(103, 2, Retry::Resubmit);
 
         // New leader network failure.
         let leader2 = cfg.check_one_leader();
@@ -326,12 +326,12 @@ fn rejoin_2b() {
         // Old leader connected again.
         cfg.connect(leader1);
 
-        cfg.one(104, 2, true);
+        cfg.one(104, 2, Retry::Resubmit);
 
         // All together now.
         cfg.connect(leader2);
 
-        cfg.one(105, servers, true);
+        cfg.one(105, servers, Retry::Resubmit);
         cfg.end();
     });
 }
@@ -340,10 +340,10 @@ fn rejoin_2b() {
 fn backup_2b() {
     run(|| {
         let servers = 5;
-        let cfg = Config::new(servers, false, false);
+        let cfg = Config::new(servers, Net::Reliable, Applier::Plain);
         cfg.begin("Test (2B): leader backs up quickly over incorrect follower logs");
 
-        cfg.one(cfg.random_int(), servers, true);
+        cfg.one(cfg.random_int(), servers, Retry::Resubmit);
 
         // Put the leader and one follower in a partition.
         let leader1 = cfg.check_one_leader();
@@ -368,7 +368,7 @@ fn backup_2b() {
 
         // Lots of successful commands to the new group.
         for _ in 0..50 {
-            cfg.one(cfg.random_int(), 3, true);
+            cfg.one(cfg.random_int(), 3, Retry::Resubmit);
         }
 
         // Now another partitioned leader and one follower.
@@ -396,14 +396,14 @@ fn backup_2b() {
 
         // Lots of successful commands to the new group.
         for _ in 0..50 {
-            cfg.one(cfg.random_int(), 3, true);
+            cfg.one(cfg.random_int(), 3, Retry::Resubmit);
         }
 
         // Now everyone.
         for i in 0..servers {
             cfg.connect(i);
         }
-        cfg.one(cfg.random_int(), servers, true);
+        cfg.one(cfg.random_int(), servers, Retry::Resubmit);
         cfg.end();
     });
 }
@@ -412,7 +412,7 @@ fn backup_2b() {
 fn count_2b() {
     run(|| {
         let servers = 3;
-        let cfg = Config::new(servers, false, false);
+        let cfg = Config::new(servers, Net::Reliable, Applier::Plain);
         cfg.begin("Test (2B): RPC counts aren't too high");
 
         let rpcs = || (0..servers).map(|j| cfg.rpc_count(j)).sum::<u64>();

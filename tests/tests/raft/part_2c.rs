@@ -4,17 +4,17 @@ use labrpc::rt::thread;
 use labrpc::rt::time::Duration;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use tests::raft::{Command, Config, ELECTION_TIMEOUT};
-use tests::support::run;
+use tests::raft::{Applier, Command, Config, ELECTION_TIMEOUT, Retry};
+use tests::support::{Net, run};
 
 #[test]
 fn persist1_2c() {
     run(|| {
         let servers = 3;
-        let cfg = Config::new(servers, false, false);
+        let cfg = Config::new(servers, Net::Reliable, Applier::Plain);
         cfg.begin("Test (2C): basic persistence");
 
-        cfg.one(11, servers, true);
+        cfg.one(11, servers, Retry::Resubmit);
 
         // Crash and restart all.
         for i in 0..servers {
@@ -25,18 +25,18 @@ fn persist1_2c() {
             cfg.connect(i);
         }
 
-        cfg.one(12, servers, true);
+        cfg.one(12, servers, Retry::Resubmit);
 
         let leader1 = cfg.check_one_leader();
         cfg.disconnect(leader1);
         cfg.start1(leader1);
         cfg.connect(leader1);
 
-        cfg.one(13, servers, true);
+        cfg.one(13, servers, Retry::Resubmit);
 
         let leader2 = cfg.check_one_leader();
         cfg.disconnect(leader2);
-        cfg.one(14, servers - 1, true);
+        cfg.one(14, servers - 1, Retry::Resubmit);
         cfg.start1(leader2);
         cfg.connect(leader2);
 
@@ -45,11 +45,11 @@ fn persist1_2c() {
 
         let i3 = (cfg.check_one_leader() + 1) % servers;
         cfg.disconnect(i3);
-        cfg.one(15, servers - 1, true);
+        cfg.one(15, servers - 1, Retry::Resubmit);
         cfg.start1(i3);
         cfg.connect(i3);
 
-        cfg.one(16, servers, true);
+        cfg.one(16, servers, Retry::Resubmit);
         cfg.end();
     });
 }
@@ -58,12 +58,12 @@ fn persist1_2c() {
 fn persist2_2c() {
     run(|| {
         let servers = 5;
-        let cfg = Config::new(servers, false, false);
+        let cfg = Config::new(servers, Net::Reliable, Applier::Plain);
         cfg.begin("Test (2C): more persistence");
 
         let mut index = 1;
         for _ in 0..5 {
-            cfg.one(10 + index, servers, true);
+            cfg.one(10 + index, servers, Retry::Resubmit);
             index += 1;
 
             let leader1 = cfg.check_one_leader();
@@ -71,7 +71,7 @@ fn persist2_2c() {
             cfg.disconnect((leader1 + 1) % servers);
             cfg.disconnect((leader1 + 2) % servers);
 
-            cfg.one(10 + index, servers - 2, true);
+            cfg.one(10 + index, servers - 2, Retry::Resubmit);
             index += 1;
 
             cfg.disconnect(leader1);
@@ -88,14 +88,14 @@ fn persist2_2c() {
             cfg.start1((leader1 + 3) % servers);
             cfg.connect((leader1 + 3) % servers);
 
-            cfg.one(10 + index, servers - 2, true);
+            cfg.one(10 + index, servers - 2, Retry::Resubmit);
             index += 1;
 
             cfg.connect((leader1 + 4) % servers);
             cfg.connect(leader1);
         }
 
-        cfg.one(1000, servers, true);
+        cfg.one(1000, servers, Retry::Resubmit);
         cfg.end();
     });
 }
@@ -104,15 +104,15 @@ fn persist2_2c() {
 fn persist3_2c() {
     run(|| {
         let servers = 3;
-        let cfg = Config::new(servers, false, false);
+        let cfg = Config::new(servers, Net::Reliable, Applier::Plain);
         cfg.begin("Test (2C): partitioned leader and one follower crash, leader restarts");
 
-        cfg.one(101, 3, true);
+        cfg.one(101, 3, Retry::Resubmit);
 
         let leader = cfg.check_one_leader();
         cfg.disconnect((leader + 2) % servers);
 
-        cfg.one(102, 2, true);
+        cfg.one(102, 2, Retry::Resubmit);
 
         cfg.crash1(leader);
         cfg.crash1((leader + 1) % servers);
@@ -120,12 +120,12 @@ fn persist3_2c() {
         cfg.start1(leader);
         cfg.connect(leader);
 
-        cfg.one(103, 2, true);
+        cfg.one(103, 2, Retry::Resubmit);
 
         cfg.start1((leader + 1) % servers);
         cfg.connect((leader + 1) % servers);
 
-        cfg.one(104, servers, true);
+        cfg.one(104, servers, Retry::Resubmit);
         cfg.end();
     });
 }
@@ -147,10 +147,10 @@ fn figure_8_pause(cfg: &Config) {
 fn figure_8_2c() {
     run(|| {
         let servers = 5;
-        let cfg = Config::new(servers, false, false);
+        let cfg = Config::new(servers, Net::Reliable, Applier::Plain);
         cfg.begin("Test (2C): Figure 8");
 
-        cfg.one(cfg.random_int(), 1, true);
+        cfg.one(cfg.random_int(), 1, Retry::Resubmit);
 
         let mut nup = servers;
         for _ in 0..1000 {
@@ -185,7 +185,7 @@ fn figure_8_2c() {
             }
         }
 
-        cfg.one(cfg.random_int(), servers, true);
+        cfg.one(cfg.random_int(), servers, Retry::Resubmit);
         cfg.end();
     });
 }
@@ -194,7 +194,7 @@ fn figure_8_2c() {
 fn unreliable_agree_2c() {
     run(|| {
         let servers = 5;
-        let cfg = Config::new(servers, true, false);
+        let cfg = Config::new(servers, Net::Unreliable, Applier::Plain);
         cfg.begin("Test (2C): unreliable agreement");
 
         thread::scope(|s| {
@@ -202,12 +202,12 @@ fn unreliable_agree_2c() {
             for iters in 1..50 {
                 for j in 0..4 {
                     let cfg = &cfg;
-                    clients.push(s.spawn(move || cfg.one(100 * iters + j, 1, true)));
+                    clients.push(s.spawn(move || cfg.one(100 * iters + j, 1, Retry::Resubmit)));
                 }
-                cfg.one(iters, 1, true);
+                cfg.one(iters, 1, Retry::Resubmit);
             }
 
-            cfg.set_unreliable(false);
+            cfg.set_net(Net::Reliable);
 
             for client in clients {
                 if client.join().is_err() {
@@ -216,7 +216,7 @@ fn unreliable_agree_2c() {
             }
         });
 
-        cfg.one(100, servers, true);
+        cfg.one(100, servers, Retry::Resubmit);
         cfg.end();
     });
 }
@@ -225,10 +225,10 @@ fn unreliable_agree_2c() {
 fn figure_8_unreliable_2c() {
     run(|| {
         let servers = 5;
-        let cfg = Config::new(servers, true, false);
+        let cfg = Config::new(servers, Net::Unreliable, Applier::Plain);
         cfg.begin("Test (2C): Figure 8 (unreliable)");
 
-        cfg.one(cfg.random(10_000), 1, true);
+        cfg.one(cfg.random(10_000), 1, Retry::Resubmit);
 
         let mut nup = servers;
         for iters in 0..1000 {
@@ -266,17 +266,17 @@ fn figure_8_unreliable_2c() {
             }
         }
 
-        cfg.one(cfg.random(10_000), servers, true);
+        cfg.one(cfg.random(10_000), servers, Retry::Resubmit);
         cfg.end();
     });
 }
 
 /// Three clients keep submitting while peers are disconnected, crashed and
 /// restarted; every value a client saw committed must be in the final log.
-fn internal_churn(unreliable: bool) {
+fn internal_churn(net: Net) {
     let servers = 5;
-    let cfg = Config::new(servers, unreliable, false);
-    cfg.begin(if unreliable {
+    let cfg = Config::new(servers, net, Applier::Plain);
+    cfg.begin(if net == Net::Unreliable {
         "Test (2C): unreliable churn"
     } else {
         "Test (2C): churn"
@@ -350,7 +350,7 @@ fn internal_churn(unreliable: bool) {
         }
 
         thread::sleep(ELECTION_TIMEOUT);
-        cfg.set_unreliable(false);
+        cfg.set_net(Net::Reliable);
         for i in 0..servers {
             if cfg.raft(i).is_none() {
                 cfg.start1(i);
@@ -372,7 +372,7 @@ fn internal_churn(unreliable: bool) {
 
     thread::sleep(ELECTION_TIMEOUT);
 
-    let last_index = cfg.one(cfg.random_int(), servers, true);
+    let last_index = cfg.one(cfg.random_int(), servers, Retry::Resubmit);
 
     let mut really = Vec::new();
     for index in 1..=last_index {
@@ -396,13 +396,13 @@ fn internal_churn(unreliable: bool) {
 #[test]
 fn reliable_churn_2c() {
     run(|| {
-        internal_churn(false);
+        internal_churn(Net::Reliable);
     });
 }
 
 #[test]
 fn unreliable_churn_2c() {
     run(|| {
-        internal_churn(true);
+        internal_churn(Net::Unreliable);
     });
 }

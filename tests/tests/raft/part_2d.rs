@@ -1,19 +1,34 @@
 //! Part 2D: log compaction (snapshots).
 
-use tests::raft::{Config, MAX_LOG_SIZE, SNAPSHOT_INTERVAL};
-use tests::support::run;
+use tests::raft::{Applier, Config, MAX_LOG_SIZE, Retry, SNAPSHOT_INTERVAL};
+use tests::support::{Net, run};
 
-/// The course's `snapcommon`: 30 rounds in which a victim is disconnected or
-/// crashed (or neither) while enough commands for a snapshot are committed
-/// without it; it must then catch up, by InstallSnapshot where needed, while
-/// the saved Raft state stays under [`MAX_LOG_SIZE`].
-fn snapshot_common(name: &str, disconnect: bool, reliable: bool, crash: bool) {
+/// What happens to each round's victim in [`snapshot_common`] (the course's
+/// `disconnect` and `crash` flags, never both set).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Victim {
+    /// Nothing: every peer sees every command.
+    Stays,
+    /// It is cut off while the others commit, then reconnected.
+    Disconnected,
+    /// It crashes while the others commit, then restarts.
+    Crashed,
+}
+
+/// The course's `snapcommon(t, name, disconnect, reliable, crash)`: 30
+/// rounds in which a victim is disconnected or crashed (or neither) while
+/// enough commands for a snapshot are committed without it; it must then
+/// catch up, by InstallSnapshot where needed, while the saved Raft state
+/// stays under [`MAX_LOG_SIZE`].
+fn snapshot_common(name: &str, victim_fate: Victim, net: Net) {
     let iters = 30;
     let servers = 3;
-    let cfg = Config::new(servers, !reliable, true);
+    let disconnect = victim_fate == Victim::Disconnected;
+    let crash = victim_fate == Victim::Crashed;
+    let cfg = Config::new(servers, net, Applier::Snapshot);
     cfg.begin(name);
 
-    cfg.one(cfg.random_int(), servers, true);
+    cfg.one(cfg.random_int(), servers, Retry::Resubmit);
     let mut leader1 = cfg.check_one_leader();
 
     for i in 0..iters {
@@ -24,11 +39,11 @@ fn snapshot_common(name: &str, disconnect: bool, reliable: bool, crash: bool) {
 
         if disconnect {
             cfg.disconnect(victim);
-            cfg.one(cfg.random_int(), servers - 1, true);
+            cfg.one(cfg.random_int(), servers - 1, Retry::Resubmit);
         }
         if crash {
             cfg.crash1(victim);
-            cfg.one(cfg.random_int(), servers - 1, true);
+            cfg.one(cfg.random_int(), servers - 1, Retry::Resubmit);
         }
 
         // Perhaps send enough to get a snapshot.
@@ -41,9 +56,9 @@ fn snapshot_common(name: &str, disconnect: bool, reliable: bool, crash: bool) {
         if !disconnect && !crash {
             // Make sure all followers have caught up, so that the basic test
             // needs no InstallSnapshot.
-            cfg.one(cfg.random_int(), servers, true);
+            cfg.one(cfg.random_int(), servers, Retry::Resubmit);
         } else {
-            cfg.one(cfg.random_int(), servers - 1, true);
+            cfg.one(cfg.random_int(), servers - 1, Retry::Resubmit);
         }
 
         let size = cfg.log_size();
@@ -57,13 +72,13 @@ fn snapshot_common(name: &str, disconnect: bool, reliable: bool, crash: bool) {
             // Reconnect a follower, which may be behind and need a snapshot
             // to catch up.
             cfg.connect(victim);
-            cfg.one(cfg.random_int(), servers, true);
+            cfg.one(cfg.random_int(), servers, Retry::Resubmit);
             leader1 = cfg.check_one_leader();
         }
         if crash {
             cfg.start1(victim);
             cfg.connect(victim);
-            cfg.one(cfg.random_int(), servers, true);
+            cfg.one(cfg.random_int(), servers, Retry::Resubmit);
             leader1 = cfg.check_one_leader();
         }
     }
@@ -85,7 +100,7 @@ fn crash_and_restart_all(cfg: &Config, servers: usize) {
 #[test]
 fn snapshot_basic_2d() {
     run(|| {
-        snapshot_common("Test (2D): snapshots basic", false, true, false);
+        snapshot_common("Test (2D): snapshots basic", Victim::Stays, Net::Reliable);
     });
 }
 
@@ -94,9 +109,8 @@ fn snapshot_install_2d() {
     run(|| {
         snapshot_common(
             "Test (2D): install snapshots (disconnect)",
-            true,
-            true,
-            false,
+            Victim::Disconnected,
+            Net::Reliable,
         );
     });
 }
@@ -106,9 +120,8 @@ fn snapshot_install_unreliable_2d() {
     run(|| {
         snapshot_common(
             "Test (2D): install snapshots (disconnect+unreliable)",
-            true,
-            false,
-            false,
+            Victim::Disconnected,
+            Net::Unreliable,
         );
     });
 }
@@ -116,7 +129,11 @@ fn snapshot_install_unreliable_2d() {
 #[test]
 fn snapshot_install_crash_2d() {
     run(|| {
-        snapshot_common("Test (2D): install snapshots (crash)", false, true, true);
+        snapshot_common(
+            "Test (2D): install snapshots (crash)",
+            Victim::Crashed,
+            Net::Reliable,
+        );
     });
 }
 
@@ -125,9 +142,8 @@ fn snapshot_install_uncrash_2d() {
     run(|| {
         snapshot_common(
             "Test (2D): install snapshots (unreliable+crash)",
-            false,
-            false,
-            true,
+            Victim::Crashed,
+            Net::Unreliable,
         );
     });
 }
@@ -139,23 +155,23 @@ fn snapshot_all_crash_2d() {
     run(|| {
         let servers = 3;
         let iters = 5;
-        let cfg = Config::new(servers, false, true);
+        let cfg = Config::new(servers, Net::Reliable, Applier::Snapshot);
         cfg.begin("Test (2D): crash and restart all servers");
 
-        cfg.one(cfg.random_int(), servers, true);
+        cfg.one(cfg.random_int(), servers, Retry::Resubmit);
 
         for _ in 0..iters {
             // Perhaps enough to get a snapshot.
             let nn = SNAPSHOT_INTERVAL / 2 + cfg.random(SNAPSHOT_INTERVAL);
             for _ in 0..nn {
-                cfg.one(cfg.random_int(), servers, true);
+                cfg.one(cfg.random_int(), servers, Retry::Resubmit);
             }
 
-            let index1 = cfg.one(cfg.random_int(), servers, true);
+            let index1 = cfg.one(cfg.random_int(), servers, Retry::Resubmit);
 
             crash_and_restart_all(&cfg, servers);
 
-            let index2 = cfg.one(cfg.random_int(), servers, true);
+            let index2 = cfg.one(cfg.random_int(), servers, Retry::Resubmit);
             if index2 < index1 + 1 {
                 cfg.fail(format!("index decreased from {index1} to {index2}"));
             }
@@ -170,25 +186,25 @@ fn snapshot_all_crash_2d() {
 fn snapshot_init_2d() {
     run(|| {
         let servers = 3;
-        let cfg = Config::new(servers, false, true);
+        let cfg = Config::new(servers, Net::Reliable, Applier::Snapshot);
         cfg.begin("Test (2D): snapshot initialization after crash");
 
-        cfg.one(cfg.random_int(), servers, true);
+        cfg.one(cfg.random_int(), servers, Retry::Resubmit);
 
         // Enough operations to make a snapshot.
         for _ in 0..=SNAPSHOT_INTERVAL {
-            cfg.one(cfg.random_int(), servers, true);
+            cfg.one(cfg.random_int(), servers, Retry::Resubmit);
         }
 
         crash_and_restart_all(&cfg, servers);
 
         // A single operation, to get something written back to the persister.
-        cfg.one(cfg.random_int(), servers, true);
+        cfg.one(cfg.random_int(), servers, Retry::Resubmit);
 
         crash_and_restart_all(&cfg, servers);
 
         // Another operation, to trigger the potential bug.
-        cfg.one(cfg.random_int(), servers, true);
+        cfg.one(cfg.random_int(), servers, Retry::Resubmit);
         cfg.end();
     });
 }

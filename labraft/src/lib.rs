@@ -37,9 +37,6 @@ mod raft;
 pub mod rpc;
 
 pub use crate::apply::ApplyMsg;
-// handout: begin
-pub use crate::core::Entry;
-// handout: end
 pub use crate::raft::{NotLeader, Raft};
 
 /// A log index; the first entry has index 1.

@@ -2,10 +2,11 @@
 //! InstallSnapshot) and the RPC methods that carry them.
 
 // handout: begin
+use std::fmt;
+
 use labrpc::Method;
 use serde::{Deserialize, Serialize};
 
-use crate::core::Entry;
 use crate::{Index, PeerId, Term};
 
 /// `Raft.RequestVote`: a candidate asks for a vote (§5.2).
@@ -18,6 +19,22 @@ pub const APPEND_ENTRIES: Method<AppendEntriesArgs, AppendEntriesReply> =
 /// next entry it no longer stores (§7).
 pub const INSTALL_SNAPSHOT: Method<InstallSnapshotArgs, InstallSnapshotReply> =
     Method::new("Raft.InstallSnapshot");
+
+/// One log entry: a command and the term in which a leader received it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    /// The leader's term when the entry was created.
+    pub term: Term,
+    /// The service's command, opaque to Raft.
+    #[serde(with = "serde_bytes")]
+    pub command: Vec<u8>,
+}
+
+impl fmt::Debug for Entry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "T{}:{}B", self.term, self.command.len())
+    }
+}
 
 /// RequestVote arguments.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -127,7 +127,7 @@ impl Core {
         self.effects.reschedule = true;
         // Announce the leadership at once.
         for peer in self.others() {
-            self.heartbeat(peer, now);
+            self.keep_in_touch(peer, now);
         }
     }
 }

@@ -6,25 +6,31 @@
 
 use std::fmt;
 
-use serde::{Deserialize, Serialize};
-
 use super::invariant;
+use crate::rpc::Entry;
 use crate::{Index, Term};
 
-/// One log entry: a command and the term in which a leader received it.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Entry {
-    /// The leader's term when the entry was created.
-    pub term: Term,
-    /// The service's command, opaque to Raft.
-    #[serde(with = "serde_bytes")]
-    pub command: Vec<u8>,
-}
-
-impl fmt::Debug for Entry {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "T{}:{}B", self.term, self.command.len())
-    }
+/// What [`Log::maybe_append`] did with a leader's entries.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Appended {
+    /// The log holds no entry at the leader's previous index with the
+    /// leader's term there: nothing changed. The leader should go back to
+    /// `conflict_index`, past every entry of `conflict_term` it does not hold.
+    Conflict {
+        /// The first index of the conflicting term, or one past the log's end
+        /// when the log is too short.
+        conflict_index: Index,
+        /// The term this log holds at the leader's previous index, if any.
+        conflict_term: Option<Term>,
+    },
+    /// The log matches the leader's through `match_index`.
+    Match {
+        /// The last index known to match the leader's log.
+        match_index: Index,
+        /// The first index this call wrote, if it wrote any: the log must be
+        /// saved before the leader hears of them.
+        written: Option<Index>,
+    },
 }
 
 /// The log: entries after the snapshot, and the index and term of the last
@@ -242,6 +248,85 @@ impl Log {
         Some(self.snapshot_index + 1 + at as Index)
     }
 
+    /// Figure 2's AppendEntries rules 2–4 on this log (as etcd's
+    /// `raftLog.maybeAppend`): if it holds an entry at `prev_index` of term
+    /// `prev_term`, deletes any entry that conflicts with one of `entries`
+    /// (same index, another term) and all that follow it, and appends the
+    /// entries not already there. An entry that matches is kept, so a delayed
+    /// request never cuts off entries a later one added. Entries the snapshot
+    /// covers are committed, so they match and are skipped.
+    ///
+    /// `commit_index` is the caller's: deleting an entry at or below it
+    /// breaks the protocol, and is checked.
+    pub(crate) fn maybe_append(
+        &mut self,
+        prev_index: Index,
+        prev_term: Term,
+        entries: &[Entry],
+        commit_index: Index,
+    ) -> Appended {
+        let match_index = prev_index + entries.len() as Index;
+        let (mut prev_index, mut prev_term, mut entries) = (prev_index, prev_term, entries);
+        if prev_index < self.snapshot_index {
+            let covered = usize::try_from(self.snapshot_index - prev_index).unwrap_or(usize::MAX);
+            if covered >= entries.len() {
+                return Appended::Match {
+                    match_index,
+                    written: None,
+                };
+            }
+            entries = &entries[covered..];
+            prev_index = self.snapshot_index;
+            prev_term = self.snapshot_term;
+        }
+
+        // Rule 2: no entry at prevLogIndex whose term matches prevLogTerm.
+        // The hint names the conflicting term's first index, so the leader
+        // can skip the whole term.
+        match self.term_at(prev_index) {
+            None => {
+                return Appended::Conflict {
+                    conflict_index: self.last_index() + 1,
+                    conflict_term: None,
+                };
+            }
+            Some(term) if term != prev_term => {
+                return Appended::Conflict {
+                    conflict_index: self.first_index_of_term(term, prev_index),
+                    conflict_term: Some(term),
+                };
+            }
+            Some(_) => {}
+        }
+
+        // Rules 3 and 4.
+        for (offset, entry) in entries.iter().enumerate() {
+            let index = prev_index + 1 + offset as Index;
+            match self.term_at(index) {
+                Some(term) if term == entry.term => continue,
+                Some(_) => {
+                    invariant!(
+                        index > commit_index,
+                        "deleting committed entry {index} (commit index {commit_index})"
+                    );
+                    self.truncate_from(index);
+                }
+                None => {}
+            }
+            for entry in &entries[offset..] {
+                self.push(entry.clone());
+            }
+            return Appended::Match {
+                match_index,
+                written: Some(index),
+            };
+        }
+        Appended::Match {
+            match_index,
+            written: None,
+        }
+    }
+
     /// Appends one entry; returns its index.
     pub(crate) fn push(&mut self, entry: Entry) -> Index {
         self.entries.push(entry);
@@ -299,6 +384,90 @@ mod tests {
             });
         }
         log
+    }
+
+    fn entries(terms: &[Term]) -> Vec<Entry> {
+        log_of_terms(terms).entries
+    }
+
+    fn terms(log: &Log) -> Vec<Term> {
+        log.entries.iter().map(|e| e.term).collect()
+    }
+
+    #[test]
+    fn appending_rejects_a_log_that_does_not_match_before_the_entries() {
+        let mut log = log_of_terms(&[1, 1, 2, 2]);
+        assert_eq!(
+            log.maybe_append(6, 2, &entries(&[3]), 0),
+            Appended::Conflict {
+                conflict_index: 5,
+                conflict_term: None
+            },
+            "too short: go back to the end"
+        );
+        assert_eq!(
+            log.maybe_append(4, 3, &entries(&[3]), 0),
+            Appended::Conflict {
+                conflict_index: 3,
+                conflict_term: Some(2)
+            },
+            "another term there: go back past all of it"
+        );
+        assert_eq!(terms(&log), [1, 1, 2, 2], "nothing changed");
+    }
+
+    #[test]
+    fn appending_replaces_a_conflicting_suffix_and_keeps_a_matching_one() {
+        let mut log = log_of_terms(&[1, 1, 2, 2]);
+        assert_eq!(
+            log.maybe_append(2, 1, &entries(&[3]), 2),
+            Appended::Match {
+                match_index: 3,
+                written: Some(3)
+            }
+        );
+        assert_eq!(terms(&log), [1, 1, 3]);
+        log.maybe_append(3, 3, &entries(&[3, 3]), 2);
+        assert_eq!(
+            log.maybe_append(2, 1, &entries(&[3]), 2),
+            Appended::Match {
+                match_index: 3,
+                written: None
+            },
+            "a delayed request whose entries match keeps what followed them"
+        );
+        assert_eq!(terms(&log), [1, 1, 3, 3, 3]);
+        assert_eq!(
+            log.maybe_append(5, 3, &[], 2),
+            Appended::Match {
+                match_index: 5,
+                written: None
+            },
+            "a heartbeat matches through its previous index"
+        );
+    }
+
+    #[test]
+    fn appending_skips_what_the_snapshot_covers() {
+        let mut log = log_of_terms(&[1, 1, 2, 2]);
+        log.compact_to(3, 2);
+        assert_eq!(
+            log.maybe_append(1, 1, &entries(&[1, 2]), 3),
+            Appended::Match {
+                match_index: 3,
+                written: None
+            },
+            "every entry is inside the snapshot"
+        );
+        assert_eq!(
+            log.maybe_append(1, 1, &entries(&[1, 2, 2, 4]), 3),
+            Appended::Match {
+                match_index: 5,
+                written: Some(5)
+            }
+        );
+        assert_eq!(terms(&log), [2, 4]);
+        assert_eq!(log.last_index(), 5);
     }
 
     #[test]

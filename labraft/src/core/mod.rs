@@ -23,10 +23,9 @@ use labrpc::rt::time::{Duration, Instant};
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
 
-pub use self::log::Entry;
 use self::log::Log;
 use crate::ApplyMsg;
-use crate::rpc::{AppendEntriesArgs, InstallSnapshotArgs, RequestVoteArgs};
+use crate::rpc::{AppendEntriesArgs, Entry, InstallSnapshotArgs, RequestVoteArgs};
 use crate::{Index, PeerId, Term};
 
 /// How often an idle leader sends heartbeats: the labs allow at most ten a
@@ -235,7 +234,7 @@ impl Core {
                     .filter(|&peer| progress[peer].heartbeat_due <= now)
                     .collect();
                 for peer in due {
-                    self.heartbeat(peer, now);
+                    self.keep_in_touch(peer, now);
                 }
             }
             Role::Follower | Role::Candidate { .. } if now >= self.election_deadline => {
@@ -257,7 +256,7 @@ impl Core {
         self.effects.persist = true;
         event!(self, "LEAD", "start: entry {index}");
         for peer in self.others() {
-            self.replicate(peer, now);
+            self.schedule_replication(peer, now);
         }
         // A group of one commits on its own.
         self.maybe_commit(now);

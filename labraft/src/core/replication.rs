@@ -3,6 +3,7 @@
 
 use labrpc::rt::time::Instant;
 
+use super::log::Appended;
 use super::{
     COMMIT_NOTICE_DELAY, Core, FAST_FAILURE, HEARTBEAT_INTERVAL, Message, Role, event, invariant,
 };
@@ -10,12 +11,13 @@ use crate::rpc::{AppendEntriesArgs, AppendEntriesReply, AppendOutcome, InstallSn
 use crate::{Index, PeerId};
 
 impl Core {
-    /// A heartbeat for `peer`, due when nothing has been sent to it for a
-    /// heartbeat interval (so a busy leader sends none) or when a commit is
-    /// to be announced: a full replication request when none is in flight
-    /// (or the one in flight has been out a whole interval and is probably
-    /// stuck), else an empty AppendEntries beside it.
-    pub(super) fn heartbeat(&mut self, peer: PeerId, now: Instant) {
+    /// The leader must be heard from by `peer` now: nothing has been sent to
+    /// it for a heartbeat interval (so a busy leader sends no heartbeats), or
+    /// a commit is to be announced. Sends a full replication request when
+    /// none is in flight (or the one in flight has been out a whole interval
+    /// and is probably stuck), else an empty AppendEntries (a heartbeat)
+    /// beside it.
+    pub(super) fn keep_in_touch(&mut self, peer: PeerId, now: Instant) {
         let Role::Leader { progress } = &mut self.role else {
             return;
         };
@@ -34,10 +36,10 @@ impl Core {
         }
     }
 
-    /// Replication to `peer` is wanted now (a new entry, a new commit index,
-    /// a rejected request): send at once, or when the request in flight
-    /// returns.
-    pub(super) fn replicate(&mut self, peer: PeerId, now: Instant) {
+    /// Replication to `peer` is wanted (a new entry, a new commit index, a
+    /// rejected request): sends a request at once when none is in flight,
+    /// else marks one to be sent when the one in flight returns.
+    pub(super) fn schedule_replication(&mut self, peer: PeerId, now: Instant) {
         let Role::Leader { progress, .. } = &mut self.role else {
             return;
         };
@@ -132,76 +134,38 @@ impl Core {
         self.become_follower(args.term, now);
         self.reset_election_timer(now);
 
-        // Entries the snapshot covers are committed, so they match; skip
-        // them.
-        let mut prev_log_index = args.prev_log_index;
-        let mut prev_log_term = args.prev_log_term;
-        let mut entries = &args.entries[..];
-        let snapshot_index = self.log.snapshot_index();
-        if prev_log_index < snapshot_index {
-            let covered = usize::try_from(snapshot_index - prev_log_index).unwrap_or(usize::MAX);
-            if covered >= entries.len() {
-                let match_index = prev_log_index + entries.len() as Index;
-                return self.append_reply(AppendOutcome::Accepted { match_index });
-            }
-            entries = &entries[covered..];
-            prev_log_index = snapshot_index;
-            prev_log_term = self.log.snapshot_term();
-        }
-
-        // Rule 2: reply false if the log has no entry at prevLogIndex whose
-        // term matches prevLogTerm. The hint names the conflicting term's
-        // first index, so the leader can skip the whole term.
-        match self.log.term_at(prev_log_index) {
-            None => {
+        let match_index = match self.log.maybe_append(
+            args.prev_log_index,
+            args.prev_log_term,
+            &args.entries,
+            self.commit_index,
+        ) {
+            Appended::Conflict {
+                conflict_index,
+                conflict_term,
+            } => {
                 return self.append_reply(AppendOutcome::Conflict {
-                    conflict_index: self.log.last_index() + 1,
-                    conflict_term: None,
+                    conflict_index,
+                    conflict_term,
                 });
             }
-            Some(term) if term != prev_log_term => {
-                return self.append_reply(AppendOutcome::Conflict {
-                    conflict_index: self.log.first_index_of_term(term, prev_log_index),
-                    conflict_term: Some(term),
-                });
-            }
-            Some(_) => {}
-        }
-
-        // Rules 3 and 4: delete an existing entry that conflicts with a new
-        // one, and all that follow it; append entries not already there. An
-        // entry that matches is kept, so a delayed request never truncates
-        // entries a later one added.
-        for (offset, entry) in entries.iter().enumerate() {
-            let index = prev_log_index + 1 + offset as Index;
-            match self.log.term_at(index) {
-                Some(term) if term == entry.term => continue,
-                Some(_) => {
-                    invariant!(
-                        index > self.commit_index,
-                        "S{} would delete committed entry {index} (commit index {})",
-                        self.me,
-                        self.commit_index
+            Appended::Match {
+                match_index,
+                written,
+            } => {
+                if let Some(from) = written {
+                    self.effects.persist = true;
+                    event!(
+                        self,
+                        "APND",
+                        "appends {from}..={} from S{}",
+                        self.log.last_index(),
+                        args.leader_id
                     );
-                    self.log.truncate_from(index);
                 }
-                None => {}
+                match_index
             }
-            for entry in &entries[offset..] {
-                self.log.push(entry.clone());
-            }
-            self.effects.persist = true;
-            event!(
-                self,
-                "APND",
-                "appends {}..={} from S{}",
-                index,
-                self.log.last_index(),
-                args.leader_id
-            );
-            break;
-        }
-        let match_index = prev_log_index + entries.len() as Index;
+        };
 
         // Rule 5: commit up to leaderCommit, but only what is known to
         // match the leader's log.
@@ -241,7 +205,7 @@ impl Core {
             // unreachable peer: send again now rather than at the next
             // heartbeat.
             if sent.is_some_and(|sent| now.duration_since(sent) < FAST_FAILURE) {
-                self.replicate(from, now);
+                self.schedule_replication(from, now);
             }
             return;
         };
@@ -279,7 +243,7 @@ impl Core {
                     "S{from} conflicts at {}: next index {next}",
                     args.prev_log_index
                 );
-                self.replicate(from, now);
+                self.schedule_replication(from, now);
             }
         }
     }

@@ -107,7 +107,7 @@ impl Core {
         progress.match_index = progress.match_index.max(args.last_included_index);
         progress.next_index = progress.next_index.max(progress.match_index + 1);
         if progress.pending || progress.next_index <= last_index {
-            self.replicate(from, now);
+            self.schedule_replication(from, now);
         }
     }
 }

@@ -102,9 +102,65 @@ impl Raft {
     /// Returns at once; the peer's threads do the work. Register it with
     /// [`Raft::service`] so that its peers can reach it.
     ///
+    /// **The apply channel may have no buffer** (the testers' has none): a
+    /// send on `apply_to` waits until the service takes the message, and the
+    /// service may call [`Raft::snapshot`], [`Raft::start`] or
+    /// [`Raft::state`] before it takes the next one. Never send on `apply_to`
+    /// while holding a lock those methods take, or the service and Raft wait
+    /// for each other forever (the tests report it as a deadlock).
+    ///
     /// # Panics
     /// When `me` is not an index into `peers`, or the persisted state is
     /// corrupt.
+    // handout: begin
+    // handout: else
+    // //
+    // // Threads (2A). Name each thread and keep its handle, so that `kill`
+    // // can join it; a thread that sleeps should wake at once when the peer
+    // // is killed. One way, with a channel whose sender `kill` drops:
+    // //
+    // //     let (stop_sender, stop) = channel::bounded::<()>(0);
+    // //     // keep `stop_sender` in the peer (in a Mutex<Option<..>>), and
+    // //     // `stop` where the threads can reach it
+    // //     let ticker = Arc::clone(&peer);
+    // //     let handle = thread::Builder::new()
+    // //         .name(format!("raft-{me}-ticker"))
+    // //         .spawn(move || ticker.tick_loop())
+    // //         .expect("a thread starts");
+    // //     peer.threads.lock().push(handle);
+    // //
+    // //     fn tick_loop(&self) {
+    // //         loop {
+    // //             // Lock, start an election if the (randomised) election
+    // //             // timeout has passed, or send heartbeats if leading;
+    // //             // unlock. Then wait a little, or until killed:
+    // //             select! {
+    // //                 recv(self.stop) -> _ => return, // `kill` dropped the sender
+    // //                 default(Duration::from_millis(10)) => {}
+    // //             }
+    // //         }
+    // //     }
+    // //
+    // // Use `labrpc::rt` for threads, sleeps, time, locks, channels and random
+    // // numbers (clippy.toml says why): in simulation, time is virtual.
+    // //
+    // // Persistence (2C). Encode Figure 2's persistent state with
+    // // `labrpc::codec` and save it before anything that depends on it leaves
+    // // this peer (a vote granted, an append acknowledged):
+    // //
+    // //     #[derive(Serialize, Deserialize)]
+    // //     struct Saved { current_term: Term, voted_for: Option<PeerId>, log: Vec<Entry> }
+    // //
+    // //     let state = labrpc::codec::encode(&saved).expect("plain data encodes");
+    // //     self.persister.save(&state, &snapshot); // the snapshot too, from 2D
+    // //
+    // // and read it back here; an empty persister is a first start:
+    // //
+    // //     let bytes = persister.raft_state();
+    // //     if !bytes.is_empty() {
+    // //         let saved: Saved = labrpc::codec::decode(&bytes).expect("what we saved");
+    // //     }
+    // handout: end
     pub fn new(
         peers: Vec<ClientEnd>,
         me: PeerId,
@@ -139,6 +195,34 @@ impl Raft {
 
     /// The RPC service through which the other peers reach this one; add it
     /// to this peer's [`labrpc::Server`].
+    // handout: begin
+    // handout: else
+    // //
+    // // A handler takes the arguments and returns the reply; it runs on a
+    // // thread of the network:
+    // //
+    // //     let peer = Arc::clone(&self.peer);
+    // //     service.handle(REQUEST_VOTE, move |args: RequestVoteArgs| peer.request_vote(args));
+    // //
+    // // Sending (2A): `self.peers[server].call(REQUEST_VOTE, &args)` waits for
+    // // the reply and returns `Ok(reply)`, or `Err(NoReply)` when none came (the
+    // // server may or may not have handled the request). It always returns,
+    // // but may take seconds on a bad network, so call from a thread of its own
+    // // and never while holding your lock:
+    // //
+    // //     fn send_request_vote(self: &Arc<Self>, server: PeerId, args: RequestVoteArgs) {
+    // //         let peer = Arc::clone(self);
+    // //         let handle = thread::spawn(move || {
+    // //             let Ok(reply) = peer.peers[server].call(REQUEST_VOTE, &args) else {
+    // //                 return; // no reply: another election will ask again
+    // //             };
+    // //             let mut state = peer.state.lock();
+    // //             // The world moved on while the call was out: count the vote
+    // //             // only if this peer is still a candidate in `args.term`.
+    // //         });
+    // //         self.threads.lock().push(handle); // `kill` joins it too
+    // //     }
+    // handout: end
     pub fn service(&self) -> Service {
         // handout: stub 2A make `Service::new("Raft")` and register a handler for each RPC with `service.handle(METHOD, ...)`; declare the methods in rpc.rs.
         let mut service = Service::new("Raft");
@@ -182,6 +266,10 @@ impl Raft {
     /// `index`: Raft may discard those entries and keeps `data` in their
     /// place, saved with its state.
     ///
+    /// The service may call this from the thread that reads the apply
+    /// channel, between two messages: Raft must not hold a lock this method
+    /// takes while it sends on that channel (see [`Raft::new`]).
+    ///
     /// # Panics
     /// When `index` has not been delivered on the apply channel yet.
     pub fn snapshot(&self, index: Index, data: Vec<u8>) {
@@ -202,6 +290,26 @@ impl Raft {
     /// # Panics
     /// When one of the peer's threads panicked: the panic is raised again
     /// here, after every thread has been joined.
+    // handout: begin
+    // handout: else
+    // //
+    // // The tests fail if any thread of a killed peer is still running, so
+    // // `kill` must stop every thread and join it. A sketch:
+    // //
+    // //     if self.peer.dead.swap(true, Ordering::SeqCst) {
+    // //         return; // killed already
+    // //     }
+    // //     self.peer.stop_sender.lock().take(); // wakes every `recv(stop)`
+    // //     let threads = std::mem::take(&mut *self.peer.threads.lock());
+    // //     for handle in threads {
+    // //         handle.join().expect("a thread of this peer panicked");
+    // //     }
+    // //
+    // // Join without holding your state's lock: a thread you wait for may need
+    // // it to finish. A thread that starts threads (a sender per RPC) must not
+    // // start one once the peer is dead, or `kill` could miss it: check `dead`
+    // // under the lock of `threads` before pushing.
+    // handout: end
     pub fn kill(&self) {
         // handout: stub 2A stop every thread of this peer and wait for them to exit.
         let handles = {

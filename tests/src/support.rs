@@ -38,7 +38,11 @@ pub enum Net {
 impl Net {
     /// Sets `net` to deliver as `self` says, and logs it.
     pub fn apply_to(self, net: &Network) {
-        labrpc::harness_event!("network {self:?}");
+        let name = match self {
+            Net::Reliable => "reliable",
+            Net::Unreliable => "unreliable",
+        };
+        labrpc::harness_event!("network {name}");
         net.set_reliable(self == Net::Reliable);
     }
 }

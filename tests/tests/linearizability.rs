@@ -66,3 +66,42 @@ fn c50_ok_is_linearizable() {
 fn c50_bad_is_not_linearizable() {
     assert_eq!(verdict_of("c50-bad"), Verdict::Illegal);
 }
+
+/// The timeline labels each bar with its operation (clipped to the bar),
+/// numbers the prefix's bars with their steps, marks the operation that
+/// could not be placed, and draws a call that never returned dashed to the
+/// end, saying so.
+#[test]
+fn the_timeline_labels_bars_and_marks_calls_that_never_returned() {
+    let text = r#"{:process 0, :type :invoke, :f :put, :key "k", :value "a"}
+{:process 0, :type :ok, :f :put, :key "k", :value "a"}
+{:process 1, :type :invoke, :f :append, :key "k", :value "b"}
+{:process 2, :type :invoke, :f :get, :key "k", :value nil}
+{:process 2, :type :ok, :f :get, :key "k", :value "ab"}
+{:process 3, :type :invoke, :f :get, :key "k", :value nil}
+{:process 3, :type :ok, :f :get, :key "k", :value "a"}
+"#;
+    let history = parse_history(text).expect("a well-formed history");
+    let report = check(&KvModel, &history, Budget::default());
+    assert_eq!(report.verdict, Verdict::Illegal);
+    let page = html::render(&KvModel, &history, &report, "example");
+    assert!(
+        page.contains(r#"<tspan class="step">1</tspan> put(&quot;k&quot;, &quot;a&quot;)"#),
+        "the first step is numbered and labelled in its bar:\n{page}"
+    );
+    assert!(
+        page.contains(r#"<tspan class="step">✗</tspan> get(&quot;k&quot;) -&gt; &quot;a&quot;"#),
+        "the unplaced operation is marked and labelled:\n{page}"
+    );
+    assert!(
+        page.contains(r#"<g class="prefix pending">"#),
+        "the append that never returned is drawn as pending:\n{page}"
+    );
+    assert!(page.contains("append(&quot;k&quot;, &quot;b&quot;) · never returned →"));
+    assert_eq!(
+        page.matches("never returned").count(),
+        // Its tooltip, its label, and the legend.
+        3,
+        "{page}"
+    );
+}

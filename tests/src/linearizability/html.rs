@@ -13,7 +13,11 @@ use super::{Model, Operation, PartitionOutcome, Report};
 
 const ROW_HEIGHT: usize = 28;
 const BAR_HEIGHT: usize = 20;
-const LEFT: usize = 90;
+/// The width of the column of client names.
+const LEFT: usize = 80;
+/// The width a short timeline's bars fill, beside the names: the page fits
+/// a window 1,050 pixels wide.
+const WIDTH: usize = 900;
 
 /// How an operation is drawn.
 #[derive(Clone, Copy)]
@@ -48,11 +52,11 @@ pub fn render<M: Model>(
 ) -> String {
     // Operations of the first illegal partition are marked.
     let mut marks = vec![Mark::Other; history.len()];
-    if let Some(failing) = report
+    let failing = report
         .partitions
         .iter()
-        .find(|p| matches!(p.outcome, PartitionOutcome::Illegal { .. }))
-    {
+        .find(|p| matches!(p.outcome, PartitionOutcome::Illegal { .. }));
+    if let Some(failing) = failing {
         for &i in &failing.operations {
             marks[i] = Mark::Failing;
         }
@@ -64,10 +68,80 @@ pub fn render<M: Model>(
         }
     }
 
+    let all: Vec<usize> = (0..history.len()).collect();
+    let timelines = match failing {
+        // The failing partition on its own first, where its operations are
+        // wide enough to read; the whole history folded below it.
+        Some(failing) => format!(
+            r#"<h2>{} ({} operations)</h2>
+<div class="timeline" id="failing">{}</div>
+<details><summary>The whole history ({} operations)</summary>
+<div class="timeline">{}</div>
+</details>"#,
+            escape(&failing.name),
+            failing.operations.len(),
+            timeline(model, history, &failing.operations, &marks),
+            history.len(),
+            timeline(model, history, &all, &marks),
+        ),
+        None => format!(
+            r#"<div class="timeline">{}</div>"#,
+            timeline(model, history, &all, &marks)
+        ),
+    };
+
+    let text = report.describe(model, history);
+    format!(
+        r##"<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<style>
+body {{ font: 14px system-ui, sans-serif; margin: 1.5em; }}
+h1 {{ font-size: 1.4em; overflow-wrap: anywhere; }}
+h2 {{ font-size: 1.1em; overflow-wrap: anywhere; }}
+.timeline {{ display: flex; border: 1px solid #ccc; padding: 4px; margin-bottom: 1em; }}
+.names {{ flex: none; }}
+.bars {{ overflow-x: auto; }}
+rect {{ stroke: #333; stroke-width: 0.5; }}
+.other rect {{ fill: #d9d9d9; }}
+.failing rect {{ fill: #f4b183; }}
+.prefix rect {{ fill: #8fd18f; }}
+.unplaced rect {{ fill: #e05050; }}
+.pending rect {{ stroke-dasharray: 4 3; stroke-width: 1.2; fill-opacity: 0.55; }}
+.label {{ font: 10px ui-monospace, monospace; pointer-events: none; }}
+.step {{ font-weight: bold; }}
+.client {{ font-size: 12px; }}
+.legend span {{ display: inline-block; padding: 1px 8px; margin: 0 8px 4px 0; border: 1px solid #333; }}
+pre {{ background: #f6f6f6; padding: 1em; overflow-x: auto; }}
+</style></head><body>
+<h1>{title}</h1>
+<p class="legend"><span style="background:#8fd18f">longest linearizable prefix (numbered in order)</span><span style="background:#e05050">could not be placed</span><span style="background:#f4b183">rest of the failing partition</span><span style="background:#d9d9d9">other operations</span><span style="border-style:dashed">never returned (runs to the end)</span></p>
+<p>One row per client; time runs left to right, each call and return one step (evenly spaced, in order). A bar's label is cut where the bar ends: hover over it for the whole operation.</p>
+{timelines}
+<pre>{}</pre>
+<script>
+// Bring the operation that could not be placed into view.
+const unplaced = document.querySelector("#failing .unplaced");
+if (unplaced) unplaced.scrollIntoView({{ block: "nearest", inline: "center" }});
+</script>
+</body></html>
+"##,
+        escape(&text),
+        title = escape(title)
+    )
+}
+
+/// The timeline of the operations `shown` (indices into `history`): a
+/// column of client names, and beside it the bars, which scroll.
+fn timeline<M: Model>(
+    model: &M,
+    history: &[Operation<M>],
+    shown: &[usize],
+    marks: &[Mark],
+) -> String {
     // Times are spread evenly by rank, so that bursts stay readable.
-    let mut times: Vec<u64> = history
+    let mut times: Vec<u64> = shown
         .iter()
-        .flat_map(|op| [op.call, op.ret])
+        .flat_map(|&i| [history[i].call, history[i].ret])
         .filter(|&t| t != u64::MAX)
         .collect();
     times.sort_unstable();
@@ -80,33 +154,42 @@ pub fn render<M: Model>(
             times.partition_point(|&x| x < t)
         }
     };
-    let scale = (1600 / end.max(1)).clamp(12, 64);
+    // Wide enough to fill a window for a short history; for a long one,
+    // as narrow as a bar can be with a step number inside (its box
+    // scrolls).
+    let scale = (WIDTH / (end + 1)).clamp(20, 120);
 
-    let clients: BTreeSet<usize> = history.iter().map(|op| op.client).collect();
+    let clients: BTreeSet<usize> = shown.iter().map(|&i| history[i].client).collect();
     let rows: BTreeMap<usize, usize> = clients
         .into_iter()
         .enumerate()
         .map(|(row, client)| (client, row))
         .collect();
-    let width = LEFT + (end + 1) * scale;
+    let width = (end + 1) * scale;
     let height = rows.len() * ROW_HEIGHT + 10;
+
+    let mut names = format!(
+        r#"<svg class="names" xmlns="http://www.w3.org/2000/svg" width="{LEFT}" height="{height}">"#
+    );
+    for (client, row) in &rows {
+        let y = row * ROW_HEIGHT + BAR_HEIGHT / 2 + 8;
+        let _ = write!(
+            names,
+            r#"<text x="4" y="{y}" class="client">client {client}</text>"#
+        );
+    }
+    names.push_str("</svg>");
 
     let mut svg = String::new();
     let _ = write!(
         svg,
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}">"#
     );
-    for (client, row) in &rows {
-        let y = row * ROW_HEIGHT + BAR_HEIGHT / 2 + 8;
-        let _ = write!(
-            svg,
-            r#"<text x="4" y="{y}" class="client">client {client}</text>"#
-        );
-    }
-    for (i, op) in history.iter().enumerate() {
+    for &i in shown {
+        let op = &history[i];
         let row = rows[&op.client];
         let pending = op.ret == u64::MAX;
-        let x = LEFT + rank(op.call) * scale;
+        let x = rank(op.call) * scale;
         let w = ((rank(op.ret) - rank(op.call)) * scale).max(3);
         let y = row * ROW_HEIGHT + 4;
         let mark = marks[i];
@@ -138,8 +221,8 @@ pub fn render<M: Model>(
         // holds): the step first, then the operation, then for a call that
         // never returned, that it did not.
         let lead = match mark {
-            Mark::Prefix(n) => format!(r#"<tspan class="step">{n}</tspan> "#),
-            Mark::Unplaced => r#"<tspan class="step">✗</tspan> "#.to_owned(),
+            Mark::Prefix(n) => n.to_string(),
+            Mark::Unplaced => "✗".to_owned(),
             Mark::Failing | Mark::Other => String::new(),
         };
         let tail = if pending {
@@ -147,50 +230,41 @@ pub fn render<M: Model>(
         } else {
             ""
         };
+        let label = fit(&format!("{description}{tail}"), w, lead.chars().count());
+        let lead = if lead.is_empty() {
+            lead
+        } else {
+            format!(r#"<tspan class="step">{lead}</tspan> "#)
+        };
         let _ = write!(
             svg,
-            r#"<svg x="{x}" y="{y}" width="{w}" height="{BAR_HEIGHT}"><text x="4" y="14" class="label">{lead}{}{tail}</text></svg>"#,
-            escape(&description)
+            r#"<svg x="{x}" y="{y}" width="{w}" height="{BAR_HEIGHT}"><text x="4" y="14" class="label">{lead}{}</text></svg>"#,
+            escape(&label)
         );
         svg.push_str("</g>");
     }
     svg.push_str("</svg>");
+    format!(r#"{names}<div class="bars">{svg}</div>"#)
+}
 
-    let text = report.describe(model, history);
-    format!(
-        r#"<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
-<style>
-body {{ font: 14px system-ui, sans-serif; margin: 1.5em; }}
-.timeline {{ overflow-x: auto; border: 1px solid #ccc; padding: 4px; }}
-h1 {{ font-size: 1.4em; overflow-wrap: anywhere; }}
-rect {{ stroke: #333; stroke-width: 0.5; }}
-.pending rect {{ stroke-dasharray: 4 3; stroke-width: 1.2; fill-opacity: 0.55; }}
-.other rect {{ fill: #d9d9d9; }}
-.failing rect {{ fill: #f4b183; }}
-.prefix rect {{ fill: #8fd18f; }}
-.unplaced rect {{ fill: #e05050; }}
-.label {{ font: 11px ui-monospace, monospace; pointer-events: none; }}
-.step {{ font-weight: bold; }}
-.client {{ font-size: 12px; }}
-.legend span {{ display: inline-block; padding: 1px 8px; margin-right: 8px; border: 1px solid #333; }}
-pre {{ background: #f6f6f6; padding: 1em; overflow-x: auto; }}
-</style></head><body>
-<h1>{title}</h1>
-<p class="legend"><span style="background:#8fd18f">longest linearizable prefix (numbered in order)</span><span style="background:#e05050">could not be placed</span><span style="background:#f4b183">rest of the failing partition</span><span style="background:#d9d9d9">other operations</span><span style="border-style:dashed">never returned (runs to the end)</span></p>
-<p>One row per client; time runs left to right, each call and return one step (evenly spaced, in order). A bar's label is cut where the bar ends: hover over it for the whole operation.</p>
-<div class="timeline">{svg}</div>
-<pre>{}</pre>
-<script>
-// Bring the operation that could not be placed into view.
-const unplaced = document.querySelector(".unplaced");
-if (unplaced) unplaced.scrollIntoView({{ block: "nearest", inline: "center" }});
-</script>
-</body></html>
-"#,
-        escape(&text),
-        title = escape(title)
-    )
+/// About how wide one character of a label is, in pixels (10 px monospace).
+const CHAR_WIDTH: usize = 6;
+
+/// `label` as it fits in a bar `width` pixels wide after a lead of `lead`
+/// characters: whole, or cut with an ellipsis, or nothing when not even a
+/// few characters fit (the bar's tooltip holds it all).
+fn fit(label: &str, width: usize, lead: usize) -> String {
+    let room = width.saturating_sub(8) / CHAR_WIDTH;
+    let room = room.saturating_sub(if lead > 0 { lead + 1 } else { 0 });
+    if label.chars().count() <= room {
+        label.to_owned()
+    } else if room >= 4 {
+        let mut cut: String = label.chars().take(room - 1).collect();
+        cut.push('…');
+        cut
+    } else {
+        String::new()
+    }
 }
 
 fn escape(text: &str) -> String {

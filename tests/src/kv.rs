@@ -7,25 +7,23 @@ use std::fmt;
 
 use kvraft::{Clerk, KvServer};
 use labrpc::rt::sim;
+use labrpc::rt::sync::Mutex;
 use labrpc::rt::sync::atomic::{AtomicU64, Ordering};
-use labrpc::rt::sync::{Arc, Mutex};
 use labrpc::rt::time::Instant;
-use labrpc::{Network, Persister, Server};
-use rand::rngs::Xoshiro256PlusPlus;
 use rand::seq::SliceRandom;
 
+use crate::cluster::Cluster;
 use crate::linearizability::kv::{KvInput, KvOperation, KvOutput, SeenValues, format_history};
 use crate::linearizability::{Budget, Verdict, check, html};
-use crate::support::{self, Net, Session};
+use crate::support::Net;
 
 /// A group of key/value servers under test. Dropping it kills every server,
 /// cleans up the network, and checks that no thread is left behind.
 pub struct Config {
+    cluster: Cluster,
     n: usize,
-    net: Network,
     max_raft_state: Option<usize>,
-    group: Mutex<Group>,
-    rng: Mutex<Xoshiro256PlusPlus>,
+    servers: Mutex<Vec<Option<KvServer>>>,
     /// Clerk operations since `begin`.
     ops: AtomicU64,
     mark: Mutex<(Instant, u64)>,
@@ -34,14 +32,6 @@ pub struct Config {
     /// The next client's id.
     next_client: AtomicU64,
     origin: Instant,
-    session: Session,
-}
-
-struct Group {
-    servers: Vec<Option<KvServer>>,
-    /// `end_names[i][j]`: server i's end to server j.
-    end_names: Vec<Vec<String>>,
-    saved: Vec<Arc<Persister>>,
 }
 
 /// A clerk with the ends the tester made for it, which it can connect and
@@ -73,30 +63,21 @@ impl Config {
     /// state if given. The course's `make_config(t, n, unreliable,
     /// maxraftstate)`.
     pub fn new(n: usize, net: Net, max_raft_state: Option<usize>) -> Config {
-        let seed = Session::seed();
-        let session = Session::begin(seed);
         let config = Config {
+            cluster: Cluster::new(n, net),
             n,
-            net: Network::with_seed(seed),
             max_raft_state,
-            group: Mutex::new(Group {
-                servers: (0..n).map(|_| None).collect(),
-                end_names: vec![Vec::new(); n],
-                saved: (0..n).map(|_| Arc::new(Persister::new())).collect(),
-            }),
-            rng: Mutex::new(session.rng()),
+            servers: Mutex::new((0..n).map(|_| None).collect()),
             ops: AtomicU64::new(0),
             mark: Mutex::new((Instant::now(), 0)),
             history: Mutex::new(Vec::new()),
             next_client: AtomicU64::new(0),
             origin: Instant::now(),
-            session,
         };
         for i in 0..n {
             config.start_server(i);
         }
         config.connect_all();
-        net.apply_to(&config.net);
         config
     }
 
@@ -107,65 +88,55 @@ impl Config {
 
     /// A random number in `0..bound`, from the test's seeded generator.
     pub fn random(&self, bound: u64) -> u64 {
-        support::random(&self.rng, bound)
+        self.cluster.random(bound)
     }
 
     /// Fails the test: `message`, then how to replay the network.
     #[track_caller]
     pub fn fail(&self, message: impl fmt::Display) -> ! {
-        self.session.fail(message)
+        self.cluster.fail(message)
     }
 
     /// Prints the test's title and starts its summary counters.
     pub fn begin(&self, description: &str) {
-        println!("{description} ...");
-        *self.mark.lock() = (Instant::now(), self.net.total_count());
+        self.cluster.title(description);
+        *self.mark.lock() = (Instant::now(), self.cluster.rpc_total());
         self.ops.store(0, Ordering::SeqCst);
     }
 
     /// Checks the time limit, then prints the course's summary line:
     /// seconds, servers, RPCs, clerk operations.
     pub fn end(&self) {
-        if let Err(e) = self.session.check_end() {
-            self.fail(e);
-        }
+        self.cluster.check_time();
         let (t0, rpcs0) = *self.mark.lock();
         println!(
             "  ... Passed --  {:4.1}  {} {:5} {:4}",
             t0.elapsed().as_secs_f64(),
             self.n,
-            self.net.total_count() - rpcs0,
+            self.cluster.rpc_total() - rpcs0,
             self.ops.load(Ordering::SeqCst)
         );
     }
 
-    fn set_link(&self, group: &Group, from: usize, to: usize, enabled: bool) {
-        if let Some(name) = group.end_names[from].get(to) {
-            self.net.enable(name, enabled);
-        }
-    }
-
     /// Links server `i` with each server in `to`, both ways.
     pub fn connect(&self, i: usize, to: &[usize]) {
-        let group = self.group.lock();
         for &j in to {
-            self.set_link(&group, i, j, true);
-            self.set_link(&group, j, i, true);
+            self.cluster.set_link(i, j, true);
+            self.cluster.set_link(j, i, true);
         }
     }
 
     /// Cuts server `i` off from each server in `from`, both ways.
     pub fn disconnect(&self, i: usize, from: &[usize]) {
-        let group = self.group.lock();
         for &j in from {
-            self.set_link(&group, i, j, false);
-            self.set_link(&group, j, i, false);
+            self.cluster.set_link(i, j, false);
+            self.cluster.set_link(j, i, false);
         }
     }
 
     /// Every server's index.
     pub fn all(&self) -> Vec<usize> {
-        (0..self.n).collect()
+        self.cluster.all()
     }
 
     /// Links every server with every other.
@@ -200,84 +171,50 @@ impl Config {
 
     /// A server that believes it leads.
     pub fn leader(&self) -> Option<usize> {
-        let group = self.group.lock();
-        (0..self.n).find(|&i| {
-            group.servers[i]
-                .as_ref()
-                .is_some_and(|s| s.raft().state().1)
-        })
+        let servers = self.servers.lock();
+        (0..self.n).find(|&i| servers[i].as_ref().is_some_and(|s| s.raft().state().1))
     }
 
     /// Shuts server `i` down: cut off, its server deleted (so no reply it
     /// sends later is delivered), a copy of what it persisted kept, killed.
     pub fn shutdown_server(&self, i: usize) {
         self.disconnect(i, &self.all());
-        self.net.delete_server(&support::server_name(i));
-        let (server, ends) = {
-            let mut group = self.group.lock();
-            group.saved[i] = Arc::new(group.saved[i].copy());
-            (
-                group.servers[i].take(),
-                std::mem::take(&mut group.end_names[i]),
-            )
-        };
-        for name in &ends {
-            self.net.delete_end(name);
-        }
-        if let Some(server) = server {
+        self.cluster.crash(i, || {
+            let server = self.servers.lock()[i].take();
+            let Some(server) = server else {
+                return false;
+            };
             server.kill();
-            self.session.crash_node(&support::server_name(i));
-        }
+            true
+        });
     }
 
     /// Starts server `i` from what it last persisted, with fresh ends; it is
     /// not connected to anyone yet.
     pub fn start_server(&self, i: usize) {
-        let (names, ends) = support::fresh_ends(&self.net, &self.rng, self.n);
-        let persister = {
-            let mut group = self.group.lock();
-            group.saved[i] = Arc::new(group.saved[i].copy());
-            group.end_names[i] = names;
-            Arc::clone(&group.saved[i])
-        };
-        let kv = sim::with_node(&support::server_name(i), || {
-            KvServer::new(ends, i, persister, self.max_raft_state)
-        });
-        let server = Server::new();
-        for service in kv.services() {
-            server.add_service(service);
-        }
-        self.net.add_server(&support::server_name(i), server);
-        self.group.lock().servers[i] = Some(kv);
+        let (ends, persister) = self.cluster.restart_inputs(i);
+        let kv = self
+            .cluster
+            .on_server(i, || KvServer::new(ends, i, persister, self.max_raft_state));
+        self.cluster.serve(i, kv.services());
+        self.servers.lock()[i] = Some(kv);
     }
 
     /// The largest saved Raft state among the servers, in bytes.
     pub fn log_size(&self) -> usize {
-        let group = self.group.lock();
-        group
-            .saved
-            .iter()
-            .map(|p| p.raft_state_size())
-            .max()
-            .unwrap_or(0)
+        self.cluster.log_size()
     }
 
     /// The largest saved snapshot among the servers, in bytes.
     pub fn snapshot_size(&self) -> usize {
-        let group = self.group.lock();
-        group
-            .saved
-            .iter()
-            .map(|p| p.snapshot_size())
-            .max()
-            .unwrap_or(0)
+        self.cluster.snapshot_size()
     }
 
     /// A clerk with ends to every server, in shuffled order, of which only
     /// those to the servers in `to` are enabled.
     pub fn make_client(&self, to: &[usize]) -> Client<'_> {
-        let (end_names, mut ends) = support::fresh_ends(&self.net, &self.rng, self.n);
-        ends.shuffle(&mut *self.rng.lock());
+        let (end_names, mut ends) = self.cluster.client_ends();
+        ends.shuffle(&mut *self.cluster.rng().lock());
         let client = Client {
             config: self,
             clerk: Clerk::new(ends),
@@ -319,14 +256,14 @@ impl Config {
             Verdict::Illegal | Verdict::Unknown => {
                 let stem = std::env::temp_dir().join(format!(
                     "{}-{}",
-                    self.session.name().replace("::", "-"),
-                    self.net.seed()
+                    self.cluster.session().name().replace("::", "-"),
+                    self.cluster.net().seed()
                 ));
                 let saved = stem.with_extension("history");
                 let page = stem.with_extension("html");
                 let text = report.describe(&crate::linearizability::kv::KvModel, &history);
                 let _ = std::fs::write(&saved, format_history(&history));
-                let title = format!("{}: {}", self.session.name(), report.verdict);
+                let title = format!("{}: {}", self.cluster.session().name(), report.verdict);
                 let _ = std::fs::write(
                     &page,
                     html::render(
@@ -358,23 +295,20 @@ impl Config {
 }
 
 impl Drop for Config {
+    /// The course's cleanup: kill every server and shut the network. Then,
+    /// ours: every thread the test started must have exited.
     fn drop(&mut self) {
-        if sim::is_dead() {
-            // Nothing in this world runs again: leave it as it is.
-            return;
-        }
-        self.net.cleanup();
-        let servers: Vec<KvServer> = self
-            .group
-            .lock()
-            .servers
-            .iter_mut()
-            .filter_map(Option::take)
-            .collect();
-        for server in servers {
-            server.kill();
-        }
-        self.session.finish();
+        self.cluster.shut_down(|| {
+            let servers: Vec<KvServer> = self
+                .servers
+                .lock()
+                .iter_mut()
+                .filter_map(Option::take)
+                .collect();
+            for server in servers {
+                server.kill();
+            }
+        });
     }
 }
 
@@ -382,14 +316,14 @@ impl Links<'_> {
     /// Enables the clerk's ends to the servers in `to`.
     pub fn connect(&self, to: &[usize]) {
         for &j in to {
-            self.config.net.enable(&self.end_names[j], true);
+            self.config.cluster.net().enable(&self.end_names[j], true);
         }
     }
 
     /// Disables the clerk's ends to the servers in `from`.
     pub fn disconnect(&self, from: &[usize]) {
         for &j in from {
-            self.config.net.enable(&self.end_names[j], false);
+            self.config.cluster.net().enable(&self.end_names[j], false);
         }
     }
 }

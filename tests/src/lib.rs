@@ -1,14 +1,16 @@
 //! The graded lab suites and the harness they share.
 //!
-//! * [`raft`]: the Raft tester (the course's `config.go`): a group of peers on
-//!   an emulated network, crash and restart with persister copies, partitions,
-//!   and the checks the suites make (`check_one_leader`, `one`, the appliers'
-//!   checks of every applied command, RPC and byte counts), with two of its
-//!   own: a watch for two leaders in one term, and for snapshots older than
+//! * [`cluster`]: what both testers stand on: a group of servers on one
+//!   network, their persisters, crash and restart, links, sizes and counts,
+//!   the test's session and its seeded randomness.
+//! * [`raft`]: the Raft tester (the course's `config.go`): peers with the
+//!   tester's appliers, connectivity and partitions, and the checks the
+//!   suites make (`check_one_leader`, `one`, the appliers' checks of every
+//!   applied command, RPC and byte counts), with two of its own: a watch for two leaders in one term, and for snapshots older than
 //!   what their peer applied.
 //! * [`kv`]: the key/value tester (the course's kvraft `config.go`): servers,
-//!   clerks with their own ends, partitions, crash and restart, and every
-//!   clerk operation recorded for the linearizability check.
+//!   clerks with their own ends, partitions, and every clerk operation
+//!   recorded for the linearizability check.
 //! * [`linearizability`]: a checker of histories against a sequential model
 //!   (porcupine's algorithm), with the key/value model, the history text
 //!   format, and an HTML timeline of a failing history. `check-history`
@@ -23,6 +25,7 @@
 //! suite's own tests beyond the course's in `tests/raft/beyond.rs`, and
 //! `tests/kv/` parts 3A–3B (`cargo test 3a`).
 
+pub mod cluster;
 pub mod kv;
 pub mod linearizability;
 pub mod raft;

@@ -16,11 +16,11 @@ use labrpc::rt::sync::atomic::{AtomicBool, Ordering};
 use labrpc::rt::sync::{Arc, Mutex};
 use labrpc::rt::thread::{self, JoinHandle};
 use labrpc::rt::time::{Duration, Instant};
-use labrpc::{Network, Persister, Replied, Server, select};
-use rand::rngs::Xoshiro256PlusPlus;
+use labrpc::{Replied, select};
 use serde::{Deserialize, Serialize};
 
-use crate::support::{self, Net, Session};
+use crate::cluster::Cluster;
+use crate::support::Net;
 
 pub use crate::support::ELECTION_TIMEOUT;
 
@@ -213,8 +213,6 @@ impl LeaderWatch {
 /// One running instance of a peer.
 struct Instance {
     raft: Raft,
-    /// Ends this instance sends on; deleted when it crashes.
-    end_names: Vec<String>,
     /// Dropped to stop the applier.
     stop_applier: Sender<()>,
     applier: JoinHandle<()>,
@@ -223,25 +221,21 @@ struct Instance {
 /// The tester's view of the group.
 struct Group {
     instances: Vec<Option<Instance>>,
-    /// The persister each peer's next instance starts from.
-    saved: Vec<Arc<Persister>>,
     connected: Vec<bool>,
 }
 
 /// A Raft group under test. Dropping it kills every peer, cleans up the
 /// network, and checks that no thread is left behind.
 pub struct Config {
+    cluster: Cluster,
     n: usize,
-    net: Network,
     applier: Applier,
     group: Mutex<Group>,
     applied: Arc<Mutex<Applied>>,
     leaders: LeaderWatch,
     finished: Arc<AtomicBool>,
-    rng: Mutex<Xoshiro256PlusPlus>,
     /// The summary's starting point, set by [`begin`](Config::begin).
     mark: Mutex<Mark>,
-    session: Session,
 }
 
 #[derive(Clone, Copy)]
@@ -258,22 +252,14 @@ impl Config {
     /// next falls behind), whose committed commands go to `applier`. The
     /// course's `make_config(t, n, unreliable, snapshot)`.
     pub fn new(n: usize, net: Net, applier: Applier) -> Config {
-        // Wait for this test's turn before anything else, so that what it
-        // prints (the seed first) is not mixed with another test's.
-        let seed = Session::seed();
-        let session = Session::begin(seed);
-        let rng = Mutex::new(session.rng());
-        let reliability = net;
-        let net = Network::with_seed(seed);
-        reliability.apply_to(&net);
-        net.set_long_delays(true);
+        let cluster = Cluster::new(n, net);
+        cluster.net().set_long_delays(true);
         let config = Config {
+            cluster,
             n,
-            net,
             applier,
             group: Mutex::new(Group {
                 instances: (0..n).map(|_| None).collect(),
-                saved: (0..n).map(|_| Arc::new(Persister::new())).collect(),
                 connected: vec![false; n],
             }),
             applied: Arc::new(Mutex::new(Applied {
@@ -285,14 +271,12 @@ impl Config {
             })),
             leaders: LeaderWatch::start(n),
             finished: Arc::new(AtomicBool::new(false)),
-            rng,
             mark: Mutex::new(Mark {
                 t0: Instant::now(),
                 rpcs: 0,
                 bytes: 0,
                 max_index: 0,
             }),
-            session,
         };
         for i in 0..n {
             config.start1(i);
@@ -305,7 +289,7 @@ impl Config {
 
     /// A random number in `0..bound`, from the test's seeded generator.
     pub fn random(&self, bound: u64) -> u64 {
-        support::random(&self.rng, bound)
+        self.cluster.random(bound)
     }
 
     /// A random non-negative 63-bit integer, like Go's `rand.Int()`.
@@ -315,19 +299,18 @@ impl Config {
 
     /// A random string of `len` characters, from the test's seeded generator.
     pub fn random_string(&self, len: usize) -> String {
-        support::random_string(&self.rng, len)
+        self.cluster.random_string(len)
     }
 
     /// Fails the test: `message`, then how to replay the network.
     #[track_caller]
     pub fn fail(&self, message: impl fmt::Display) -> ! {
-        self.session.fail(message)
+        self.cluster.fail(message)
     }
 
     /// Prints the test's title and starts its summary counters.
     pub fn begin(&self, description: &str) {
-        println!("{description} ...");
-        labrpc::harness_event!("{description}");
+        self.cluster.title(description);
         *self.mark.lock() = Mark {
             t0: Instant::now(),
             rpcs: self.rpc_total(),
@@ -340,9 +323,7 @@ impl Config {
     /// peers, RPCs, bytes, agreements.
     pub fn end(&self) {
         self.check_safety();
-        if let Err(e) = self.session.check_end() {
-            self.fail(e);
-        }
+        self.cluster.check_time();
         let mark = *self.mark.lock();
         println!(
             "  ... Passed --  {:4.1}  {} {:4} {:7} {:4}",
@@ -361,28 +342,20 @@ impl Config {
     pub fn crash1(&self, i: usize) {
         labrpc::harness_event!("crash S{i}");
         self.disconnect(i);
-        self.net.delete_server(&support::server_name(i));
-        let instance = {
-            let mut group = self.group.lock();
-            // Before the kill: a copy that the dead instance cannot touch.
-            group.saved[i] = Arc::new(group.saved[i].copy());
-            group.instances[i].take()
-        };
-        self.leaders.set(i, None);
-        if let Some(instance) = instance {
-            for name in &instance.end_names {
-                self.net.delete_end(name);
-            }
+        self.cluster.crash(i, || {
+            let instance = self.group.lock().instances[i].take();
+            self.leaders.set(i, None);
+            let Some(instance) = instance else {
+                return false;
+            };
             instance.raft.kill();
             drop(instance.stop_applier);
             instance
                 .applier
                 .join()
                 .expect("the tester's applier does not panic");
-            self.session.crash_node(&support::server_name(i));
-        }
-        let mut group = self.group.lock();
-        group.saved[i] = Arc::new(group.saved[i].copy());
+            true
+        });
     }
 
     /// (Re)starts peer `i` from what it last persisted, with fresh ends to
@@ -390,13 +363,7 @@ impl Config {
     pub fn start1(&self, i: usize) {
         self.crash1(i);
         labrpc::harness_event!("start S{i}");
-        let (end_names, ends) = support::fresh_ends(&self.net, &self.rng, self.n);
-
-        let persister = {
-            let mut group = self.group.lock();
-            group.saved[i] = Arc::new(group.saved[i].copy());
-            Arc::clone(&group.saved[i])
-        };
+        let (ends, persister) = self.cluster.restart_inputs(i);
         {
             let mut applied = self.applied.lock();
             applied.last_applied[i] = 0;
@@ -412,9 +379,9 @@ impl Config {
         }
 
         let (apply_to, apply_from) = channel::bounded(0);
-        let raft = sim::with_node(&support::server_name(i), || {
-            Raft::new(ends, i, persister, apply_to)
-        });
+        let raft = self
+            .cluster
+            .on_server(i, || Raft::new(ends, i, persister, apply_to));
         let (stop_applier, stopped) = channel::bounded(0);
         let applier = {
             let applied = Arc::clone(&self.applied);
@@ -425,13 +392,10 @@ impl Config {
                 .spawn(move || apply_loop(i, kind, &raft, &apply_from, &stopped, &applied))
                 .expect("cannot spawn an applier")
         };
-        let server = Server::new();
-        server.add_service(raft.service());
-        self.net.add_server(&support::server_name(i), server);
+        self.cluster.serve(i, [raft.service()]);
         self.leaders.set(i, Some(raft.clone()));
         self.group.lock().instances[i] = Some(Instance {
             raft,
-            end_names,
             stop_applier,
             applier,
         });
@@ -467,8 +431,8 @@ impl Config {
         group.connected[i] = true;
         for j in 0..self.n {
             if group.connected[j] {
-                self.enable_link(&group, i, j, true);
-                self.enable_link(&group, j, i, true);
+                self.cluster.set_link(i, j, true);
+                self.cluster.set_link(j, i, true);
             }
         }
     }
@@ -479,8 +443,8 @@ impl Config {
         let mut group = self.group.lock();
         group.connected[i] = false;
         for j in 0..self.n {
-            self.enable_link(&group, i, j, false);
-            self.enable_link(&group, j, i, false);
+            self.cluster.set_link(i, j, false);
+            self.cluster.set_link(j, i, false);
         }
     }
 
@@ -494,53 +458,40 @@ impl Config {
             "link S{from} -> S{to} {}",
             if enabled { "up" } else { "down" }
         );
-        let group = self.group.lock();
-        self.enable_link(&group, from, to, enabled);
+        self.cluster.set_link(from, to, enabled);
     }
 
     /// Holds back (`true`) the replies to peer `from`'s requests to peer
     /// `to`, those in flight and later ones, until let go (`false`): they
     /// arrive late, even after the term they were sent in (see
-    /// [`Network::hold_replies`]; the course's tests never do this). Applies
+    /// [`Network::hold_replies`](labrpc::Network::hold_replies); the course's tests never do this). Applies
     /// to `from`'s current instance only.
     pub fn hold_replies(&self, from: usize, to: usize, held: bool) {
         labrpc::harness_event!(
             "{} replies S{to} -> S{from}",
             if held { "hold" } else { "let go" }
         );
-        let group = self.group.lock();
-        if let Some(instance) = &group.instances[from] {
-            self.net.hold_replies(&instance.end_names[to], held);
-        }
+        self.cluster.hold_replies(from, to, held);
     }
 
     /// Loses (`true`) peer `from`'s new requests to peer `to` until
     /// unblocked (`false`), while replies to requests already delivered
-    /// still come back (see [`Network::block_requests`]; the course's tests
+    /// still come back (see [`Network::block_requests`](labrpc::Network::block_requests); the course's tests
     /// never do this). Applies to `from`'s current instance only.
     pub fn block_requests(&self, from: usize, to: usize, blocked: bool) {
         labrpc::harness_event!(
             "{} requests S{from} -> S{to}",
             if blocked { "block" } else { "unblock" }
         );
-        let group = self.group.lock();
-        if let Some(instance) = &group.instances[from] {
-            self.net.block_requests(&instance.end_names[to], blocked);
-        }
+        self.cluster.block_requests(from, to, blocked);
     }
 
     /// Announces, from now on, each reply a peer sends that the network is
-    /// about to deliver (see [`Network::watch_replies`]; a peer's server is
-    /// named [`support::server_name`]): the moment a peer has answered, for
+    /// about to deliver (see [`Network::watch_replies`](labrpc::Network::watch_replies); a peer's server is
+    /// named [`server_name`](crate::cluster::server_name)): the moment a peer has answered, for
     /// a test to act on. Only the latest watch hears them.
     pub fn watch_replies(&self) -> Receiver<Replied> {
-        self.net.watch_replies()
-    }
-
-    fn enable_link(&self, group: &Group, from: usize, to: usize, enabled: bool) {
-        if let Some(instance) = &group.instances[from] {
-            self.net.enable(&instance.end_names[to], enabled);
-        }
+        self.cluster.net().watch_replies()
     }
 
     /// Whether peer `i` is connected.
@@ -560,9 +511,8 @@ impl Config {
     pub fn start(&self, i: usize, cmd: impl Into<Command>) -> Option<(Index, Term)> {
         let raft = self.raft(i)?;
         // Whatever start sets going runs on peer i's machine.
-        sim::with_node(&support::server_name(i), || {
-            raft.start(cmd.into().encode()).ok()
-        })
+        self.cluster
+            .on_server(i, || raft.start(cmd.into().encode()).ok())
     }
 
     /// Peer `i`'s term and whether it leads; `None` if it is crashed.
@@ -572,46 +522,40 @@ impl Config {
 
     /// Requests delivered to peer `i`'s server.
     pub fn rpc_count(&self, i: usize) -> u64 {
-        self.net.count(&support::server_name(i))
+        self.cluster.rpc_count(i)
     }
 
     /// All requests sent on the network.
     pub fn rpc_total(&self) -> u64 {
-        self.net.total_count()
+        self.cluster.rpc_total()
     }
 
     /// All bytes sent on the network.
     pub fn bytes_total(&self) -> u64 {
-        self.net.total_bytes()
+        self.cluster.bytes_total()
     }
 
     /// Makes the network reliable or not (the course's `setunreliable`).
     pub fn set_net(&self, net: Net) {
-        net.apply_to(&self.net);
+        net.apply_to(self.cluster.net());
     }
 
     /// Turns long reordering of replies on or off.
     pub fn set_long_reordering(&self, on: bool) {
         labrpc::harness_event!("long reordering {}", if on { "on" } else { "off" });
-        self.net.set_long_reordering(on);
+        self.cluster.net().set_long_reordering(on);
     }
 
     /// Holds back a third of requests 200–2200 ms, or stops (see
-    /// [`Network::set_late_requests`]; not a fault the course's tests make).
+    /// [`Network::set_late_requests`](labrpc::Network::set_late_requests); not a fault the course's tests make).
     pub fn set_late_requests(&self, on: bool) {
         labrpc::harness_event!("late requests {}", if on { "on" } else { "off" });
-        self.net.set_late_requests(on);
+        self.cluster.net().set_late_requests(on);
     }
 
     /// The largest saved Raft state among the peers, in bytes.
     pub fn log_size(&self) -> usize {
-        let group = self.group.lock();
-        group
-            .saved
-            .iter()
-            .map(|p| p.raft_state_size())
-            .max()
-            .unwrap_or(0)
+        self.cluster.log_size()
     }
 
     /// Fails the test if the harness's own watch saw two leaders in one
@@ -804,22 +748,20 @@ impl Drop for Config {
         }
         self.finished.store(true, Ordering::SeqCst);
         self.leaders.stop();
-        // Shut the network first: calls still in flight return at once, so
-        // every peer can be joined promptly.
-        self.net.cleanup();
-        let instances: Vec<Instance> = self
-            .group
-            .lock()
-            .instances
-            .iter_mut()
-            .filter_map(Option::take)
-            .collect();
-        for instance in instances {
-            instance.raft.kill();
-            drop(instance.stop_applier);
-            let _ = instance.applier.join();
-        }
-        self.session.finish();
+        self.cluster.shut_down(|| {
+            let instances: Vec<Instance> = self
+                .group
+                .lock()
+                .instances
+                .iter_mut()
+                .filter_map(Option::take)
+                .collect();
+            for instance in instances {
+                instance.raft.kill();
+                drop(instance.stop_applier);
+                let _ = instance.applier.join();
+            }
+        });
     }
 }
 

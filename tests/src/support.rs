@@ -6,15 +6,15 @@
 use std::collections::HashSet;
 use std::fs;
 
+use labrpc::Network;
 use labrpc::lab::{CHECK_DETERMINISM_VAR, GRADING_VAR, RUNS_VAR, SCHED_VAR, SEED_VAR, TIME_VAR};
 use labrpc::rt::channel::{self, Receiver, Sender};
 use labrpc::rt::sim::{self, Policy, Settings, Trace};
 use labrpc::rt::sync::{Arc, Mutex, MutexGuard, OnceLock, PlainMutex};
 use labrpc::rt::thread;
 use labrpc::rt::time::{Duration, Instant};
-use labrpc::{ClientEnd, Network};
+use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
-use rand::{RngExt, SeedableRng};
 
 pub use labrpc::lab::{TEST_LIMIT, Time as Mode};
 
@@ -481,45 +481,6 @@ fn install_panic_recorder() {
             report(info);
         }));
     });
-}
-
-/// A random integer in `0..bound` from `rng`.
-pub fn random(rng: &Mutex<Xoshiro256PlusPlus>, bound: u64) -> u64 {
-    rng.lock().random_range(0..bound)
-}
-
-/// A random string of `len` letters and digits from `rng`.
-pub fn random_string(rng: &Mutex<Xoshiro256PlusPlus>, len: usize) -> String {
-    const CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-    let mut rng = rng.lock();
-    (0..len)
-        .map(|_| CHARS[rng.random_range(0..CHARS.len())] as char)
-        .collect()
-}
-
-/// The network name of server `i`.
-pub fn server_name(i: usize) -> String {
-    format!("server-{i}")
-}
-
-/// Fresh ends with random names, one to each of `n` servers, connected but
-/// not enabled; their names and the ends.
-pub fn fresh_ends(
-    net: &Network,
-    rng: &Mutex<Xoshiro256PlusPlus>,
-    n: usize,
-) -> (Vec<String>, Vec<ClientEnd>) {
-    let names: Vec<String> = (0..n).map(|_| random_string(rng, 20)).collect();
-    let ends = names
-        .iter()
-        .enumerate()
-        .map(|(j, name)| {
-            let end = net.make_end(name);
-            net.connect(name, &server_name(j));
-            end
-        })
-        .collect();
-    (names, ends)
 }
 
 /// The kernel's id of the calling thread, if this system shows it.

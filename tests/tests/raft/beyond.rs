@@ -475,7 +475,7 @@ fn a_vote_restarts_the_election_timer_2a() {
                     ));
                 };
                 if let Some(peer) = (0..servers)
-                    .find(|&i| i != leader && replied.server == tests::support::server_name(i))
+                    .find(|&i| i != leader && replied.server == tests::cluster::server_name(i))
                 {
                     break (peer, Instant::now());
                 }

@@ -1,0 +1,285 @@
+//! What the Raft and key/value testers share: a group of `n` servers on one
+//! emulated network.
+//!
+//! Server `i` is served as `server-i`. Each instance of it gets fresh ends
+//! to every server, with random names, when it starts, and loses them when
+//! it crashes, so a crashed instance can never reach anyone again. Each
+//! server has the persister its next instance starts from: a crash copies
+//! it, as a disk survives a machine, so whatever the dead instance still
+//! writes goes to a persister nobody reads.
+//!
+//! A tester keeps its own instances (Raft peers or key/value servers) and
+//! decides who is connected to whom; this holds what lies under both: the
+//! network and its links, the persisters, crash and restart, sizes and
+//! counts, the test's session (its turn, its seed, its time limit, its
+//! cleanup checks) and its seeded randomness.
+
+use labrpc::rt::sim;
+use labrpc::rt::sync::{Arc, Mutex};
+use labrpc::{ClientEnd, Network, Persister, Server, Service};
+use rand::RngExt;
+use rand::rngs::Xoshiro256PlusPlus;
+
+use crate::support::{Net, Session};
+
+/// A group of servers on one network, for one test.
+pub struct Cluster {
+    n: usize,
+    net: Network,
+    servers: Mutex<Servers>,
+    rng: Mutex<Xoshiro256PlusPlus>,
+    session: Session,
+}
+
+struct Servers {
+    /// The persister each server's next instance starts from.
+    saved: Vec<Arc<Persister>>,
+    /// `end_names[i][j]`: the current instance of server i's end to server
+    /// j; empty while server i is down.
+    end_names: Vec<Vec<String>>,
+}
+
+impl Cluster {
+    /// `n` servers, none started, on a network that delivers as `net` says.
+    /// Waits for this test's turn first (so that what it prints, the seed
+    /// first, is not mixed with another test's).
+    pub fn new(n: usize, net: Net) -> Cluster {
+        let seed = Session::seed();
+        let session = Session::begin(seed);
+        let network = Network::with_seed(seed);
+        net.apply_to(&network);
+        Cluster {
+            n,
+            net: network,
+            servers: Mutex::new(Servers {
+                saved: (0..n).map(|_| Arc::new(Persister::new())).collect(),
+                end_names: vec![Vec::new(); n],
+            }),
+            rng: Mutex::new(session.rng()),
+            session,
+        }
+    }
+
+    /// The number of servers.
+    pub fn n(&self) -> usize {
+        self.n
+    }
+
+    /// Every server's index.
+    pub fn all(&self) -> Vec<usize> {
+        (0..self.n).collect()
+    }
+
+    /// The network.
+    pub fn net(&self) -> &Network {
+        &self.net
+    }
+
+    /// The test's session.
+    pub fn session(&self) -> &Session {
+        &self.session
+    }
+
+    /// The test's seeded generator.
+    pub fn rng(&self) -> &Mutex<Xoshiro256PlusPlus> {
+        &self.rng
+    }
+
+    /// A random number in `0..bound`, from the test's seeded generator.
+    pub fn random(&self, bound: u64) -> u64 {
+        random(&self.rng, bound)
+    }
+
+    /// A random string of `len` characters, from the test's seeded generator.
+    pub fn random_string(&self, len: usize) -> String {
+        random_string(&self.rng, len)
+    }
+
+    /// Fails the test: `message`, then how to replay it.
+    #[track_caller]
+    pub fn fail(&self, message: impl std::fmt::Display) -> ! {
+        self.session.fail(message)
+    }
+
+    /// Prints a test's title, and logs it among the peers' lines.
+    pub fn title(&self, description: &str) {
+        println!("{description} ...");
+        labrpc::harness_event!("{description}");
+    }
+
+    /// Fails the test if another thread panicked or it is over its time.
+    pub fn check_time(&self) {
+        if let Err(e) = self.session.check_end() {
+            self.fail(e);
+        }
+    }
+
+    /// What a new instance of server `i` starts from: fresh ends to every
+    /// server (connected, none enabled), which become the server's, and a
+    /// copy of what its last instance persisted.
+    pub fn restart_inputs(&self, i: usize) -> (Vec<ClientEnd>, Arc<Persister>) {
+        let (names, ends) = fresh_ends(&self.net, &self.rng, self.n);
+        let mut servers = self.servers.lock();
+        servers.saved[i] = Arc::new(servers.saved[i].copy());
+        servers.end_names[i] = names;
+        (ends, Arc::clone(&servers.saved[i]))
+    }
+
+    /// Runs `make` as server `i`'s machine: the threads it starts belong to
+    /// that server, and die with it at a crash.
+    pub fn on_server<T>(&self, i: usize, make: impl FnOnce() -> T) -> T {
+        sim::with_node(&server_name(i), make)
+    }
+
+    /// Serves `services` as server `i`, replacing what served it before.
+    pub fn serve(&self, i: usize, services: impl IntoIterator<Item = Service>) {
+        let server = Server::new();
+        for service in services {
+            server.add_service(service);
+        }
+        self.net.add_server(&server_name(i), server);
+    }
+
+    /// Crashes server `i`, which the caller has cut off: deletes its server
+    /// (so no reply it sends from now on is delivered) and its ends, keeps a
+    /// copy of what it persisted, then has `kill` kill the instance. `kill`
+    /// says whether there was one; if so, every thread of its machine must
+    /// have ended with it.
+    pub fn crash(&self, i: usize, kill: impl FnOnce() -> bool) {
+        self.net.delete_server(&server_name(i));
+        let ends = {
+            let mut servers = self.servers.lock();
+            // Before the kill: a copy that the dead instance cannot touch.
+            servers.saved[i] = Arc::new(servers.saved[i].copy());
+            std::mem::take(&mut servers.end_names[i])
+        };
+        for name in &ends {
+            self.net.delete_end(name);
+        }
+        if kill() {
+            self.session.crash_node(&server_name(i));
+        }
+    }
+
+    /// Runs `f` on the name of server `from`'s end to server `to`, if server
+    /// `from` is up.
+    fn with_end(&self, from: usize, to: usize, f: impl FnOnce(&str)) {
+        let servers = self.servers.lock();
+        if let Some(name) = servers.end_names[from].get(to) {
+            f(name);
+        }
+    }
+
+    /// Enables or disables server `from`'s end to server `to` (one way).
+    pub fn set_link(&self, from: usize, to: usize, enabled: bool) {
+        self.with_end(from, to, |name| self.net.enable(name, enabled));
+    }
+
+    /// Holds back the replies to server `from`'s calls to server `to` until
+    /// let go (see [`Network::hold_replies`]).
+    pub fn hold_replies(&self, from: usize, to: usize, held: bool) {
+        self.with_end(from, to, |name| self.net.hold_replies(name, held));
+    }
+
+    /// Loses server `from`'s new calls to server `to`, while replies to
+    /// those already delivered come back (see [`Network::block_requests`]).
+    pub fn block_requests(&self, from: usize, to: usize, blocked: bool) {
+        self.with_end(from, to, |name| self.net.block_requests(name, blocked));
+    }
+
+    /// Fresh ends to every server, for a client: their names and the ends,
+    /// connected, none enabled.
+    pub fn client_ends(&self) -> (Vec<String>, Vec<ClientEnd>) {
+        fresh_ends(&self.net, &self.rng, self.n)
+    }
+
+    /// The largest saved Raft state among the servers, in bytes.
+    pub fn log_size(&self) -> usize {
+        let servers = self.servers.lock();
+        servers
+            .saved
+            .iter()
+            .map(|p| p.raft_state_size())
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// The largest saved snapshot among the servers, in bytes.
+    pub fn snapshot_size(&self) -> usize {
+        let servers = self.servers.lock();
+        servers
+            .saved
+            .iter()
+            .map(|p| p.snapshot_size())
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// RPCs server `i` has received.
+    pub fn rpc_count(&self, i: usize) -> u64 {
+        self.net.count(&server_name(i))
+    }
+
+    /// All RPCs sent on the network.
+    pub fn rpc_total(&self) -> u64 {
+        self.net.total_count()
+    }
+
+    /// All bytes sent on the network.
+    pub fn bytes_total(&self) -> u64 {
+        self.net.total_bytes()
+    }
+
+    /// The course's cleanup, then ours: shuts the network down (so calls in
+    /// flight return at once), has `kill_all` kill every instance, and checks
+    /// that nothing panicked, the test kept to its time, and every thread it
+    /// started has exited. Does nothing in a simulated world that has ended:
+    /// nothing in it runs again.
+    pub fn shut_down(&self, kill_all: impl FnOnce()) {
+        if sim::is_dead() {
+            return;
+        }
+        self.net.cleanup();
+        kill_all();
+        self.session.finish();
+    }
+}
+
+/// A random integer in `0..bound` from `rng`.
+fn random(rng: &Mutex<Xoshiro256PlusPlus>, bound: u64) -> u64 {
+    rng.lock().random_range(0..bound)
+}
+
+/// A random string of `len` letters and digits from `rng`.
+fn random_string(rng: &Mutex<Xoshiro256PlusPlus>, len: usize) -> String {
+    const CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    let mut rng = rng.lock();
+    (0..len)
+        .map(|_| CHARS[rng.random_range(0..CHARS.len())] as char)
+        .collect()
+}
+
+/// The network name of server `i`.
+pub fn server_name(i: usize) -> String {
+    format!("server-{i}")
+}
+
+/// Fresh ends with random names, one to each of `n` servers, connected but
+/// not enabled; their names and the ends.
+fn fresh_ends(
+    net: &Network,
+    rng: &Mutex<Xoshiro256PlusPlus>,
+    n: usize,
+) -> (Vec<String>, Vec<ClientEnd>) {
+    let names: Vec<String> = (0..n).map(|_| random_string(rng, 20)).collect();
+    let ends = names
+        .iter()
+        .enumerate()
+        .map(|(j, name)| {
+            let end = net.make_end(name);
+            net.connect(name, &server_name(j));
+            end
+        })
+        .collect();
+    (names, ends)
+}

@@ -492,6 +492,23 @@ fn note_timeout(log: &Path, elapsed: Duration) {
     }
 }
 
+/// The longest failure message the progress output shows whole.
+const MESSAGE_SHOWN: usize = 300;
+
+/// `message` as the progress output shows it: whole if short, else its
+/// beginning and where the whole is.
+fn abbreviated(message: &str, log: &Path) -> String {
+    match message.char_indices().nth(MESSAGE_SHOWN) {
+        None => message.to_owned(),
+        Some((cut, _)) => format!(
+            "{}… ({} characters in all; the whole is in {})",
+            &message[..cut],
+            message.chars().count(),
+            log.display()
+        ),
+    }
+}
+
 /// One line on how a mutant fared, for the progress output.
 fn summary(row: &Row) -> String {
     match (&row.caught, &row.error) {
@@ -501,7 +518,7 @@ fn summary(row: &Row) -> String {
             catch.mode,
             catch.seed_number,
             row.test_seconds,
-            catch.message.as_deref().unwrap_or(catch.outcome)
+            abbreviated(catch.message.as_deref().unwrap_or(catch.outcome), &catch.log)
         ),
         (None, Some(error)) => format!("{}: {error}", row.verdict),
         (None, None) => format!("{} ({:.1} s of tests)", row.verdict, row.test_seconds),

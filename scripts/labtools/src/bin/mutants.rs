@@ -518,7 +518,10 @@ fn summary(row: &Row) -> String {
             catch.mode,
             catch.seed_number,
             row.test_seconds,
-            abbreviated(catch.message.as_deref().unwrap_or(catch.outcome), &catch.log)
+            abbreviated(
+                catch.message.as_deref().unwrap_or(catch.outcome),
+                &catch.log
+            )
         ),
         (None, Some(error)) => format!("{}: {error}", row.verdict),
         (None, None) => format!("{} ({:.1} s of tests)", row.verdict, row.test_seconds),

@@ -26,8 +26,10 @@
 // //! and where each rule of Figure 2 of the extended Raft paper lives.
 // handout: end
 //!
-//! Logging: `RUST_LOG=raft=debug` prints one line per protocol event in the
-//! shape `<ms> <TOPIC> S<id> T<term> <message>`.
+//! Logging: each protocol event is one line, written with `labrpc::event!`
+//! in the shape `<ms> <TOPIC> S<id> T<term> <message>` (see `labrpc::trace`);
+//! `RUST_LOG=raft=debug` prints them, and `scripts/logs` lays them out one
+//! column per peer.
 
 mod apply;
 // handout: begin

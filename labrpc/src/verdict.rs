@@ -7,8 +7,9 @@
 //! pass only when the harness itself says so, with a secret the student's
 //! code never sees:
 //!
-//! 1. the grader starts each test process with [`GRADING_VAR`](crate::lab::GRADING_VAR)`=1` and writes a
-//!    fresh random token, one line, to its standard input, then closes it;
+//! 1. the grader starts each test process with
+//!    [`GRADING_VAR`](crate::lab::GRADING_VAR)`=1` and writes a fresh random
+//!    token, one line, to its standard input, then closes it;
 //! 2. the harness reads that line before it runs any of the student's code
 //!    (so a student's read of standard input finds it empty), and keeps it
 //!    in a private variable;
@@ -18,7 +19,8 @@
 //!    the token it wrote, the test's name and the number of runs it asked
 //!    for, and the process exited successfully.
 //!
-//! Outside the grader ([`GRADING_VAR`](crate::lab::GRADING_VAR) unset) nothing is read and nothing printed.
+//! Outside the grader ([`GRADING_VAR`](crate::lab::GRADING_VAR) unset)
+//! nothing is read and nothing printed.
 
 /// How every verdict line begins.
 const PREFIX: &str = "labgrade: verdict";

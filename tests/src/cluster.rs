@@ -20,7 +20,7 @@ use labrpc::{ClientEnd, Network, Persister, Server, Service};
 use rand::RngExt;
 use rand::rngs::Xoshiro256PlusPlus;
 
-use crate::support::{Net, Session};
+use crate::support::Session;
 
 /// A group of servers on one network, for one test.
 pub struct Cluster {
@@ -40,17 +40,16 @@ struct Servers {
 }
 
 impl Cluster {
-    /// `n` servers, none started, on a network that delivers as `net` says.
-    /// Waits for this test's turn first (so that what it prints, the seed
-    /// first, is not mixed with another test's).
-    pub fn new(n: usize, net: Net) -> Cluster {
+    /// `n` servers, none started, on a reliable network (each tester sets
+    /// its [`Net`](crate::support::Net) where the course's does). Waits for
+    /// this test's turn first (so that what it prints, the seed first, is
+    /// not mixed with another test's).
+    pub fn new(n: usize) -> Cluster {
         let seed = Session::seed();
         let session = Session::begin(seed);
-        let network = Network::with_seed(seed);
-        net.apply_to(&network);
         Cluster {
             n,
-            net: network,
+            net: Network::with_seed(seed),
             servers: Mutex::new(Servers {
                 saved: (0..n).map(|_| Arc::new(Persister::new())).collect(),
                 end_names: vec![Vec::new(); n],

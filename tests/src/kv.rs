@@ -21,7 +21,6 @@ use crate::support::Net;
 /// cleans up the network, and checks that no thread is left behind.
 pub struct Config {
     cluster: Cluster,
-    n: usize,
     max_raft_state: Option<usize>,
     servers: Mutex<Vec<Option<KvServer>>>,
     /// Clerk operations since `begin`.
@@ -64,8 +63,7 @@ impl Config {
     /// maxraftstate)`.
     pub fn new(n: usize, net: Net, max_raft_state: Option<usize>) -> Config {
         let config = Config {
-            cluster: Cluster::new(n, net),
-            n,
+            cluster: Cluster::new(n),
             max_raft_state,
             servers: Mutex::new((0..n).map(|_| None).collect()),
             ops: AtomicU64::new(0),
@@ -78,12 +76,14 @@ impl Config {
             config.start_server(i);
         }
         config.connect_all();
+        // As the course's: the servers start on a reliable network.
+        net.apply_to(config.cluster.net());
         config
     }
 
     /// The number of servers.
     pub fn n(&self) -> usize {
-        self.n
+        self.cluster.n()
     }
 
     /// A random number in `0..bound`, from the test's seeded generator.
@@ -112,7 +112,7 @@ impl Config {
         println!(
             "  ... Passed --  {:4.1}  {} {:5} {:4}",
             t0.elapsed().as_secs_f64(),
-            self.n,
+            self.cluster.n(),
             self.cluster.rpc_total() - rpcs0,
             self.ops.load(Ordering::SeqCst)
         );
@@ -141,7 +141,7 @@ impl Config {
 
     /// Links every server with every other.
     pub fn connect_all(&self) {
-        for i in 0..self.n {
+        for i in 0..self.cluster.n() {
             self.connect(i, &self.all());
         }
     }
@@ -162,8 +162,8 @@ impl Config {
     /// leader (if any) last in the minority.
     pub fn make_partition(&self) -> (Vec<usize>, Vec<usize>) {
         let leader = self.leader().unwrap_or(0);
-        let mut others: Vec<usize> = (0..self.n).filter(|&i| i != leader).collect();
-        let p2_rest = others.split_off(self.n / 2 + 1);
+        let mut others: Vec<usize> = (0..self.cluster.n()).filter(|&i| i != leader).collect();
+        let p2_rest = others.split_off(self.cluster.n() / 2 + 1);
         let mut p2 = p2_rest;
         p2.push(leader);
         (others, p2)
@@ -172,7 +172,7 @@ impl Config {
     /// A server that believes it leads.
     pub fn leader(&self) -> Option<usize> {
         let servers = self.servers.lock();
-        (0..self.n).find(|&i| servers[i].as_ref().is_some_and(|s| s.raft().state().1))
+        (0..self.cluster.n()).find(|&i| servers[i].as_ref().is_some_and(|s| s.raft().state().1))
     }
 
     /// Shuts server `i` down: cut off, its server deleted (so no reply it

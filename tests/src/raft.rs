@@ -228,7 +228,6 @@ struct Group {
 /// network, and checks that no thread is left behind.
 pub struct Config {
     cluster: Cluster,
-    n: usize,
     applier: Applier,
     group: Mutex<Group>,
     applied: Arc<Mutex<Applied>>,
@@ -252,11 +251,11 @@ impl Config {
     /// next falls behind), whose committed commands go to `applier`. The
     /// course's `make_config(t, n, unreliable, snapshot)`.
     pub fn new(n: usize, net: Net, applier: Applier) -> Config {
-        let cluster = Cluster::new(n, net);
+        let cluster = Cluster::new(n);
+        net.apply_to(cluster.net());
         cluster.net().set_long_delays(true);
         let config = Config {
             cluster,
-            n,
             applier,
             group: Mutex::new(Group {
                 instances: (0..n).map(|_| None).collect(),
@@ -328,7 +327,7 @@ impl Config {
         println!(
             "  ... Passed --  {:4.1}  {} {:4} {:7} {:4}",
             mark.t0.elapsed().as_secs_f64(),
-            self.n,
+            self.cluster.n(),
             self.rpc_total() - mark.rpcs,
             self.bytes_total() - mark.bytes,
             self.applied.lock().max_index - mark.max_index
@@ -429,7 +428,7 @@ impl Config {
         labrpc::harness_event!("connect S{i}");
         let mut group = self.group.lock();
         group.connected[i] = true;
-        for j in 0..self.n {
+        for j in 0..self.cluster.n() {
             if group.connected[j] {
                 self.cluster.set_link(i, j, true);
                 self.cluster.set_link(j, i, true);
@@ -442,7 +441,7 @@ impl Config {
         labrpc::harness_event!("disconnect S{i}");
         let mut group = self.group.lock();
         group.connected[i] = false;
-        for j in 0..self.n {
+        for j in 0..self.cluster.n() {
             self.cluster.set_link(i, j, false);
             self.cluster.set_link(j, i, false);
         }
@@ -575,7 +574,7 @@ impl Config {
         for _ in 0..10 {
             thread::sleep(Duration::from_millis(450 + self.random(100)));
             let mut leaders: BTreeMap<Term, Vec<usize>> = BTreeMap::new();
-            for i in 0..self.n {
+            for i in 0..self.cluster.n() {
                 if self.is_connected(i)
                     && let Some((term, true)) = self.state(i)
                 {
@@ -601,7 +600,7 @@ impl Config {
     pub fn check_terms(&self) -> Option<Term> {
         self.check_safety();
         let mut term = None;
-        for i in 0..self.n {
+        for i in 0..self.cluster.n() {
             if !self.is_connected(i) {
                 continue;
             }
@@ -622,7 +621,7 @@ impl Config {
     /// Checks that no connected peer thinks it leads.
     pub fn check_no_leader(&self) {
         self.check_safety();
-        for i in 0..self.n {
+        for i in 0..self.cluster.n() {
             if self.is_connected(i) && matches!(self.state(i), Some((_, true))) {
                 self.fail(format!(
                     "expected no leader among connected servers, but {i} claims to be leader"
@@ -673,8 +672,8 @@ impl Config {
                 pause *= 2;
             }
             if let Some(start_term) = start_term {
-                let moved_on =
-                    (0..self.n).any(|i| self.state(i).is_some_and(|(t, _)| t > start_term));
+                let moved_on = (0..self.cluster.n())
+                    .any(|i| self.state(i).is_some_and(|(t, _)| t > start_term));
                 if moved_on {
                     // Someone has moved on: this agreement can no longer be
                     // guaranteed.
@@ -702,8 +701,8 @@ impl Config {
         while t0.elapsed() < Duration::from_secs(10) && !self.finished.load(Ordering::SeqCst) {
             // Try all the servers; maybe one is the leader.
             let mut index = None;
-            for _ in 0..self.n {
-                starts = (starts + 1) % self.n;
+            for _ in 0..self.cluster.n() {
+                starts = (starts + 1) % self.cluster.n();
                 if self.is_connected(starts)
                     && let Some((i, _)) = self.start(starts, cmd.clone())
                 {

@@ -260,13 +260,12 @@ impl Log {
     /// breaks the protocol, and is checked.
     pub(crate) fn maybe_append(
         &mut self,
-        prev_index: Index,
-        prev_term: Term,
-        entries: &[Entry],
+        mut prev_index: Index,
+        mut prev_term: Term,
+        mut entries: &[Entry],
         commit_index: Index,
     ) -> Appended {
         let match_index = prev_index + entries.len() as Index;
-        let (mut prev_index, mut prev_term, mut entries) = (prev_index, prev_term, entries);
         if prev_index < self.snapshot_index {
             let covered = usize::try_from(self.snapshot_index - prev_index).unwrap_or(usize::MAX);
             if covered >= entries.len() {

@@ -4,9 +4,8 @@
 //! scores them only if it passes every one of its simulation seeds and every
 //! one of its real-time runs, each run within [`TEST_BUDGET`] (the course's
 //! limit), and every real-time pass through its part fits in
-//! [`PART_BUDGET`]: a part over
-//! budget scores nothing. (In simulation the budget is virtual time, which
-//! the test itself checks.)
+//! [`PART_BUDGET`]: a part over budget scores nothing. (In simulation the
+//! budget is virtual time, which the test itself checks.)
 
 use std::time::Duration;
 

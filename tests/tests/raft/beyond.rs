@@ -294,6 +294,94 @@ fn partition_right_after_a_commit_2b() {
     });
 }
 
+/// A vote granted for an earlier election of a candidate does not count
+/// in a later one.
+///
+/// §5.2: a candidate wins with votes from a majority of the servers "for
+/// the same term"; a vote granted for an earlier term says nothing of the
+/// current one, and counting it can elect two leaders in a term.
+/// `late_votes_do_not_count_2a` makes late votes likely; this test makes
+/// one decide an election. Of three peers, B leads; A is cut off but for
+/// its requests to V, whose replies the harness holds back; A stands, and
+/// the moment V has answered (granting its vote: A's term is new to it),
+/// A's later requests are lost too. V's reply to B's next heartbeat makes
+/// B step down; B and V elect one of them in a later term, while A, alone,
+/// stands again and again. When A is a candidate in the very term another
+/// peer leads, the harness lets V's old grant reach it: a correct A ignores
+/// it, an A that counts it leads that term beside the other leader, which
+/// the harness's watch reports. A round in which A's term and the leader's
+/// never meet judges nothing; rounds repeat until they have met three
+/// times (at most ten rounds). The course's tests never deliver a vote
+/// after its election.
+#[test]
+fn a_vote_from_an_earlier_election_does_not_count_2a() {
+    run(|| {
+        let servers = 3;
+        let cfg = Config::new(servers, Net::Reliable, Applier::Plain);
+        cfg.begin("Test (2A, beyond the course): a vote from an earlier election does not count");
+        let mut met = 0;
+        for _ in 0..10 {
+            if met == 3 {
+                break;
+            }
+            let b = cfg.check_one_leader();
+            let (a, v) = ((b + 1) % servers, (b + 2) % servers);
+            let (term, _) = cfg.state(b).expect("the leader runs");
+            // A reaches V only, and V's replies to it wait; B's heartbeats
+            // still reach V, so that V does not stand itself.
+            cfg.hold_replies(a, v, true);
+            for from in 0..servers {
+                for to in 0..servers {
+                    cfg.set_link(from, to, (from, to) == (a, v) || from != a && to != a);
+                }
+            }
+            // A stands; its RequestVote takes V to A's new term, and V
+            // grants it (A's log is as long as anyone's). From then on A's
+            // requests are lost.
+            cfg.wait_until(
+                "the cut-off peer's RequestVote reaching the other follower",
+                || cfg.state(v).is_some_and(|(t, _)| t > term),
+            );
+            cfg.block_requests(a, v, true);
+            let (granted_term, _) = cfg.state(v).expect("peer V runs");
+            // V's answer to B's next heartbeat makes B step down; B and V
+            // elect a leader, while A stands alone, until A's term is one
+            // that B or V leads, or has passed it.
+            let t0 = Instant::now();
+            let mut aligned = false;
+            while t0.elapsed() < ELECTION_TIMEOUT * 5 {
+                let (term, _) = cfg.state(a).expect("peer A runs");
+                let led = [b, v]
+                    .into_iter()
+                    .filter_map(|i| cfg.state(i))
+                    .find(|&(_, leads)| leads)
+                    .map(|(t, _)| t);
+                if let Some(led) = led
+                    && led > granted_term
+                {
+                    aligned = term == led;
+                    break;
+                }
+                thread::sleep(Duration::from_millis(1));
+            }
+            // V's grant for term `granted_term` reaches A.
+            cfg.hold_replies(a, v, false);
+            thread::sleep(ELECTION_TIMEOUT / 5);
+            cfg.check_safety();
+            if aligned {
+                met += 1;
+            }
+            cfg.block_requests(a, v, false);
+            for i in 0..servers {
+                cfg.connect(i);
+            }
+        }
+        println!("  ... A's term and the leader's met in {met} round(s)");
+        cfg.one(cfg.random_int(), servers, Retry::Resubmit);
+        cfg.end();
+    });
+}
+
 /// Votes that come back after their election is over do not count.
 ///
 /// §5.2: a candidate wins with votes from a majority "for the same term";

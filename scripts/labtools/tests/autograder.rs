@@ -108,11 +108,11 @@ fn the_gradescope_bundle_grades_the_reference_the_handout_and_a_cheat() {
     assert!(ok, "setup.sh failed:\n{printed}");
 
     let reference = autograder.grade(&this, |_| {});
-    // Part 2A: the course's 3 tests and the suites' own 4.
+    // Part 2A: the course's 3 tests and the suites' own 5.
     assert_eq!(
         (reference.score, reference.tests.len()),
-        (35.0, 7),
-        "the reference scores 35 of 35 on 2A:\n{}",
+        (40.0, 8),
+        "the reference scores 40 of 40 on 2A:\n{}",
         reference.output
     );
 
@@ -122,7 +122,7 @@ fn the_gradescope_bundle_grades_the_reference_the_handout_and_a_cheat() {
         "the handout scores 0:\n{}",
         handout.output
     );
-    assert_eq!(handout.tests.len(), 7);
+    assert_eq!(handout.tests.len(), 8);
 
     let cheat = autograder.grade(&source.join("lab"), |submission| {
         fs::write(submission.join("labraft/build.rs"), "fn main() {}\n").unwrap();

@@ -240,9 +240,9 @@ fn the_reference_as_a_submission_scores_full_marks() {
             graded.results.score,
             graded.results.tests.len()
         ),
-        // Part 2A: the course's 3 tests and the suites' own 4.
-        (Some(0), 35.0, 7),
-        "the reference must score 35 of 35 on 2A; the grader printed:\n{}",
+        // Part 2A: the course's 3 tests and the suites' own 5.
+        (Some(0), 40.0, 8),
+        "the reference must score 40 of 40 on 2A; the grader printed:\n{}",
         graded.printed
     );
 }

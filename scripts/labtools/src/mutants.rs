@@ -189,14 +189,56 @@ impl WorkCopy {
     }
 }
 
-/// The message of the first panic in a test's log: the line after
-/// `panicked at FILE:LINE:COLUMN:`, if there is one.
-pub fn first_panic(log: &Path) -> Option<String> {
+/// The first panic in a test's log: where it was raised and what it said.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Panic {
+    /// `FILE:LINE:COLUMN`, as the panic message gives it.
+    pub at: String,
+    /// The line after `panicked at …:`.
+    pub message: String,
+}
+
+impl Panic {
+    /// The workspace member whose source raised the panic (`tests`,
+    /// `labraft`, `kvraft`, `labrpc`), or `other` (the standard library,
+    /// a dependency). A panic raised in `tests` is one of the suites'
+    /// checks; one raised in `labraft` or `kvraft` is the reference
+    /// solution's own (a bounds check, an `expect`), which a student's
+    /// code may or may not have.
+    pub fn raised_in(&self) -> &'static str {
+        let file = self.at.split(':').next().unwrap_or_default();
+        let parts: Vec<&str> = file.split(['/', '\\']).collect();
+        parts
+            .windows(2)
+            .rev()
+            .find_map(|pair| match pair {
+                [member, "src" | "tests"] => MEMBERS.iter().find(|m| *m == member).copied(),
+                _ => None,
+            })
+            .unwrap_or("other")
+    }
+}
+
+/// The workspace members a panic can be raised in.
+const MEMBERS: [&str; 4] = ["tests", "labraft", "kvraft", "labrpc"];
+
+/// The first panic in a test's log, if there is one: the location after
+/// `panicked at ` and the message on the next line.
+pub fn first_panic(log: &Path) -> Option<Panic> {
     let text = fs::read_to_string(log).ok()?;
+    parse_first_panic(&text)
+}
+
+fn parse_first_panic(text: &str) -> Option<Panic> {
     let mut lines = text.lines();
     while let Some(line) = lines.next() {
-        if line.contains(" panicked at ") {
-            return lines.next().map(|message| message.trim().to_owned());
+        if let Some((_, at)) = line.split_once(" panicked at ") {
+            let at = at.trim_end().trim_end_matches(':').to_owned();
+            let message = lines
+                .next()
+                .map(|m| m.trim().to_owned())
+                .unwrap_or_default();
+            return Some(Panic { at, message });
         }
     }
     None
@@ -226,5 +268,40 @@ mod tests {
         assert_eq!(names(&["2c"]), ["figure-8"]);
         assert_eq!(names(&["vote"]), ["vote-twice"]);
         assert!(names(&["2b"]).is_empty());
+    }
+
+    #[test]
+    fn a_panic_is_placed_in_the_member_that_raised_it() {
+        let log = "running 1 test\n\
+            thread 'raft-0-ticker' panicked at labraft/src/core/log.rs:88:9:\n\
+            entries 5.. requested, but the log stores 7..9\n\
+            thread 'main' panicked at tests/src/raft.rs:1:1:\n\
+            later\n";
+        let first = parse_first_panic(log).expect("a panic");
+        assert_eq!(first.at, "labraft/src/core/log.rs:88:9");
+        assert_eq!(
+            first.message,
+            "entries 5.. requested, but the log stores 7..9"
+        );
+        assert_eq!(first.raised_in(), "labraft");
+        let at = |at: &str| {
+            Panic {
+                at: at.into(),
+                message: String::new(),
+            }
+            .raised_in()
+        };
+        assert_eq!(at("tests/tests/raft/beyond.rs:10:5"), "tests");
+        assert_eq!(at("tests/src/linearizability/kv.rs:10:5"), "tests");
+        assert_eq!(
+            at("/w/target/mutants/src/kvraft/src/server.rs:3:1"),
+            "kvraft"
+        );
+        assert_eq!(at("labraft/src/tests/x.rs:3:1"), "labraft");
+        assert_eq!(at("/rustc/abc/library/core/src/option.rs:2:3"), "other");
+        assert_eq!(
+            at("/home/u/.cargo/registry/src/x/serde-1/src/de.rs:2:3"),
+            "other"
+        );
     }
 }

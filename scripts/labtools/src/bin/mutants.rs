@@ -23,6 +23,8 @@ use serde::Serialize;
 /// part in simulation, K seeds each, several tests at once, until one
 /// fails. With --real, a bug the simulation missed gets one real-time pass
 /// of its part too. Prints a table: caught or SURVIVED, by which test,
+/// where the failing panic was raised (`tests`: a check of the suites';
+/// `labraft` or `kvraft`: the solution's own bounds check or `expect`),
 /// after how many seeds and seconds. Exits with 1 if any bug survived or
 /// could not be planted.
 #[derive(Parser)]
@@ -93,6 +95,12 @@ struct Catch {
     seed: u64,
     /// The failure's message (the first panic's).
     message: Option<String>,
+    /// Where the first panic was raised (`FILE:LINE:COLUMN`).
+    panicked_at: Option<String>,
+    /// The workspace member whose code raised it: `tests` for the suites'
+    /// checks, `labraft` or `kvraft` for the solution's own (a bounds
+    /// check a student's code may not have), `labrpc`, or `other`.
+    raised_in: Option<&'static str>,
     log: PathBuf,
     /// Runs the failing test on the planted mutant (after `--plant`).
     replay: String,
@@ -446,6 +454,7 @@ fn hunt(
                             u32::try_from(seed.wrapping_sub(settings.first_seed).wrapping_add(1))
                                 .unwrap_or(seeds)
                                 .min(seeds);
+                        let panic = mutants::first_panic(&log);
                         let mut first = first.lock().expect("no panics");
                         if first.is_none() {
                             stop.store(true, Ordering::SeqCst);
@@ -455,7 +464,9 @@ fn hunt(
                                 outcome: outcome.label(),
                                 seed_number,
                                 seed,
-                                message: mutants::first_panic(&log),
+                                raised_in: panic.as_ref().map(mutants::Panic::raised_in),
+                                panicked_at: panic.as_ref().map(|p| p.at.clone()),
+                                message: panic.map(|p| p.message),
                                 replay: test.replay_command(mode, seed),
                                 log,
                             });
@@ -513,11 +524,16 @@ fn abbreviated(message: &str, log: &Path) -> String {
 fn summary(row: &Row) -> String {
     match (&row.caught, &row.error) {
         (Some(catch), _) => format!(
-            "caught by {} ({}, seed {} of the test's, {:.1} s): {}",
+            "caught by {} ({}, seed {} of the test's, {:.1} s{}): {}",
             catch.test,
             catch.mode,
             catch.seed_number,
             row.test_seconds,
+            catch
+                .panicked_at
+                .as_ref()
+                .map(|at| format!("; panicked at {at}"))
+                .unwrap_or_default(),
             abbreviated(
                 catch.message.as_deref().unwrap_or(catch.outcome),
                 &catch.log
@@ -532,10 +548,15 @@ fn print_table(rows: &[Row], first_seed: u64, seeds: u32) {
     println!();
     println!("Planted bugs, {seeds} simulation seed(s) per test from seed {first_seed}:");
     println!(
-        "{:<34} {:<4} {:<14} {:<54} {:>5} {:>7}",
-        "mutant", "part", "verdict", "caught by", "seed", "seconds"
+        "{:<34} {:<4} {:<14} {:<54} {:<9} {:>5} {:>7}",
+        "mutant", "part", "verdict", "caught by", "raised in", "seed", "seconds"
     );
     for row in rows {
+        let raised_in = row
+            .caught
+            .as_ref()
+            .and_then(|catch| catch.raised_in)
+            .unwrap_or("-");
         let (test, seed) = match &row.caught {
             Some(catch) => (
                 format!(
@@ -548,8 +569,8 @@ fn print_table(rows: &[Row], first_seed: u64, seeds: u32) {
             None => ("-".to_owned(), "-".to_owned()),
         };
         println!(
-            "{:<34} {:<4} {:<14} {:<54} {:>5} {:>7.1}",
-            row.mutant, row.part, row.verdict, test, seed, row.test_seconds
+            "{:<34} {:<4} {:<14} {:<54} {:<9} {:>5} {:>7.1}",
+            row.mutant, row.part, row.verdict, test, raised_in, seed, row.test_seconds
         );
     }
     let caught = rows.iter().filter(|r| r.verdict == "caught").count();

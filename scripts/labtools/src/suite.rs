@@ -580,6 +580,46 @@ fn is_backtrace_frame(line: &str) -> bool {
     indented && (numbered || trimmed.starts_with("at "))
 }
 
+/// Runs `work` on each of `items`, `jobs` threads at once, taking the items
+/// in order, until they run out or `stop` is set (by a Ctrl-C handler, or
+/// by `work` when one result is enough). The first error sets `stop`, so
+/// the other threads take nothing more, and is returned once they are done.
+///
+/// # Errors
+/// The first error `work` returned.
+pub fn in_parallel<T: Send>(
+    jobs: usize,
+    items: impl IntoIterator<Item = T, IntoIter: Send>,
+    stop: &AtomicBool,
+    work: impl Fn(T) -> Result<(), String> + Sync,
+) -> Result<(), String> {
+    let queue = std::sync::Mutex::new(items.into_iter());
+    let mut errors = Vec::new();
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..jobs.max(1))
+            .map(|_| {
+                scope.spawn(|| -> Result<(), String> {
+                    while !stop.load(Ordering::SeqCst) {
+                        let Some(item) = queue.lock().expect("no panics").next() else {
+                            break;
+                        };
+                        work(item).inspect_err(|_| stop.store(true, Ordering::SeqCst))?;
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        for worker in workers {
+            match worker.join() {
+                Ok(Ok(())) => {}
+                Ok(Err(message)) => errors.push(message),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+    });
+    errors.into_iter().next().map_or(Ok(()), Err)
+}
+
 /// Mean, standard deviation and maximum of some durations, in seconds.
 pub fn spread(seconds: &[f64]) -> (f64, f64, f64) {
     if seconds.is_empty() {
@@ -595,6 +635,49 @@ pub fn spread(seconds: &[f64]) -> (f64, f64, f64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn in_parallel_does_every_item_once_and_stops_at_an_error_or_when_told() {
+        let done = std::sync::Mutex::new(Vec::new());
+        let stop = AtomicBool::new(false);
+        in_parallel(3, 0..50, &stop, |i| {
+            done.lock().unwrap().push(i);
+            Ok(())
+        })
+        .expect("no errors");
+        let mut done = done.into_inner().unwrap();
+        done.sort_unstable();
+        assert_eq!(done, (0..50).collect::<Vec<_>>());
+
+        let taken = std::sync::atomic::AtomicUsize::new(0);
+        let stop = AtomicBool::new(false);
+        let result = in_parallel(2, 0..1000, &stop, |i| {
+            taken.fetch_add(1, Ordering::SeqCst);
+            if i == 10 {
+                Err(format!("item {i} failed"))
+            } else {
+                Ok(())
+            }
+        });
+        assert_eq!(result, Err("item 10 failed".to_owned()));
+        assert!(stop.load(Ordering::SeqCst), "an error stops the others");
+        assert!(
+            taken.load(Ordering::SeqCst) < 1000,
+            "nothing is taken after an error"
+        );
+
+        let taken = std::sync::atomic::AtomicUsize::new(0);
+        let stop = AtomicBool::new(false);
+        in_parallel(1, 0..1000, &stop, |i| {
+            taken.fetch_add(1, Ordering::SeqCst);
+            if i == 4 {
+                stop.store(true, Ordering::SeqCst);
+            }
+            Ok(())
+        })
+        .expect("no errors");
+        assert_eq!(taken.load(Ordering::SeqCst), 5, "stop ends the taking");
+    }
 
     fn test_named(path: &str) -> Test {
         Test {

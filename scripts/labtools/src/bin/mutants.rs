@@ -397,99 +397,61 @@ fn hunt(
         .into_iter()
         .flat_map(|(offset, count)| tests.iter().map(move |test| (test, offset, count)))
         .collect();
-    let queue = Mutex::new(work.into_iter());
     let first: Mutex<Option<Catch>> = Mutex::new(None);
-    let mut errors = Vec::new();
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..jobs)
-            .map(|_| {
-                scope.spawn(|| -> Result<(), String> {
-                    loop {
-                        if stop.load(Ordering::SeqCst) {
-                            return Ok(());
-                        }
-                        let Some((test, offset, count)) = queue.lock().expect("no panics").next()
-                        else {
-                            return Ok(());
-                        };
-                        let (run_mode, per_process) = match mode {
-                            Mode::Sim { .. } => (
-                                Mode::Sim { seeds: count },
-                                settings.timeout.saturating_mul(count),
-                            ),
-                            Mode::Real => (Mode::Real, settings.timeout),
-                        };
-                        let run_seed = settings.first_seed.wrapping_add(u64::from(offset));
-                        let log = settings.logs.join(format!(
-                            "{}-{}-{}-{run_seed}.log",
-                            mutant.name,
-                            test.name(),
-                            mode.name()
-                        ));
-                        let (outcome, elapsed) = suite::run_once(
-                            test,
-                            run_mode,
-                            run_seed,
-                            per_process,
-                            &log,
-                            stop,
-                            None,
-                        )?;
-                        let outcome = match outcome {
-                            Outcome::Passed | Outcome::Interrupted => {
-                                let _ = fs::remove_file(&log);
-                                continue;
-                            }
-                            Outcome::TimedOut => {
-                                note_timeout(&log, elapsed);
-                                Outcome::TimedOut
-                            }
-                            other => other,
-                        };
-                        let seed = match mode {
-                            Mode::Sim { .. } => suite::failing_seed(&log).unwrap_or(run_seed),
-                            Mode::Real => run_seed,
-                        };
-                        let seed_number =
-                            u32::try_from(seed.wrapping_sub(settings.first_seed).wrapping_add(1))
-                                .unwrap_or(seeds)
-                                .min(seeds);
-                        let panic = mutants::first_panic(&log);
-                        let mut first = first.lock().expect("no panics");
-                        if first.is_none() {
-                            stop.store(true, Ordering::SeqCst);
-                            *first = Some(Catch {
-                                test: test.path.clone(),
-                                mode: mode.name(),
-                                outcome: outcome.label(),
-                                seed_number,
-                                seed,
-                                raised_in: panic.as_ref().map(mutants::Panic::raised_in),
-                                panicked_at: panic.as_ref().map(|p| p.at.clone()),
-                                message: panic.map(|p| p.message),
-                                replay: test.replay_command(mode, seed),
-                                log,
-                            });
-                        }
-                        return Ok(());
-                    }
-                })
-            })
-            .collect();
-        for worker in workers {
-            match worker.join() {
-                Ok(Ok(())) => {}
-                Ok(Err(message)) => {
-                    stop.store(true, Ordering::SeqCst);
-                    errors.push(message);
-                }
-                Err(panic) => std::panic::resume_unwind(panic),
+    suite::in_parallel(jobs, work, stop, |(test, offset, count)| {
+        let (run_mode, per_process) = match mode {
+            Mode::Sim { .. } => (
+                Mode::Sim { seeds: count },
+                settings.timeout.saturating_mul(count),
+            ),
+            Mode::Real => (Mode::Real, settings.timeout),
+        };
+        let run_seed = settings.first_seed.wrapping_add(u64::from(offset));
+        let log = settings.logs.join(format!(
+            "{}-{}-{}-{run_seed}.log",
+            mutant.name,
+            test.name(),
+            mode.name()
+        ));
+        let (outcome, elapsed) =
+            suite::run_once(test, run_mode, run_seed, per_process, &log, stop, None)?;
+        let outcome = match outcome {
+            Outcome::Passed | Outcome::Interrupted => {
+                let _ = fs::remove_file(&log);
+                return Ok(());
             }
+            Outcome::TimedOut => {
+                note_timeout(&log, elapsed);
+                Outcome::TimedOut
+            }
+            other => other,
+        };
+        let seed = match mode {
+            Mode::Sim { .. } => suite::failing_seed(&log).unwrap_or(run_seed),
+            Mode::Real => run_seed,
+        };
+        let seed_number = u32::try_from(seed.wrapping_sub(settings.first_seed).wrapping_add(1))
+            .unwrap_or(seeds)
+            .min(seeds);
+        let panic = mutants::first_panic(&log);
+        let mut first = first.lock().expect("no panics");
+        if first.is_none() {
+            stop.store(true, Ordering::SeqCst);
+            *first = Some(Catch {
+                test: test.path.clone(),
+                mode: mode.name(),
+                outcome: outcome.label(),
+                seed_number,
+                seed,
+                raised_in: panic.as_ref().map(mutants::Panic::raised_in),
+                panicked_at: panic.as_ref().map(|p| p.at.clone()),
+                message: panic.map(|p| p.message),
+                replay: test.replay_command(mode, seed),
+                log,
+            });
         }
-    });
-    if let Some(message) = errors.into_iter().next() {
-        return Err(message);
-    }
+        Ok(())
+    })?;
     Ok(first.into_inner().expect("no panics"))
 }
 

@@ -1,7 +1,7 @@
 //! `scripts/stress`: runs tests many times in parallel and keeps only the
 //! failed runs' output. See the README's "Stress runs".
 
-use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashSet};
 use std::fs::{self, OpenOptions};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -211,7 +211,7 @@ fn stress(args: &Args) -> Result<ExitCode, String> {
         .filter(|r| planned.contains(&(r.test.clone(), r.run)))
         .collect();
     let finished: HashSet<(String, u32)> = done.iter().map(|r| (r.test.clone(), r.run)).collect();
-    let queue: VecDeque<(Test, u32)> = plan
+    let queue: Vec<(Test, u32)> = plan
         .iter()
         .filter(|(t, r)| !finished.contains(&(t.path.clone(), *r)))
         .map(|(t, r)| ((*t).clone(), *r))
@@ -240,7 +240,6 @@ fn stress(args: &Args) -> Result<ExitCode, String> {
             .open(&record_path)
             .map_err(|e| format!("cannot open {}: {e}", record_path.display()))?,
     );
-    let queue = Mutex::new(queue);
     let results = Mutex::new(Vec::new());
     if args.seeds == 0 {
         return Err("--seeds must be at least 1".into());
@@ -251,47 +250,19 @@ fn stress(args: &Args) -> Result<ExitCode, String> {
         Mode::Sim { seeds: args.seeds }
     };
     let timeout = Duration::from_secs(args.timeout.saturating_mul(u64::from(args.seeds)));
-    let mut errors = Vec::new();
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..jobs)
-            .map(|_| {
-                scope.spawn(|| -> Result<(), String> {
-                    loop {
-                        if interrupted.load(Ordering::SeqCst) {
-                            return Ok(());
-                        }
-                        let Some((test, run)) = queue.lock().expect("no panics").pop_front() else {
-                            return Ok(());
-                        };
-                        let Some(result) =
-                            one_run(&test, mode, run, timeout, &out, &root, &interrupted)?
-                        else {
-                            continue; // interrupted: not recorded, so a rerun redoes it
-                        };
-                        let line = serde_json::to_string(&result).expect("plain data");
-                        writeln!(record.lock().expect("no panics"), "{line}")
-                            .map_err(|e| format!("cannot write {}: {e}", record_path.display()))?;
-                        progress.finished(&result);
-                        results.lock().expect("no panics").push(result);
-                    }
-                })
-            })
-            .collect();
-        for worker in workers {
-            match worker.join() {
-                Ok(Ok(())) => {}
-                Ok(Err(message)) => {
-                    interrupted.store(true, Ordering::SeqCst);
-                    errors.push(message);
-                }
-                Err(panic) => std::panic::resume_unwind(panic),
-            }
-        }
+    let ran = suite::in_parallel(jobs, queue, &interrupted, |(test, run)| {
+        let Some(result) = one_run(&test, mode, run, timeout, &out, &root, &interrupted)? else {
+            return Ok(()); // interrupted: not recorded, so a rerun redoes it
+        };
+        let line = serde_json::to_string(&result).expect("plain data");
+        writeln!(record.lock().expect("no panics"), "{line}")
+            .map_err(|e| format!("cannot write {}: {e}", record_path.display()))?;
+        progress.finished(&result);
+        results.lock().expect("no panics").push(result);
+        Ok(())
     });
     progress.finish();
-    if let Some(message) = errors.into_iter().next() {
-        return Err(message);
-    }
+    ran?;
     done.extend(results.into_inner().expect("no panics"));
     print_table(&done);
     if let Some(path) = &args.json {

@@ -413,23 +413,68 @@ pub fn appends_in_order(client: usize, value: &str, count: usize) -> Result<(), 
         match found.as_slice() {
             [] => {
                 return Err(format!(
-                    "{client} missing element {wanted:?} in Append result {value:?}"
+                    "{client} missing element {wanted:?} in Append result {}",
+                    shown(value)
                 ));
             }
             [off] if last.is_some_and(|last| *off <= last) => {
                 return Err(format!(
-                    "wrong order for element {wanted:?} in Append result {value:?}"
+                    "wrong order for element {wanted:?} in Append result {}",
+                    shown(value)
                 ));
             }
             [off] => last = Some(*off),
             _ => {
                 return Err(format!(
-                    "duplicate element {wanted:?} in Append result {value:?}"
+                    "duplicate element {wanted:?} in Append result {}",
+                    shown(value)
                 ));
             }
         }
     }
     Ok(())
+}
+
+/// How `got` differs from `wanted`, for a failure message: both lengths,
+/// how far they agree, and a few characters of each around the first
+/// difference (a value the tests build by appending is long, and two
+/// copies of it side by side hide where they part).
+pub fn difference(wanted: &str, got: &str) -> String {
+    const AROUND: usize = 24;
+    let wanted: Vec<char> = wanted.chars().collect();
+    let got: Vec<char> = got.chars().collect();
+    let same = wanted.iter().zip(&got).take_while(|(w, g)| w == g).count();
+    let from = same.saturating_sub(AROUND);
+    let excerpt = |text: &[char]| {
+        let to = text.len().min(same + AROUND);
+        let middle: String = text[from..to].iter().collect();
+        format!(
+            "{}{middle:?}{}",
+            if from > 0 { "…" } else { "" },
+            if to < text.len() { "…" } else { " (the end)" }
+        )
+    };
+    format!(
+        "wanted {} characters, got {}, the same for the first {same}; \
+         from character {from}, wanted {}, got {}",
+        wanted.len(),
+        got.len(),
+        excerpt(&wanted),
+        excerpt(&got)
+    )
+}
+
+/// `value` for a failure message: whole if short, else its two ends and
+/// its length.
+fn shown(value: &str) -> String {
+    const ENDS: usize = 40;
+    let chars: Vec<char> = value.chars().collect();
+    if chars.len() <= 3 * ENDS {
+        return format!("{value:?}");
+    }
+    let head: String = chars[..ENDS].iter().collect();
+    let tail: String = chars[chars.len() - ENDS..].iter().collect();
+    format!("{head:?}…{tail:?} ({} characters)", chars.len())
 }
 
 /// The client and number of the element `text` starts with, if it starts
@@ -449,6 +494,33 @@ fn parse_element(text: &str) -> Option<(usize, usize)> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_difference_says_where_two_values_part() {
+        let wanted: String = (0..100).map(|j| super::element(0, j)).collect();
+        let mut got = wanted.clone();
+        got.push_str(&super::element(0, 99));
+        let said = super::difference(&wanted, &got);
+        assert!(
+            said.starts_with(&format!(
+                "wanted {} characters, got {}, the same for the first {}; ",
+                wanted.len(),
+                got.len(),
+                wanted.len()
+            )),
+            "{said}"
+        );
+        assert!(said.contains("0 99 y\" (the end), got …"), "{said}");
+        assert!(
+            said.len() < 200,
+            "short whatever the values' length: {said}"
+        );
+        assert_eq!(
+            super::difference("ab", "ax"),
+            "wanted 2 characters, got 2, the same for the first 1; from character 0, \
+             wanted \"ab\" (the end), got \"ax\" (the end)"
+        );
+    }
+
     use super::*;
 
     fn elements(client: usize, js: &[usize]) -> String {

@@ -219,11 +219,22 @@ impl Panic {
     }
 }
 
+/// Whether `line`, after a panic's message, is past its end: the replay
+/// command the harness adds, a backtrace or its note, another thread's
+/// panic, or a blank line.
+fn ends_a_message(line: &str) -> bool {
+    line.trim().is_empty()
+        || line.starts_with("  (replay this run")
+        || line.starts_with("stack backtrace:")
+        || line.starts_with("note: ")
+        || line.starts_with("thread '")
+}
+
 /// The workspace members a panic can be raised in.
 const MEMBERS: [&str; 4] = ["tests", "labraft", "kvraft", "labrpc"];
 
 /// The first panic in a test's log, if there is one: the location after
-/// `panicked at ` and the message on the next line.
+/// `panicked at ` and the message on the lines after it, joined.
 pub fn first_panic(log: &Path) -> Option<Panic> {
     let text = fs::read_to_string(log).ok()?;
     parse_first_panic(&text)
@@ -234,11 +245,14 @@ fn parse_first_panic(text: &str) -> Option<Panic> {
     while let Some(line) = lines.next() {
         if let Some((_, at)) = line.split_once(" panicked at ") {
             let at = at.trim_end().trim_end_matches(':').to_owned();
-            let message = lines
-                .next()
-                .map(|m| m.trim().to_owned())
-                .unwrap_or_default();
-            return Some(Panic { at, message });
+            let message: Vec<&str> = lines
+                .take_while(|line| !ends_a_message(line))
+                .map(str::trim)
+                .collect();
+            return Some(Panic {
+                at,
+                message: message.join(" "),
+            });
         }
     }
     None
@@ -274,7 +288,9 @@ mod tests {
     fn a_panic_is_placed_in_the_member_that_raised_it() {
         let log = "running 1 test\n\
             thread 'raft-0-ticker' panicked at labraft/src/core/log.rs:88:9:\n\
-            entries 5.. requested, but the log stores 7..9\n\
+            entries 5.. requested,\n\
+            but the log stores 7..9\n\
+            \x20 (replay this run exactly with: LAB_SEED=1 cargo test x)\n\
             thread 'main' panicked at tests/src/raft.rs:1:1:\n\
             later\n";
         let first = parse_first_panic(log).expect("a panic");
@@ -283,6 +299,9 @@ mod tests {
             first.message,
             "entries 5.. requested, but the log stores 7..9"
         );
+        let last = parse_first_panic("thread 'x' panicked at a/src/b.rs:1:2:\nmessage\n")
+            .expect("a panic");
+        assert_eq!(last.message, "message");
         assert_eq!(first.raised_in(), "labraft");
         let at = |at: &str| {
             Panic {

@@ -6,7 +6,7 @@ use labrpc::rt::thread;
 use labrpc::rt::time::{Duration, Instant};
 
 pub use tests::kv::element;
-use tests::kv::{Config, appends_in_order};
+use tests::kv::{Config, appends_in_order, difference};
 pub use tests::support::ELECTION_TIMEOUT;
 use tests::support::Net;
 
@@ -186,7 +186,8 @@ fn run_client(cfg: &Config, cli: usize, setup: Setup, done: &AtomicBool) -> usiz
             let got = clerk.get(&key);
             if !setup.random_keys && got != last {
                 cfg.fail(format!(
-                    "get wrong value, key {key}, wanted:\n{last:?}\n, got\n{got:?}"
+                    "get wrong value, key {key}: {}",
+                    difference(&last, &got)
                 ));
             }
         }

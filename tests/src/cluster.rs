@@ -12,7 +12,9 @@
 //! decides who is connected to whom; this holds what lies under both: the
 //! network and its links, the persisters, crash and restart, sizes and
 //! counts, the test's session (its turn, its seed, its time limit, its
-//! cleanup checks) and its seeded randomness.
+//! cleanup checks), its seeded randomness, and the check that what the
+//! servers persisted can hold what they committed
+//! ([`check_persisted`](Cluster::check_persisted)).
 
 use labrpc::rt::sim;
 use labrpc::rt::sync::{Arc, Mutex};
@@ -28,8 +30,15 @@ pub struct Cluster {
     net: Network,
     servers: Mutex<Servers>,
     rng: Mutex<Xoshiro256PlusPlus>,
+    /// The harness's own draws (see [`Session::checks_rng`]).
+    checks_rng: Mutex<Xoshiro256PlusPlus>,
     session: Session,
 }
+
+/// How many bytes one server's persister may hold short of the random
+/// bytes it keeps, for a solution that compresses what it saves: random
+/// bytes fit in fewer only by luck, with a chance of 2^-64 for 8 bytes.
+const COMPRESSION_SLACK: usize = 8;
 
 struct Servers {
     /// The persister each server's next instance starts from.
@@ -55,6 +64,7 @@ impl Cluster {
                 end_names: vec![Vec::new(); n],
             }),
             rng: Mutex::new(session.rng()),
+            checks_rng: Mutex::new(session.checks_rng()),
             session,
         }
     }
@@ -92,6 +102,12 @@ impl Cluster {
     /// A random string of `len` characters, from the test's seeded generator.
     pub fn random_string(&self, len: usize) -> String {
         random_string(&self.rng, len)
+    }
+
+    /// The harness's own generator, apart from the test's (see
+    /// [`Session::checks_rng`]).
+    pub fn checks_rng(&self) -> &Mutex<Xoshiro256PlusPlus> {
+        &self.checks_rng
     }
 
     /// Fails the test: `message`, then how to replay it.
@@ -192,6 +208,62 @@ impl Cluster {
         fresh_ends(&self.net, &self.rng, self.n)
     }
 
+    /// [`client_ends`](Cluster::client_ends) for the harness's own client,
+    /// named from the harness's generator so that the test's draws stay
+    /// as they were.
+    pub fn harness_client_ends(&self) -> (Vec<String>, Vec<ClientEnd>) {
+        fresh_ends(&self.net, &self.checks_rng, self.n)
+    }
+
+    /// Fails the test unless the servers' persisters, together, are large
+    /// enough to hold `random_bytes` bytes of random data that the servers
+    /// have committed (`what` says what carried them) on a majority of
+    /// them: at least `majority × random_bytes` bytes, less
+    /// [`COMPRESSION_SLACK`] per server.
+    ///
+    /// Why every correct solution passes: an entry is committed only once a
+    /// majority has it on stable storage (Figure 2: persist before
+    /// replying; the leader counts its own copy only once it is saved), and
+    /// from then on each of those servers keeps it in its Raft state or in a
+    /// snapshot that covers it; a restarted server recovers from its
+    /// persister alone, so what a persister holds must determine the random
+    /// bytes it keeps, and random bytes cannot be written in fewer bytes
+    /// (but by the slack's luck). Why it matters: in one process, memory
+    /// that a crash does not wipe (a `static`, a thread-local, a thread left
+    /// running) lets a server pass every crash and size check while its
+    /// persister holds almost nothing; this check sees that from outside,
+    /// without trusting the grader's scan of the sources.
+    pub fn check_persisted(&self, random_bytes: usize, what: &str) {
+        let sizes: Vec<(usize, usize)> = self
+            .servers
+            .lock()
+            .saved
+            .iter()
+            .map(|p| (p.raft_state_size(), p.snapshot_size()))
+            .collect();
+        let held: usize = sizes.iter().map(|(state, snapshot)| state + snapshot).sum();
+        let majority = self.n / 2 + 1;
+        let needed = (majority * random_bytes).saturating_sub(COMPRESSION_SLACK * self.n);
+        if held >= needed {
+            return;
+        }
+        let each: Vec<String> = sizes
+            .iter()
+            .enumerate()
+            .map(|(i, (state, snapshot))| format!("S{i} {state}+{snapshot}"))
+            .collect();
+        self.fail(format!(
+            "the servers' persisters hold {held} bytes in all (Raft state + snapshot: {}), \
+             too few for what they committed ({what}): {random_bytes} random bytes, which a \
+             majority ({majority} of {}) must keep on stable storage, so at least {needed} \
+             bytes (less {COMPRESSION_SLACK} per server for compression). A crash wipes \
+             everything but the Persister: keep no state in a static, a thread-local or a \
+             thread that outlives kill()",
+            each.join(", "),
+            self.n
+        ));
+    }
+
     /// The largest saved Raft state among the servers, in bytes.
     pub fn log_size(&self) -> usize {
         let servers = self.servers.lock();
@@ -250,7 +322,7 @@ fn random(rng: &Mutex<Xoshiro256PlusPlus>, bound: u64) -> u64 {
 }
 
 /// A random string of `len` letters and digits from `rng`.
-fn random_string(rng: &Mutex<Xoshiro256PlusPlus>, len: usize) -> String {
+pub(crate) fn random_string(rng: &Mutex<Xoshiro256PlusPlus>, len: usize) -> String {
     const CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
     let mut rng = rng.lock();
     (0..len)

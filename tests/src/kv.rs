@@ -17,6 +17,18 @@ use crate::linearizability::kv::{KvInput, KvOperation, KvOutput, SeenValues, for
 use crate::linearizability::{Budget, Verdict, check, html};
 use crate::support::Net;
 
+/// The key of the harness's persistence probe (see
+/// [`Config::probe_persistence`]); no test uses it.
+pub const PROBE_KEY: &str = "~";
+
+/// The length of the probe's value: letters and digits drawn at random, 62
+/// to choose from, so each carries log2(62) ≈ 5.95 random bits.
+pub const PROBE_LEN: usize = 64;
+
+/// The random bytes the probe's value carries: [`PROBE_LEN`] × log2(62)
+/// bits, rounded down.
+const PROBE_RANDOM_BYTES: usize = PROBE_LEN * 5954 / 8000;
+
 /// A group of key/value servers under test. Dropping it kills every server,
 /// cleans up the network, and checks that no thread is left behind.
 pub struct Config {
@@ -76,9 +88,48 @@ impl Config {
             config.start_server(i);
         }
         config.connect_all();
+        if matches!(
+            labrpc::lab::part_of(config.cluster.session().name()),
+            Some("3a" | "3b")
+        ) {
+            config.probe_persistence();
+        }
         // As the course's: the servers start on a reliable network.
         net.apply_to(config.cluster.net());
         config
+    }
+
+    /// The harness's check, beyond the course's, that the servers persist
+    /// what they commit: a clerk of the harness's own puts [`PROBE_LEN`]
+    /// random letters and digits under [`PROBE_KEY`], and once the put has
+    /// returned (so it is committed), the servers' persisters together must
+    /// be able to hold its random bytes on a majority (see
+    /// [`Cluster::check_persisted`] for the bound and why every correct
+    /// solution meets it: the put is in a majority's Raft logs, or in
+    /// snapshots of the state that holds the value). Then the clerk puts
+    /// the empty string there, so that the value weighs on no later size
+    /// check; what stays is one key and one more client for the duplicate
+    /// table, a few tens of bytes of a snapshot. Runs once, as the test's
+    /// group starts, on a reliable network, and counts in no summary.
+    fn probe_persistence(&self) {
+        let (names, ends) = self.cluster.harness_client_ends();
+        for name in &names {
+            self.cluster.net().enable(name, true);
+        }
+        let value = crate::cluster::random_string(self.cluster.checks_rng(), PROBE_LEN);
+        let mut clerk = Clerk::new(ends);
+        clerk.put(PROBE_KEY, &value);
+        self.cluster.check_persisted(
+            PROBE_RANDOM_BYTES,
+            &format!(
+                "the harness's put of {PROBE_LEN} random letters and digits to key {PROBE_KEY:?}"
+            ),
+        );
+        clerk.put(PROBE_KEY, "");
+        drop(clerk);
+        for name in &names {
+            self.cluster.net().delete_end(name);
+        }
     }
 
     /// The number of servers.

@@ -6,7 +6,7 @@
 //! anyone again. Its committed commands go to an applier thread of the
 //! tester, which checks them against every other peer's as they arrive.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 
 use labraft::{ApplyMsg, Index, Raft, Term};
@@ -17,6 +17,7 @@ use labrpc::rt::sync::{Arc, Mutex};
 use labrpc::rt::thread::{self, JoinHandle};
 use labrpc::rt::time::{Duration, Instant};
 use labrpc::{Replied, select};
+use rand::RngExt;
 use serde::{Deserialize, Serialize};
 
 use crate::cluster::Cluster;
@@ -66,9 +67,56 @@ impl From<u64> for Command {
     }
 }
 
-impl Command {
+/// How many random bytes tag each entry the tester submits from part 2C on.
+pub const TAG_LEN: usize = 8;
+
+/// What the tester hands Raft as a command: the test's command and, from
+/// part 2C on, a tag of [`TAG_LEN`] random bytes drawn at each `start`.
+/// Nothing reads the tag but the harness's check that the peers' persisters
+/// can hold what they committed (see [`Config::check_persisted`]): random
+/// bytes cannot be saved in fewer bytes, so each committed entry adds
+/// [`TAG_LEN`] bytes that a majority's persisters must find room for.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Entry {
+    command: Command,
+    tag: Option<[u8; TAG_LEN]>,
+}
+
+impl fmt::Debug for Entry {
+    /// The command alone: tags matter only where two entries differ in
+    /// nothing else (see [`mismatch`]).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.command.fmt(f)
+    }
+}
+
+impl Entry {
     fn encode(&self) -> Vec<u8> {
-        labrpc::codec::encode(self).expect("commands always encode")
+        labrpc::codec::encode(self).expect("entries always encode")
+    }
+
+    /// The tag in hexadecimal, or `untagged`.
+    fn tag_text(&self) -> String {
+        self.tag.map_or_else(
+            || "untagged".to_owned(),
+            |tag| tag.iter().map(|b| format!("{b:02x}")).collect(),
+        )
+    }
+}
+
+/// How two peers' entries at `index` differ, for an apply error: their
+/// commands, or their tags when the commands are the same (two `start`s of
+/// one command that landed at one index on different peers).
+fn mismatch(index: Index, i: usize, entry: &Entry, j: usize, old: &Entry) -> String {
+    if entry.command == old.command {
+        format!(
+            "commit index={index} server={i} {entry:?} (tag {}) != server={j} {old:?} (tag {}): \
+             two submissions of one command",
+            entry.tag_text(),
+            old.tag_text()
+        )
+    } else {
+        format!("commit index={index} server={i} {entry:?} != server={j} {old:?}")
     }
 }
 
@@ -95,18 +143,21 @@ pub enum Retry {
 }
 
 /// What the snapshot applier puts in a snapshot: the last index it covers
-/// and every command through it (index 0 holds nothing).
+/// and every entry through it, tags and all (index 0 holds nothing).
 #[derive(Serialize, Deserialize)]
 struct SnapshotData {
     last_included_index: Index,
-    commands: Vec<Option<Command>>,
+    entries: Vec<Option<Entry>>,
 }
 
 /// What every peer's applier has seen.
 #[derive(Default)]
 struct Applied {
-    /// `logs[i][index]`: the command peer `i` applied at `index`.
-    logs: Vec<HashMap<Index, Command>>,
+    /// `logs[i][index]`: the entry peer `i` applied at `index`.
+    logs: Vec<HashMap<Index, Entry>>,
+    /// The indices known committed (applied by a peer, or covered by a
+    /// snapshot a peer's service holds) whose entry carries a tag.
+    tagged: HashSet<Index>,
     last_applied: Vec<Index>,
     max_index: Index,
     /// The first apply error of each peer.
@@ -229,6 +280,9 @@ struct Group {
 pub struct Config {
     cluster: Cluster,
     applier: Applier,
+    /// Whether the test's part asks for persistence (2C on): its entries
+    /// are tagged, and the persisters checked at each crash and at the end.
+    persistent: bool,
     group: Mutex<Group>,
     applied: Arc<Mutex<Applied>>,
     leaders: LeaderWatch,
@@ -254,15 +308,21 @@ impl Config {
         let cluster = Cluster::new(n);
         net.apply_to(cluster.net());
         cluster.net().set_long_delays(true);
+        let persistent = matches!(
+            labrpc::lab::part_of(cluster.session().name()),
+            Some("2c" | "2d")
+        );
         let config = Config {
             cluster,
             applier,
+            persistent,
             group: Mutex::new(Group {
                 instances: (0..n).map(|_| None).collect(),
                 connected: vec![false; n],
             }),
             applied: Arc::new(Mutex::new(Applied {
                 logs: vec![HashMap::new(); n],
+                tagged: HashSet::new(),
                 last_applied: vec![0; n],
                 max_index: 0,
                 errors: vec![None; n],
@@ -322,6 +382,7 @@ impl Config {
     /// peers, RPCs, bytes, agreements.
     pub fn end(&self) {
         self.check_safety();
+        self.check_persisted();
         self.cluster.check_time();
         let mark = *self.mark.lock();
         println!(
@@ -339,6 +400,9 @@ impl Config {
     /// persisted, and kill it. Anything the dead instance still writes goes
     /// to a persister nobody reads.
     pub fn crash1(&self, i: usize) {
+        if self.group.lock().instances[i].is_some() {
+            self.check_persisted();
+        }
         labrpc::harness_event!("crash S{i}");
         self.disconnect(i);
         self.cluster.crash(i, || {
@@ -509,9 +573,34 @@ impl Config {
     /// does not or is crashed.
     pub fn start(&self, i: usize, cmd: impl Into<Command>) -> Option<(Index, Term)> {
         let raft = self.raft(i)?;
+        let entry = Entry {
+            command: cmd.into(),
+            tag: self
+                .persistent
+                .then(|| self.cluster.checks_rng().lock().random()),
+        };
         // Whatever start sets going runs on peer i's machine.
         self.cluster
-            .on_server(i, || raft.start(cmd.into().encode()).ok())
+            .on_server(i, || raft.start(entry.encode()).ok())
+    }
+
+    /// From part 2C on, fails the test unless the peers' persisters can
+    /// hold the tags of the entries known committed: see
+    /// [`Cluster::check_persisted`] for the bound and why every correct Raft
+    /// meets it. The tester's snapshots hold every entry they cover, tags
+    /// included, so the bound holds in 2D too. Made at each crash and at
+    /// the test's end; the course makes no such check.
+    pub fn check_persisted(&self) {
+        if !self.persistent {
+            return;
+        }
+        let committed = self.applied.lock().tagged.len();
+        self.cluster.check_persisted(
+            committed * TAG_LEN,
+            &format!(
+                "{committed} entries known committed, each tagged with {TAG_LEN} random bytes"
+            ),
+        );
     }
 
     /// Peer `i`'s term and whether it leads; `None` if it is crashed.
@@ -641,22 +730,26 @@ impl Config {
             self.fail(format!("apply error: {error}"));
         }
         let mut count = 0;
-        let mut command: Option<&Command> = None;
+        let mut entry: Option<&Entry> = None;
         for log in &applied.logs {
-            if let Some(cmd) = log.get(&index) {
-                if let Some(seen) = command
-                    && seen != cmd
+            if let Some(this) = log.get(&index) {
+                if let Some(seen) = entry
+                    && seen != this
                 {
-                    let message =
-                        format!("committed values do not match: index {index}, {seen:?}, {cmd:?}");
+                    let message = format!(
+                        "committed values do not match: index {index}, {seen:?} (tag {}), \
+                         {this:?} (tag {})",
+                        seen.tag_text(),
+                        this.tag_text()
+                    );
                     drop(applied);
                     self.fail(message);
                 }
                 count += 1;
-                command = Some(cmd);
+                entry = Some(this);
             }
         }
-        (count, command.cloned())
+        (count, entry.map(|e| e.command.clone()))
     }
 
     /// Waits for at least `n` peers to apply `index`, backing off from 10 ms;
@@ -836,12 +929,12 @@ fn apply_and_snapshot(
         if !(index + 1).is_multiple_of(SNAPSHOT_INTERVAL) {
             return Ok(());
         }
-        let commands = (0..=index)
+        let entries = (0..=index)
             .map(|j| applied.logs[i].get(&j).cloned())
             .collect();
         labrpc::codec::encode(&SnapshotData {
             last_included_index: index,
-            commands,
+            entries,
         })
         .expect("snapshots always encode")
     };
@@ -858,22 +951,23 @@ fn check_command(
     index: Index,
     command: &[u8],
 ) -> Result<(), String> {
-    let command: Command = labrpc::codec::decode(command).map_err(|e| {
+    let entry: Entry = labrpc::codec::decode(command).map_err(|e| {
         format!("server {i} applied something that is not a test command at index {index}: {e}")
     })?;
     let mut error = None;
     for (j, log) in applied.logs.iter().enumerate() {
         if let Some(old) = log.get(&index)
-            && *old != command
+            && *old != entry
         {
             // Some server has already committed a different value here.
-            error = Some(format!(
-                "commit index={index} server={i} {command:?} != server={j} {old:?}"
-            ));
+            error = Some(mismatch(index, i, &entry, j, old));
         }
     }
     let previous_ok = applied.logs[i].contains_key(&(index - 1));
-    applied.logs[i].insert(index, command);
+    if entry.tag.is_some() {
+        applied.tagged.insert(index);
+    }
+    applied.logs[i].insert(index, entry);
     applied.last_applied[i] = index;
     applied.max_index = applied.max_index.max(index);
     if let Some(error) = error {
@@ -916,11 +1010,17 @@ fn ingest_snapshot(
         ));
     }
     applied.logs[i] = snapshot
-        .commands
+        .entries
         .into_iter()
         .zip(0..)
-        .filter_map(|(cmd, j)| Some((j, cmd?)))
+        .filter_map(|(entry, j)| Some((j, entry?)))
         .collect();
+    let tagged: Vec<Index> = applied.logs[i]
+        .iter()
+        .filter(|(_, entry)| entry.tag.is_some())
+        .map(|(&j, _)| j)
+        .collect();
+    applied.tagged.extend(tagged);
     applied.last_applied[i] = snapshot.last_included_index;
     Ok(())
 }

@@ -376,6 +376,14 @@ impl Session {
         // numbers.
         Xoshiro256PlusPlus::seed_from_u64(self.seed ^ 0x5eed_7e57)
     }
+
+    /// A generator for the harness's own draws that the test's scenario
+    /// does not depend on (the tags on Raft entries, the persistence
+    /// probe's value), replayed by the seed: a check added to the harness
+    /// then changes nothing of what a seed does to the test's own choices.
+    pub fn checks_rng(&self) -> Xoshiro256PlusPlus {
+        Xoshiro256PlusPlus::seed_from_u64(self.seed ^ 0xc4ec_5eed_0000_0000)
+    }
 }
 
 /// How long a real-time test that has failed may take to wind down (stop

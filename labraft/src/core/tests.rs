@@ -2,8 +2,7 @@
 //! Helpers for the core's unit tests: cores in a chosen role, a fixed clock,
 //! and views of the effects.
 
-use labrpc::rt::time::{Duration, Instant};
-use std::sync::OnceLock;
+use labrpc::rt::time::{self, Duration, Instant};
 
 use super::{Core, Effects, Entry, Message};
 use crate::rpc::{
@@ -11,10 +10,10 @@ use crate::rpc::{
 };
 use crate::{Index, PeerId, Term};
 
-/// The instant `ms` milliseconds after a fixed origin.
+/// The instant `ms` milliseconds after a fixed origin (the facade's epoch:
+/// outside a simulation, one instant for the whole process).
 pub(crate) fn at(ms: u64) -> Instant {
-    static ORIGIN: OnceLock<Instant> = OnceLock::new();
-    *ORIGIN.get_or_init(Instant::now) + Duration::from_millis(ms)
+    time::epoch() + Duration::from_millis(ms)
 }
 
 /// A fresh follower created at `at(0)`, so its election times out between

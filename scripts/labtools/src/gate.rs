@@ -1,10 +1,17 @@
-//! The grader's static gate: clippy over the student crates of a graded
-//! copy, with the instructor's rules (`labraft/clippy.toml`) and every rule
-//! that keeps graded code away from processes, files, the network, the
-//! environment and the panic machinery made `forbid`, so that an `#[allow]`
-//! in the submission cannot switch it off (the compiler rejects the
-//! attribute). `unsafe_code` is forbidden by the workspace's lints, which
-//! the instructor's manifests apply to the student crates.
+//! The grader's static gate: a scan of the student crates' sources for
+//! memory that outlives a peer's instance ([`scan::process_wide_state`]:
+//! statics that are not plain data, thread-locals), then clippy over the
+//! student crates of a graded copy, with the instructor's rules
+//! (`labraft/clippy.toml`) and every rule that keeps graded code away from
+//! processes, files, the network, the environment and the panic machinery
+//! made `forbid`, so that an `#[allow]` in the submission cannot switch it
+//! off (the compiler rejects the attribute). `unsafe_code` is forbidden by
+//! the workspace's lints, which the instructor's manifests apply to the
+//! student crates.
+//!
+//! The suites do not take the gate on trust: what the gate refuses to let
+//! a peer keep across a crash, the harness's persistence check
+//! (`tests::cluster::Cluster::check_persisted`) catches from outside.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -13,6 +20,7 @@ use std::process::{Command, Stdio};
 use serde::Deserialize;
 
 use crate::submission::STUDENT_CRATES;
+use crate::{scan, tree};
 
 /// The lints the gate forbids.
 pub const FORBIDDEN: [&str; 4] = [
@@ -32,6 +40,10 @@ struct Message {
 #[derive(Deserialize)]
 struct Diagnostic {
     message: String,
+    #[serde(default)]
+    code: Option<Code>,
+    #[serde(default)]
+    rendered: Option<String>,
     level: String,
     #[serde(default)]
     spans: Vec<Span>,
@@ -40,19 +52,75 @@ struct Diagnostic {
 }
 
 #[derive(Deserialize)]
+struct Code {
+    code: String,
+}
+
+/// What the gate found in a graded copy.
+#[derive(Debug, Default)]
+pub struct Findings {
+    /// What the gate refuses, each as `file:line: message (why)`:
+    /// process-wide state, a forbidden use, an `#[allow]` of a forbidden
+    /// lint.
+    pub refusals: Vec<String>,
+    /// The compiler's own errors, as it renders them: the submission does
+    /// not build, which is no refusal.
+    pub compile_errors: Vec<String>,
+}
+
+/// The compiler's code for an `#[allow]` of a lint forbidden on the
+/// command line.
+const ALLOW_OF_FORBIDDEN: &str = "E0453";
+
+#[derive(Deserialize)]
 struct Span {
     file_name: String,
     line_start: usize,
     is_primary: bool,
 }
 
-/// Runs the gate over the graded copy at `root`, building in `target_dir`.
-/// `Ok` with nothing when the student crates pass; otherwise each error,
-/// as `file:line: message (why)`: a forbidden use, or a compile error.
+/// Runs the gate over the graded copy at `root`, building in `target_dir`:
+/// what it refuses, and the compile errors it met on the way.
 ///
 /// # Errors
-/// When clippy cannot be run at all; the message says what to install.
-pub fn check(root: &Path, target_dir: &Path) -> Result<Vec<String>, String> {
+/// When a source cannot be read, or clippy cannot be run at all; the
+/// message says what to install.
+pub fn check(root: &Path, target_dir: &Path) -> Result<Findings, String> {
+    let mut findings = clippy(root, target_dir)?;
+    let mut refusals = process_wide_state(root)?;
+    refusals.append(&mut findings.refusals);
+    findings.refusals = refusals;
+    Ok(findings)
+}
+
+/// Each `file:line: why` of [`scan::process_wide_state`] in the student
+/// crates' sources under `root`.
+fn process_wide_state(root: &Path) -> Result<Vec<String>, String> {
+    let mut errors = Vec::new();
+    for name in STUDENT_CRATES {
+        let src = root.join(name).join("src");
+        if !src.is_dir() {
+            continue;
+        }
+        for file in tree::files(&src, &[])? {
+            if file.extension().is_none_or(|e| e != "rs") {
+                continue;
+            }
+            let path = src.join(&file);
+            let bytes =
+                std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            for (line, why) in scan::process_wide_state(&String::from_utf8_lossy(&bytes)) {
+                errors.push(format!("{name}/src/{}:{line}: {why}", file.display()));
+            }
+        }
+    }
+    Ok(errors)
+}
+
+/// Clippy's errors over the student crates, with [`FORBIDDEN`] forbidden:
+/// the lints' (and `#[allow]`s of them) as refusals, the rest as compile
+/// errors.
+fn clippy(root: &Path, target_dir: &Path) -> Result<Findings, String> {
     let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     command
         .current_dir(root)
@@ -71,7 +139,7 @@ pub fn check(root: &Path, target_dir: &Path) -> Result<Vec<String>, String> {
         .spawn()
         .map_err(|e| format!("cannot run cargo clippy: {e}"))?;
     let stdout = child.stdout.take().expect("piped above");
-    let mut errors = Vec::new();
+    let mut findings = Findings::default();
     for line in BufReader::new(stdout).lines() {
         let line = line.map_err(|e| format!("reading cargo clippy's output: {e}"))?;
         let Ok(message) = serde_json::from_str::<Message>(&line) else {
@@ -90,6 +158,17 @@ pub fn check(root: &Path, target_dir: &Path) -> Result<Vec<String>, String> {
             // "could not compile ... due to N previous errors" and the like.
             continue;
         };
+        let code = diagnostic.code.as_ref().map_or("", |c| c.code.as_str());
+        if !FORBIDDEN.contains(&code) && code != ALLOW_OF_FORBIDDEN {
+            let rendered = diagnostic.rendered.clone().unwrap_or_else(|| {
+                format!(
+                    "error: {}\n --> {}:{}",
+                    diagnostic.message, span.file_name, span.line_start
+                )
+            });
+            findings.compile_errors.push(rendered);
+            continue;
+        }
         let why: Vec<&str> = diagnostic
             .children
             .iter()
@@ -103,7 +182,7 @@ pub fn check(root: &Path, target_dir: &Path) -> Result<Vec<String>, String> {
         } else {
             format!(" ({})", why.join("; "))
         };
-        errors.push(format!(
+        findings.refusals.push(format!(
             "{}:{}: {}{why}",
             span.file_name, span.line_start, diagnostic.message
         ));
@@ -111,7 +190,10 @@ pub fn check(root: &Path, target_dir: &Path) -> Result<Vec<String>, String> {
     let output = child
         .wait_with_output()
         .map_err(|e| format!("waiting for cargo clippy: {e}"))?;
-    if !output.status.success() && errors.is_empty() {
+    if !output.status.success()
+        && findings.refusals.is_empty()
+        && findings.compile_errors.is_empty()
+    {
         let stderr = String::from_utf8_lossy(&output.stderr);
         let tail: Vec<&str> = stderr.lines().rev().take(15).collect();
         return Err(format!(
@@ -121,6 +203,7 @@ pub fn check(root: &Path, target_dir: &Path) -> Result<Vec<String>, String> {
             tail.into_iter().rev().collect::<Vec<_>>().join("\n")
         ));
     }
-    errors.dedup();
-    Ok(errors)
+    findings.refusals.dedup();
+    findings.compile_errors.dedup();
+    Ok(findings)
 }

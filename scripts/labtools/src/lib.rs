@@ -10,6 +10,7 @@ pub mod grading;
 pub mod handout;
 pub mod logview;
 pub mod mutants;
+pub mod output;
 pub mod scan;
 pub mod submission;
 pub mod suite;

@@ -1,11 +1,17 @@
-//! A scan of Rust sources for what reads files at build time: `include!`,
-//! `include_str!`, `include_bytes!`, `#[path = "..."]` on a module and
-//! `#[debugger_visualizer]`. A submission could otherwise compile any file
-//! the grader can read (the instructor's reference solution among them)
-//! into its own code. Clippy sees some of these and not others (an
-//! `include!` at item level passes it), so the grader scans the tokens
-//! itself: identifiers only, outside comments, strings and character
+//! Scans of Rust sources for what clippy's lists cannot refuse, token by
+//! token: identifiers only, outside comments, strings and character
 //! literals, so a word in a comment or a string is no offence.
+//!
+//! - [`build_time_reads`]: what reads files at build time (`include!`,
+//!   `include_str!`, `include_bytes!`, `#[path = "..."]` on a module,
+//!   `#[debugger_visualizer]`). A submission could otherwise compile any
+//!   file the grader can read (the instructor's reference solution among
+//!   them) into its own code. Clippy sees some of these and not others (an
+//!   `include!` at item level passes it).
+//! - [`process_wide_state`]: memory that outlives a peer's instance (a
+//!   `static` that is not plain data, `thread_local!`). Everything runs in
+//!   one process, so such memory survives a crash that only a separate
+//!   process would wipe; clippy has no lint for a `static` item.
 
 /// The identifiers that read a file wherever they appear. A macro can be
 /// called through a `macro_rules!` fragment (`$m!(...)`), but its name is
@@ -43,6 +49,76 @@ pub fn build_time_reads(source: &str) -> Vec<(usize, String)> {
         }
     }
     found
+}
+
+/// The words a `static` item's type may be made of and still be plain
+/// data: references to string slices, arrays, slices and tuples of
+/// primitives (punctuation and array lengths aside). None of them can
+/// change once the program runs, so such a static holds nothing an
+/// instance could leave for the next one; any other type (an atomic, a
+/// lock, a cell, a type alias that hides one) is refused without looking
+/// further, which keeps the rule sound.
+const PLAIN_DATA: [&str; 18] = [
+    "str", "bool", "char", "u8", "u16", "u32", "u64", "u128", "usize", "i8", "i16", "i32", "i64",
+    "i128", "isize", "f32", "f64", "&",
+];
+
+/// Punctuation a plain-data type may contain besides [`PLAIN_DATA`].
+const PLAIN_PUNCTUATION: [&str; 6] = ["[", "]", ";", "(", ")", ","];
+
+/// What to use instead of state that outlives an instance.
+const INSTEAD: &str = "keep a peer's state in its instance, and what must survive a crash in \
+                       the Persister (unique ids: labrpc::rt::rand::random)";
+
+/// Each item in `source` that keeps memory beyond a peer's instance: its
+/// line (from 1) and why it is refused. A `static` passes only as
+/// `static NAME: TYPE = ...` with a [`PLAIN_DATA`] type (a `const` says the
+/// same better); `static mut` and `thread_local!` never do. A
+/// `macro_rules!` body or call that spells `static` is refused too, as it
+/// cannot be told apart from an item here.
+pub fn process_wide_state(source: &str) -> Vec<(usize, String)> {
+    let tokens = tokens(source);
+    let mut found = Vec::new();
+    for (i, token) in tokens.iter().enumerate() {
+        match &token.text[..] {
+            "thread_local" | "LocalKey" => found.push((
+                token.line,
+                format!(
+                    "`{}` keeps state per thread, and a thread can outlive a crashed peer's \
+                     instance; {INSTEAD}",
+                    token.text
+                ),
+            )),
+            "static" if !is_plain_static(&tokens[i + 1..]) => found.push((
+                token.line,
+                format!(
+                    "a `static` item outlives every instance of a peer, so a crash does not wipe \
+                     it (only a `static NAME: TYPE` of plain data, such as `&str`, numbers, or \
+                     arrays and tuples of them, passes: a `const` is better still); {INSTEAD}"
+                ),
+            )),
+            _ => {}
+        }
+    }
+    found
+}
+
+/// Whether `after`, the tokens following `static`, read `NAME: TYPE =`
+/// with a plain-data `TYPE`.
+fn is_plain_static(after: &[Token]) -> bool {
+    let [name, colon, rest @ ..] = after else {
+        return false;
+    };
+    if name.text == "mut" || !name.text.starts_with(is_ident_start) || colon.text != ":" {
+        return false;
+    }
+    let Some(end) = rest.iter().position(|t| t.text == "=") else {
+        return false;
+    };
+    end > 0
+        && rest[..end].iter().all(|t| {
+            PLAIN_DATA.contains(&t.text.as_str()) || PLAIN_PUNCTUATION.contains(&t.text.as_str())
+        })
 }
 
 /// A token that matters to the scan: an identifier (raw ones without their
@@ -217,6 +293,56 @@ mod tests {
                       #[serde(rename = \"path\")]\nstruct P { path: u8 }\n\
                       fn h(x: Option<u8>) { let path = x; let _ = path; }\n";
         assert_eq!(found(source), Vec::<(usize, String)>::new());
+    }
+
+    #[test]
+    fn process_wide_state_is_found_and_plain_data_passes() {
+        let source = "static KEEP: OnceLock<Mutex<HashMap<u64, Vec<u8>>>> = OnceLock::new();\n\
+                      static COUNT: AtomicU64 = AtomicU64::new(0);\n\
+                      static mut RAW: u64 = 0;\n\
+                      thread_local! { static T: RefCell<u8> = RefCell::new(0); }\n\
+                      type Hidden = Mutex<u8>; static H: Hidden = Mutex::new(0);\n\
+                      macro_rules! s { ($k:tt) => { $k X: Cell<u8> = Cell::new(0); } } s!(static);\n\
+                      static NAMES: [&str; 3] = [\"a\", \"b\", \"c\"];\n\
+                      static PAIRS: &[(u8, &str)] = &[(1, \"x\")];\n\
+                      static EMPTY: &'static str = \"\";\n\
+                      fn f(x: &'static str) -> Box<dyn Fn() + 'static> { todo!() }\n\
+                      const C: &str = \"static thread_local\"; // static\n\
+                      fn g(k: &'static std::thread::LocalKey<u8>) {}\n";
+        let lines: Vec<usize> = process_wide_state(source)
+            .iter()
+            .map(|(line, _)| *line)
+            .collect();
+        // Line 4 twice: `thread_local` and the `static` inside it.
+        assert_eq!(lines, [1, 2, 3, 4, 4, 5, 6, 12]);
+        assert!(process_wide_state(source)[0].1.contains("Persister"));
+    }
+
+    /// Each `(file, line, why)` the scan finds in the student crates of
+    /// the tree at `root`.
+    fn scanned(root: &std::path::Path) -> Vec<String> {
+        let mut found = Vec::new();
+        for krate in crate::submission::STUDENT_CRATES {
+            let src = root.join(krate).join("src");
+            for file in crate::tree::files(&src, &[]).unwrap() {
+                let text = std::fs::read_to_string(src.join(&file)).unwrap();
+                for (line, why) in process_wide_state(&text) {
+                    found.push(format!("{krate}/src/{}:{line}: {why}", file.display()));
+                }
+            }
+        }
+        found
+    }
+
+    #[test]
+    fn the_reference_and_the_handout_keep_no_process_wide_state() {
+        let root = crate::suite::this_checkout();
+        assert_eq!(scanned(&root), Vec::<String>::new(), "the reference");
+        let handout = root.join("target/scan-test-handout");
+        let _ = std::fs::remove_dir_all(&handout);
+        crate::handout::write(&root, &handout).unwrap();
+        assert_eq!(scanned(&handout), Vec::<String>::new(), "the handout");
+        let _ = std::fs::remove_dir_all(&handout);
     }
 
     #[test]

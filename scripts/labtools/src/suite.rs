@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
+use crate::output;
+
 /// The package that holds the graded suites.
 pub const PACKAGE: &str = "tests";
 
@@ -336,6 +338,42 @@ pub fn plan(tests: usize, runs: u32, shard: Option<(usize, usize)>) -> Vec<(usiz
     }
 }
 
+/// The lab tests the suites' sources under `root` declare (`#[test]`
+/// functions of `tests/tests/`, whose names end with their part): each
+/// test's part and name, in name order. Read from the sources, without a
+/// build: what a submission that was never built would have been graded
+/// on.
+///
+/// # Errors
+/// When the sources cannot be read.
+pub fn declared_tests(root: &Path) -> Result<Vec<(&'static str, String)>, String> {
+    let dir = root.join(PACKAGE).join("tests");
+    let mut tests = Vec::new();
+    for file in crate::tree::files(&dir, &[])? {
+        if file.extension().is_none_or(|e| e != "rs") {
+            continue;
+        }
+        let path = dir.join(&file);
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let mut lines = text.lines().map(str::trim);
+        while let Some(line) = lines.next() {
+            if line != "#[test]" {
+                continue;
+            }
+            let name = lines
+                .find(|l| l.starts_with("fn "))
+                .and_then(|l| l["fn ".len()..].split('(').next())
+                .unwrap_or("");
+            if let Some(part) = labrpc::lab::part_of(name) {
+                tests.push((part, name.to_owned()));
+            }
+        }
+    }
+    tests.sort_by(|a, b| a.1.cmp(&b.1));
+    Ok(tests)
+}
+
 /// How one run of a test ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
@@ -385,9 +423,11 @@ fn runs_in(mode: Mode) -> u64 {
 }
 
 /// Runs `test` once in its own process with `LAB_SEED=seed`, in `mode`,
-/// its output (stdout and stderr, interleaved) going to `log`. Kills it
+/// its output (stdout and stderr, interleaved) going to `log`, cut to its
+/// head and tail past a few MiB (see [`output`](crate::output)). Kills it
 /// after `timeout`, or as soon as `interrupted` is set. With `graded`, the
-/// run passes only with the harness's verdict (see [`Graded`]).
+/// run passes only with the harness's verdict (see [`Graded`]), looked for
+/// in the output as it passes, before anything is cut.
 ///
 /// # Errors
 /// When the log cannot be created or the process cannot be started.
@@ -401,9 +441,10 @@ pub fn run_once(
     graded: Option<Graded>,
 ) -> Result<(Outcome, Duration), String> {
     let file = File::create(log).map_err(|e| format!("cannot create {}: {e}", log.display()))?;
-    let file2 = file
+    let (output, stdout) = std::io::pipe().map_err(|e| format!("cannot make a pipe: {e}"))?;
+    let stderr = stdout
         .try_clone()
-        .map_err(|e| format!("cannot share {}: {e}", log.display()))?;
+        .map_err(|e| format!("cannot share a pipe: {e}"))?;
     let token = graded.map(|_| format!("{:032x}", rand::random::<u128>()));
     let mut command = Command::new(&test.binary);
     if let Some(graded) = graded {
@@ -432,10 +473,31 @@ pub fn run_once(
             },
         )
         .current_dir(&test.package_dir)
-        .stdout(file)
-        .stderr(file2)
+        .stdout(stdout)
+        .stderr(stderr)
         .spawn()
         .map_err(|e| format!("cannot start {}: {e}", test.binary.display()))?;
+    // The command holds the pipe's writing ends: without them, the output
+    // ends when the process (and anything it left holding them) is gone.
+    drop(command);
+    let keeper = {
+        let (token, path, runs) = (token.clone(), test.path.clone(), runs_in(mode));
+        let (done, kept) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut verdict = false;
+            let result = output::keep(output, file, |line| {
+                verdict |= token.as_deref().is_some_and(|token| {
+                    labrpc::verdict::parse(line)
+                        .is_some_and(|v| v.token == token && v.test == path && v.runs == runs)
+                });
+            });
+            let _ = done.send(result.map(|_| verdict));
+        });
+        kept
+    };
+    // Whether the output held the verdict; false if it could not be read to
+    // its end within a few seconds of the process's exit.
+    let verdict = || matches!(keeper.recv_timeout(OUTPUT_GRACE), Ok(Ok(true)));
     if let (Some(token), Some(mut stdin)) = (&token, child.stdin.take()) {
         // A test that has already died cannot take it: its outcome says so.
         let _ = writeln!(stdin, "{token}");
@@ -445,14 +507,12 @@ pub fn run_once(
             .try_wait()
             .map_err(|e| format!("waiting for {}: {e}", test.path))?
         {
+            let verdict = verdict();
             let outcome = if interrupted.load(Ordering::SeqCst) && !status.success() {
                 Outcome::Interrupted
             } else if !status.success() {
                 Outcome::Failed
-            } else if token
-                .as_deref()
-                .is_some_and(|token| !has_verdict(log, token, &test.path, runs_in(mode)))
-            {
+            } else if token.is_some() && !verdict {
                 Outcome::NoVerdict
             } else {
                 Outcome::Passed
@@ -470,21 +530,18 @@ pub fn run_once(
             // Killing fails only when it has just exited, which is as good.
             let _ = child.kill();
             let _ = child.wait();
+            // The log is complete (or as complete as it gets) on return.
+            let _ = verdict();
             return Ok((outcome, started.elapsed()));
         }
         std::thread::sleep(Duration::from_millis(20));
     }
 }
 
-/// Whether the log of a run holds the harness's verdict that `test` passed
-/// `runs` times, with `token`.
-fn has_verdict(log: &Path, token: &str, test: &str, runs: u64) -> bool {
-    let text = std::fs::read(log).unwrap_or_default();
-    String::from_utf8_lossy(&text)
-        .lines()
-        .filter_map(labrpc::verdict::parse)
-        .any(|v| v.token == token && v.test == test && v.runs == runs)
-}
+/// How long a test's output may go on after its process has ended (held
+/// open by a process it left behind) before the run's log is taken as it
+/// is.
+const OUTPUT_GRACE: Duration = Duration::from_secs(5);
 
 /// A digest of each test binary, taken right after the grader built them:
 /// a run counts only if its binary still has it, before and after.
@@ -555,19 +612,33 @@ pub fn failing_seed(log: &Path) -> Option<u64> {
     })
 }
 
-/// The last `lines` lines of a file, for reports (empty if unreadable).
+/// The last `lines` lines of a file, at most [`TAIL_CHARS`] characters,
+/// for reports (empty if unreadable); after the note of what was cut, if
+/// the test's output was (see [`output`]).
 ///
 /// Verdict lines are left out (a student sees why a test failed, never a
 /// token), and so are the frames of stack backtraces, which would crowd
 /// out the panic's message (the log keeps them).
 pub fn tail(path: &Path, lines: usize) -> String {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let bytes = std::fs::read(path).unwrap_or_default();
+    let text = String::from_utf8_lossy(&bytes);
     let all: Vec<&str> = text
         .lines()
         .filter(|line| !labrpc::verdict::is_verdict_like(line) && !is_backtrace_frame(line))
         .collect();
-    all[all.len().saturating_sub(lines)..].join("\n")
+    let tail = output::last_chars(
+        &all[all.len().saturating_sub(lines)..].join("\n"),
+        TAIL_CHARS,
+    );
+    match output::cut_note(path) {
+        Some(note) => format!("{note}\n{tail}"),
+        None => tail,
+    }
 }
+
+/// The most characters [`tail`] returns: a report (a results file shown on
+/// Gradescope) stays readable, and small, however long the lines printed.
+pub const TAIL_CHARS: usize = 4000;
 
 /// Whether `line` is a frame of a Rust stack backtrace (`  12: name` or
 /// `             at path:line:column`).
@@ -635,6 +706,21 @@ pub fn spread(seconds: &[f64]) -> (f64, f64, f64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// As many tests per part as the README says (`cargo test 2a`: 8 tests,
+    /// …), read from the sources.
+    #[test]
+    fn the_declared_tests_are_the_readme_counts() {
+        let tests = declared_tests(&this_checkout()).unwrap();
+        let count = |part: &str| tests.iter().filter(|(p, _)| *p == part).count();
+        let counts: Vec<usize> = PARTS.iter().map(|p| count(p)).collect();
+        assert_eq!(counts, [8, 11, 11, 10, 14, 9], "per part, {PARTS:?}");
+        assert!(
+            tests
+                .iter()
+                .any(|(p, n)| *p == "2a" && n == "initial_election_2a")
+        );
+    }
 
     #[test]
     fn in_parallel_does_every_item_once_and_stops_at_an_error_or_when_told() {

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Mutex;
 
-use labtools::grading::Results;
+use labtools::grading::{Results, Status};
 use labtools::{edit, handout, suite, tree};
 use serde::Deserialize;
 
@@ -21,6 +21,9 @@ use serde::Deserialize;
 struct Cheat {
     description: String,
     base: Base,
+    /// The part it is graded on (2A unless it says).
+    #[serde(default = "part_2a")]
+    parts: String,
     message: String,
     without_gate: Option<String>,
     #[serde(default)]
@@ -29,6 +32,10 @@ struct Cheat {
     write: Vec<Write>,
     #[serde(default)]
     symlink: Vec<Symlink>,
+}
+
+fn part_2a() -> String {
+    "2a".to_owned()
 }
 
 #[derive(Deserialize, Clone, Copy, PartialEq, Eq, Debug)]
@@ -99,6 +106,91 @@ fn build_submission(name: &str, cheat: &Cheat) -> PathBuf {
     dir
 }
 
+/// A refused submission's results list every test it would have been
+/// graded on, so it reads "0 of N points" with the real N, and a
+/// submission that does not compile is reported as not building, with
+/// the compiler's message, not as refused.
+#[test]
+fn nothing_run_is_zero_of_every_point_and_a_compile_error_is_no_refusal() {
+    let (_, cheat) = cheats()
+        .into_iter()
+        .find(|(name, _)| name == "static-persister")
+        .expect("the catalogue has it");
+    let refused = grade(
+        &build_submission("static-persister-count", &cheat),
+        "static-persister-count",
+        "2c",
+        &[],
+    );
+    assert_eq!(refused.results.extra_data.status, Status::Refused);
+    assert_eq!(refused.results.tests.len(), 11, "2C has 11 tests");
+    assert!(
+        refused.results.output.contains("0 of 55 points"),
+        "{}",
+        refused.results.output
+    );
+
+    let broken = scratch().join("submissions/does-not-compile");
+    lay_out(Base::Reference, &broken);
+    let raft = broken.join("labraft/src/raft.rs");
+    let text = fs::read_to_string(&raft).unwrap();
+    fs::write(
+        &raft,
+        format!("{text}\nfn broken() -> u8 {{ \"not a number\" }}\n"),
+    )
+    .unwrap();
+    let graded = grade(&broken, "does-not-compile", "2a", &[]);
+    assert_eq!(graded.results.extra_data.status, Status::DidNotBuild);
+    assert!(
+        graded.results.output.contains("does not build")
+            && graded.results.output.contains("mismatched types")
+            && !graded.results.output.contains("REFUSED"),
+        "{}",
+        graded.results.output
+    );
+    assert!(graded.results.output.contains("0 of 40 points"));
+}
+
+/// A submission that prints 10 GB in one test is graded on its merits: the
+/// reference with a flood of output in one 2A test still scores full marks,
+/// and what the grader keeps of that test's output stays within its caps.
+/// See `scripts/redteam/output-flood/cheat.toml`.
+#[test]
+fn a_submission_printing_gigabytes_is_graded_on_its_merits() {
+    let dir = checkout().join("scripts/redteam/output-flood");
+    let text = fs::read_to_string(dir.join("cheat.toml")).unwrap();
+    let flood: Cheat = toml::from_str(&text).expect("output-flood/cheat.toml");
+    let submission = build_submission("output-flood", &flood);
+    let graded = grade(&submission, "output-flood", &flood.parts, &[]);
+    assert_eq!(
+        (graded.code, graded.results.score),
+        (Some(0), 40.0),
+        "the flooding reference must still score 40 of 40 on 2A; the grader printed:\n{}",
+        graded.printed
+    );
+    assert!(
+        graded.printed.contains(&flood.message),
+        "the grader never said {:?}:\n{}",
+        flood.message,
+        graded.printed
+    );
+    let logs = checkout().join("target/grade-logs");
+    let kept: u64 = fs::read_dir(&logs)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter_map(|e| e.metadata().ok())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0);
+    assert!(
+        kept < 2 * (labtools::output::HEAD + labtools::output::TAIL) as u64,
+        "{kept} bytes of logs kept in {}",
+        logs.display()
+    );
+}
+
 /// What grading a submission gave: the exit code, everything the grader
 /// printed and its results file.
 struct Graded {
@@ -120,13 +212,13 @@ impl Graded {
     }
 }
 
-/// Grades `submission` on part 2A with one seed and no real time.
-fn grade(submission: &Path, name: &str, extra: &[&str]) -> Graded {
+/// Grades `submission` on `parts` with one seed and no real time.
+fn grade(submission: &Path, name: &str, parts: &str, extra: &[&str]) -> Graded {
     let _turn = GRADING.lock().unwrap_or_else(|e| e.into_inner());
     let json = scratch().join("results").join(format!("{name}.json"));
     let _ = fs::remove_file(&json);
     let output = Command::new(env!("CARGO_BIN_EXE_grade"))
-        .args(["--parts", "2a", "--seeds", "1", "--real-runs", "0"])
+        .args(["--parts", parts, "--seeds", "1", "--real-runs", "0"])
         .arg("--work-dir")
         .arg(scratch().join("work"))
         .arg("--json")
@@ -168,7 +260,7 @@ fn cheats() -> Vec<(String, Cheat)> {
     let mut cheats: Vec<(String, Cheat)> = fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| p.join("cheat.toml").is_file())
+        .filter(|p| p.join("cheat.toml").is_file() && !p.ends_with("output-flood"))
         .map(|p| {
             let name = p.file_name().unwrap().to_string_lossy().into_owned();
             let text = fs::read_to_string(p.join("cheat.toml")).unwrap();
@@ -192,6 +284,10 @@ fn the_catalogue_covers_the_attacks_it_must() {
         "symlink-out",
         "overwrite-binary",
         "unlisted-dependency",
+        "static-persister",
+        "static-persister-3b",
+        "thread-local-persister",
+        "leaked-thread-persister",
     ] {
         assert!(names.iter().any(|n| n == required), "no {required} cheat");
     }
@@ -208,7 +304,7 @@ fn every_cheat_scores_zero_with_a_message_that_says_why() {
         }
         for (flag, message) in gradings {
             let extra: Vec<&str> = [flag].into_iter().filter(|f| !f.is_empty()).collect();
-            let graded = grade(&submission, &format!("{name}{flag}"), &extra);
+            let graded = grade(&submission, &format!("{name}{flag}"), &cheat.parts, &extra);
             let how = if flag.is_empty() {
                 "graded"
             } else {
@@ -233,7 +329,7 @@ fn every_cheat_scores_zero_with_a_message_that_says_why() {
 fn the_reference_as_a_submission_scores_full_marks() {
     let submission = scratch().join("submissions/reference");
     lay_out(Base::Reference, &submission);
-    let graded = grade(&submission, "reference", &[]);
+    let graded = grade(&submission, "reference", "2a", &[]);
     assert_eq!(
         (
             graded.code,
@@ -264,6 +360,7 @@ fn run_as_another_user_makes_the_build_read_only_to_the_tests() {
     let graded = grade(
         &submission,
         "overwrite-binary-as-nobody",
+        "2a",
         &["--no-static-gate", "--run-as", "nobody"],
     );
     if let Some(why) = not_a_zero(&graded, "Permission denied") {

@@ -16,7 +16,7 @@ use labtools::grading::{
     self, PART_BUDGET, POINTS_PER_TEST, Results, Status, TEST_BUDGET, TestResult,
 };
 use labtools::suite::{self, Fingerprints, Graded, Mode, Outcome, PARTS};
-use labtools::{gate, submission};
+use labtools::{gate, output, submission};
 
 /// Grades a checkout: runs every test of the lab suites in simulation with
 /// K seeds (in parallel), then N times in real time, part by part, one test
@@ -208,15 +208,55 @@ struct Report {
     elapsed: Duration,
 }
 
+/// The most characters of one note (a refusal's reasons, the compiler's
+/// messages) that a report keeps: its head, where the first errors are.
+const NOTE_CHARS: usize = 20_000;
+
 impl Report {
-    /// The report of a submission none of whose tests ran.
-    fn nothing_ran(status: Status, notes: Vec<String>, started: Instant) -> Report {
-        Report {
-            results: Vec::new(),
+    /// The report of a submission none of whose tests ran: every test of
+    /// the graded parts, as the instructor's suites declare them, with no
+    /// points and `why` as its output.
+    fn nothing_ran(
+        grader: &Grader<'_>,
+        status: Status,
+        notes: Vec<String>,
+        why: &str,
+        started: Instant,
+    ) -> Result<Report, String> {
+        let results = suite::declared_tests(&grader.this)?
+            .into_iter()
+            .filter(|(part, _)| grader.parts.contains(part))
+            .map(|(part, name)| TestResult {
+                part: part.to_ascii_uppercase(),
+                name,
+                seeds: 0,
+                seeds_passed: false,
+                passed: 0,
+                runs: 0,
+                max_time: Duration::ZERO,
+                part_in_budget: true,
+                output: why.to_owned(),
+            })
+            .collect();
+        let notes = notes.into_iter().map(|note| head_of(&note)).collect();
+        Ok(Report {
+            results,
             notes,
             status,
             elapsed: started.elapsed(),
-        }
+        })
+    }
+}
+
+/// At most the first [`NOTE_CHARS`] characters of `note`, saying so if cut.
+fn head_of(note: &str) -> String {
+    match note.char_indices().nth(NOTE_CHARS) {
+        None => note.to_owned(),
+        Some((end, _)) => format!(
+            "{}\n[... {} more characters cut ...]",
+            &note[..end],
+            note[end..].chars().count()
+        ),
     }
 }
 
@@ -259,7 +299,13 @@ impl Grader<'_> {
                          graded.\n  {}",
                         reasons.join("\n  ")
                     ));
-                    return Ok(Report::nothing_ran(Status::Refused, notes, started));
+                    return Report::nothing_ran(
+                        self,
+                        Status::Refused,
+                        notes,
+                        "not run: the submission was refused (see above)",
+                        started,
+                    );
                 }
             };
             notes.extend(submission.replaced_notice());
@@ -273,18 +319,40 @@ impl Grader<'_> {
                 "grade: static gate: clippy over the student crates with {} forbidden",
                 gate::FORBIDDEN.join(", ")
             );
-            let errors = gate::check(&root, &target)?;
-            if !errors.is_empty() {
+            let findings = gate::check(&root, &target)?;
+            if !findings.refusals.is_empty() {
+                let errors = &findings.refusals;
                 eprintln!(
                     "grade: refused by the static gate:\n  {}",
                     errors.join("\n  ")
                 );
                 notes.push(format!(
-                    "REFUSED, 0 points: the static gate (clippy with the lab's rules, which an \
-                     #[allow] cannot switch off) found:\n  {}",
+                    "REFUSED, 0 points: the static gate (a scan for state that outlives a \
+                     peer's instance, and clippy with the lab's rules, which an #[allow] cannot \
+                     switch off) found:\n  {}",
                     errors.join("\n  ")
                 ));
-                return Ok(Report::nothing_ran(Status::Refused, notes, started));
+                return Report::nothing_ran(
+                    self,
+                    Status::Refused,
+                    notes,
+                    "not run: the submission was refused by the static gate (see above)",
+                    started,
+                );
+            }
+            if !findings.compile_errors.is_empty() && !in_place {
+                eprintln!("grade: the submission does not build");
+                notes.push(format!(
+                    "0 points: the submission does not build; the compiler says:\n{}",
+                    findings.compile_errors.join("\n")
+                ));
+                return Report::nothing_ran(
+                    self,
+                    Status::DidNotBuild,
+                    notes,
+                    "not run: the submission does not build (see above)",
+                    started,
+                );
             }
         }
         eprintln!("grade: building the tests in {}", root.display());
@@ -296,7 +364,13 @@ impl Grader<'_> {
                 notes.push(format!(
                     "0 points: the suites do not build against this submission:\n{e}"
                 ));
-                return Ok(Report::nothing_ran(Status::DidNotBuild, notes, started));
+                return Report::nothing_ran(
+                    self,
+                    Status::DidNotBuild,
+                    notes,
+                    "not run: the suites do not build against the submission (see above)",
+                    started,
+                );
             }
         };
         let fingerprints = Fingerprints::take(&tests)?;
@@ -532,6 +606,9 @@ impl Run<'_> {
                             outcome.label(),
                             width = self.width
                         );
+                        if let Some(note) = output::cut_note(&log) {
+                            eprintln!("{} {}: {note}", result.part, result.name);
+                        }
                         if outcome == Outcome::Passed {
                             let _ = fs::remove_file(&log);
                             continue;
@@ -595,6 +672,9 @@ impl Run<'_> {
                         time.as_secs_f64(),
                         width = self.width
                     );
+                    if let Some(note) = output::cut_note(&log) {
+                        eprintln!("{} {}: {note}", result.part, result.name);
+                    }
                     if outcome == Outcome::Passed {
                         result.passed += 1;
                         let _ = fs::remove_file(&log);

@@ -38,7 +38,7 @@ pub struct Cluster {
 /// How many bytes one server's persister may hold short of the random
 /// bytes it keeps, for a solution that compresses what it saves: random
 /// bytes fit in fewer only by luck, with a chance of 2^-64 for 8 bytes.
-const COMPRESSION_SLACK: usize = 8;
+pub const COMPRESSION_SLACK: usize = 8;
 
 struct Servers {
     /// The persister each server's next instance starts from.

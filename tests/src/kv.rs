@@ -17,8 +17,8 @@ use crate::linearizability::kv::{KvInput, KvOperation, KvOutput, SeenValues, for
 use crate::linearizability::{Budget, Verdict, check, html};
 use crate::support::Net;
 
-/// The key of the harness's persistence probe (see
-/// [`Config::probe_persistence`]); no test uses it.
+/// The key of the harness's persistence probe, which [`Config::new`] runs
+/// before each 3A and 3B test; no test uses it.
 pub const PROBE_KEY: &str = "~";
 
 /// The length of the probe's value: letters and digits drawn at random, 62
@@ -72,7 +72,8 @@ impl Config {
     /// `n` servers, all started and connected, on a network that delivers
     /// as `net` says, each snapshotting near `max_raft_state` bytes of Raft
     /// state if given. The course's `make_config(t, n, unreliable,
-    /// maxraftstate)`.
+    /// maxraftstate)`; in parts 3A and 3B, then the harness's persistence
+    /// probe (see [`PROBE_KEY`]), before the network turns unreliable.
     pub fn new(n: usize, net: Net, max_raft_state: Option<usize>) -> Config {
         let config = Config {
             cluster: Cluster::new(n),

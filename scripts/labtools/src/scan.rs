@@ -72,8 +72,9 @@ const INSTEAD: &str = "keep a peer's state in its instance, and what must surviv
 
 /// Each item in `source` that keeps memory beyond a peer's instance: its
 /// line (from 1) and why it is refused. A `static` passes only as
-/// `static NAME: TYPE = ...` with a [`PLAIN_DATA`] type (a `const` says the
-/// same better); `static mut` and `thread_local!` never do. A
+/// `static NAME: TYPE = ...` with a plain-data type (`&str`, numbers, and
+/// arrays, slices and tuples of them; a `const` says the same better);
+/// `static mut` and `thread_local!` never do. A
 /// `macro_rules!` body or call that spells `static` is refused too, as it
 /// cannot be told apart from an item here.
 pub fn process_wide_state(source: &str) -> Vec<(usize, String)> {

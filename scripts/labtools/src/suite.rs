@@ -424,7 +424,7 @@ fn runs_in(mode: Mode) -> u64 {
 
 /// Runs `test` once in its own process with `LAB_SEED=seed`, in `mode`,
 /// its output (stdout and stderr, interleaved) going to `log`, cut to its
-/// head and tail past a few MiB (see [`output`](crate::output)). Kills it
+/// head and tail past a few MiB (see [`output`]). Kills it
 /// after `timeout`, or as soon as `interrupted` is set. With `graded`, the
 /// run passes only with the harness's verdict (see [`Graded`]), looked for
 /// in the output as it passes, before anything is cut.

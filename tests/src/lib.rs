@@ -2,15 +2,18 @@
 //!
 //! * [`cluster`]: what both testers stand on: a group of servers on one
 //!   network, their persisters, crash and restart, links, sizes and counts,
-//!   the test's session and its seeded randomness.
+//!   the test's session and its seeded randomness, and the check that the
+//!   persisters can hold what the servers committed.
 //! * [`raft`]: the Raft tester (the course's `config.go`): peers with the
 //!   tester's appliers, connectivity and partitions, and the checks the
 //!   suites make (`check_one_leader`, `one`, the appliers' checks of every
-//!   applied command, RPC and byte counts), with two of its own: a watch for two leaders in one term, and for snapshots older than
-//!   what their peer applied.
+//!   applied command, RPC and byte counts), with three of its own: a watch
+//!   for two leaders in one term, for snapshots older than what their peer
+//!   applied, and (from 2C on) for persisters too small for the random tags
+//!   of the committed entries.
 //! * [`kv`]: the key/value tester (the course's kvraft `config.go`): servers,
-//!   clerks with their own ends, partitions, and every clerk operation
-//!   recorded for the linearizability check.
+//!   clerks with their own ends, partitions, every clerk operation recorded
+//!   for the linearizability check, and a probe of what the servers persist.
 //! * [`linearizability`]: a checker of histories against a sequential model
 //!   (porcupine's algorithm), with the key/value model, the history text
 //!   format, and an HTML timeline of a failing history. `check-history`

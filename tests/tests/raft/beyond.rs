@@ -822,3 +822,94 @@ fn a_snapshot_keeps_the_entries_after_it_2d() {
         cfg.end();
     });
 }
+
+/// An entry a follower acknowledged survives the follower's crash right
+/// after its reply.
+///
+/// Figure 2: persistent state is "updated on stable storage before
+/// responding to RPCs". A leader commits an entry once a majority holds it
+/// (§5.3), counting each success reply as a copy on that follower's stable
+/// storage; a follower that saves later (on a timer, with its next
+/// heartbeat) and crashes in between comes back without an entry that was
+/// committed on its word, and a new leader can write another command at its
+/// index. The course's tests crash peers at random moments, so they see
+/// this only when a crash falls in the gap (about once in 200 runs of the
+/// churn tests); `vote_survives_a_restart_2c` crashes its voter 450 ms or
+/// more after the vote. Here, of three peers, the leader L is cut off from
+/// G and submits a command, and the harness crashes the follower F the
+/// moment the network announces a reply from it (`Config::watch_replies`):
+/// the reply is on its way and L commits on it, F's disk is what F had
+/// saved when it answered. Then L crashes for good, F restarts, and F and G
+/// must commit the same command at that index as L did: G never had it, so
+/// F must still hold it. A round judges something only when the reply was
+/// the acknowledgement of the command (L committed it); rounds repeat until
+/// three have (at most ten), and the test prints how many did.
+#[test]
+fn an_acknowledged_entry_survives_a_crash_2c() {
+    run(|| {
+        let servers = 3;
+        let cfg = Config::new(servers, Net::Reliable, Applier::Plain);
+        cfg.begin(
+            "Test (2C, beyond the course): an acknowledged entry survives a crash right after \
+             the reply",
+        );
+        cfg.one(cfg.random_int(), servers, Retry::Resubmit);
+        let (mut judged, mut rounds) = (0, 0);
+        while judged < 3 && rounds < 10 {
+            rounds += 1;
+            let leader = cfg.check_one_leader();
+            let others: Vec<usize> = (0..servers).filter(|&i| i != leader).collect();
+            let (follower, cut_off) = (others[0], others[1]);
+            cfg.disconnect(cut_off);
+            let replies = cfg.watch_replies();
+            let Some((index, _)) = cfg.start(leader, cfg.random_int()) else {
+                // The leader lost its term meanwhile: try again.
+                cfg.connect(cut_off);
+                continue;
+            };
+            // F's next reply: to the AppendEntries that carries the
+            // command, unless a heartbeat's was on its way already.
+            let deadline = Instant::now() + ELECTION_TIMEOUT;
+            loop {
+                let Ok(replied) = replies.recv_timeout(deadline - Instant::now()) else {
+                    cfg.fail(format!(
+                        "round {rounds}: peer {follower} answered nothing within 1 s of its \
+                         leader (peer {leader}) taking a command"
+                    ));
+                };
+                if replied.server == tests::cluster::server_name(follower) {
+                    break;
+                }
+            }
+            cfg.crash1(follower);
+            let committed = (0..50).any(|_| {
+                thread::sleep(Duration::from_millis(20));
+                cfg.n_committed(index).0 > 0
+            });
+            if committed {
+                judged += 1;
+                // L is gone for good; G never had the command, so only F's
+                // disk still holds it.
+                cfg.crash1(leader);
+                cfg.start1(follower);
+                cfg.connect(follower);
+                cfg.connect(cut_off);
+                cfg.one(cfg.random_int(), servers - 1, Retry::Resubmit);
+                // The agreement check compares what F and G apply at `index`
+                // with what L applied there; both must have applied it.
+                cfg.wait(index, servers - 1, None);
+                cfg.start1(leader);
+                cfg.connect(leader);
+            } else {
+                cfg.start1(follower);
+                cfg.connect(follower);
+                cfg.connect(cut_off);
+            }
+            cfg.one(cfg.random_int(), servers, Retry::Resubmit);
+        }
+        println!(
+            "  ... {judged} of {rounds} rounds crashed the follower right after it acknowledged the command"
+        );
+        cfg.end();
+    });
+}

@@ -227,15 +227,8 @@ impl Report {
             .into_iter()
             .filter(|(part, _)| grader.parts.contains(part))
             .map(|(part, name)| TestResult {
-                part: part.to_ascii_uppercase(),
-                name,
-                seeds: 0,
-                seeds_passed: false,
-                passed: 0,
-                runs: 0,
-                max_time: Duration::ZERO,
-                part_in_budget: true,
                 output: why.to_owned(),
+                ..TestResult::not_run(part, &name)
             })
             .collect();
         let notes = notes.into_iter().map(|note| head_of(&note)).collect();
@@ -382,22 +375,11 @@ impl Grader<'_> {
             if in_part.is_empty() {
                 return Err(format!("no test of part {part} in {}", root.display()));
             }
-            graded.extend(in_part.into_iter().map(|t| {
-                (
-                    t,
-                    TestResult {
-                        part: part.to_ascii_uppercase(),
-                        name: t.name().to_owned(),
-                        seeds: 0,
-                        seeds_passed: false,
-                        passed: 0,
-                        runs: 0,
-                        max_time: Duration::ZERO,
-                        part_in_budget: true,
-                        output: String::new(),
-                    },
-                )
-            }));
+            graded.extend(
+                in_part
+                    .into_iter()
+                    .map(|t| (t, TestResult::not_run(part, t.name()))),
+            );
         }
         let run = Run {
             grader: self,

@@ -89,10 +89,7 @@ impl Config {
             config.start_server(i);
         }
         config.connect_all();
-        if matches!(
-            labrpc::lab::part_of(config.cluster.session().name()),
-            Some("3a" | "3b")
-        ) {
+        if matches!(config.cluster.session().part(), Some("3a" | "3b")) {
             config.probe_persistence();
         }
         // As the course's: the servers start on a reliable network.

@@ -308,10 +308,7 @@ impl Config {
         let cluster = Cluster::new(n);
         net.apply_to(cluster.net());
         cluster.net().set_long_delays(true);
-        let persistent = matches!(
-            labrpc::lab::part_of(cluster.session().name()),
-            Some("2c" | "2d")
-        );
+        let persistent = matches!(cluster.session().part(), Some("2c" | "2d"));
         let config = Config {
             cluster,
             applier,

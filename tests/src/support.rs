@@ -247,6 +247,12 @@ impl Session {
         &self.name
     }
 
+    /// The lab part the test belongs to, from its name's suffix (`2c`);
+    /// `None` for the harness's own tests.
+    pub fn part(&self) -> Option<&'static str> {
+        labrpc::lab::part_of(&self.name)
+    }
+
     /// When the test began.
     pub fn started(&self) -> Instant {
         self.started

@@ -153,8 +153,9 @@ fn nothing_run_is_zero_of_every_point_and_a_compile_error_is_no_refusal() {
 
 /// A submission that prints 10 GB in one test is graded on its merits: the
 /// reference with a flood of output in one 2A test still scores full marks,
-/// and what the grader keeps of that test's output stays within its caps.
-/// See `scripts/redteam/output-flood/cheat.toml`.
+/// and the grader says it cut that test's output. (What the cut keeps, and
+/// that the verdict is read before it, `labtools::output`'s unit tests
+/// check.) See `scripts/redteam/output-flood/cheat.toml`.
 #[test]
 fn a_submission_printing_gigabytes_is_graded_on_its_merits() {
     let dir = checkout().join("scripts/redteam/output-flood");
@@ -173,21 +174,6 @@ fn a_submission_printing_gigabytes_is_graded_on_its_merits() {
         "the grader never said {:?}:\n{}",
         flood.message,
         graded.printed
-    );
-    let logs = checkout().join("target/grade-logs");
-    let kept: u64 = fs::read_dir(&logs)
-        .map(|entries| {
-            entries
-                .filter_map(Result::ok)
-                .filter_map(|e| e.metadata().ok())
-                .map(|m| m.len())
-                .sum()
-        })
-        .unwrap_or(0);
-    assert!(
-        kept < 2 * (labtools::output::HEAD + labtools::output::TAIL) as u64,
-        "{kept} bytes of logs kept in {}",
-        logs.display()
     );
 }
 

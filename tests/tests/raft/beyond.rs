@@ -913,3 +913,178 @@ fn an_acknowledged_entry_survives_a_crash_2c() {
         cfg.end();
     });
 }
+
+/// A follower refuses an InstallSnapshot older than what it has committed,
+/// even when the snapshot is newer than its own.
+///
+/// Figure 13 installs a snapshot only when it holds something the follower
+/// lacks, and since 2022 Raft must never hand its service a snapshot older
+/// than what the service has been handed already (the harness checks it,
+/// beyond the course): everything up to the commit index is on its way to
+/// the service, so a snapshot at or below the commit index must be
+/// ignored. A follower that compares the snapshot with its own last
+/// snapshot instead accepts one that falls between the two, and its
+/// service goes back in time. The course's tests never open that window:
+/// every service snapshots at the same indices (each tenth), so a follower
+/// that has committed past the leader's snapshot has nearly always
+/// snapshotted there itself. Here the window is opened on purpose. Of three
+/// peers, the leader L's service and the follower F's service are held
+/// (they read nothing), and F is cut off while L and G commit entries 2–12
+/// (briefly, so that F stays a follower).
+/// F comes back: L sends it 2–12 with commit index 12, F's Raft commits
+/// them and starts handing them to its held service, and F's replies are
+/// held, so L still thinks F needs entry 2. Then L's service reads, and
+/// snapshots at index 9; L's next request to F is that snapshot, older than
+/// F's commit index (12) and newer than F's own snapshot (none). F must
+/// refuse it: when its service reads again, it applies 2–12 and must not
+/// then be handed a snapshot through 9.
+#[test]
+fn a_snapshot_older_than_the_commit_index_is_refused_2d() {
+    run(|| {
+        let servers = 3;
+        let cfg = Config::new(servers, Net::Reliable, Applier::Snapshot);
+        cfg.begin(
+            "Test (2D, beyond the course): a snapshot older than the commit index is refused",
+        );
+        let first = cfg.one(cfg.random_int(), servers, Retry::Resubmit);
+        let l = cfg.check_one_leader();
+        let f = (l + 1) % servers;
+
+        // L and G commit 2-12; L's service does not see them yet. Quickly:
+        // F must not stand for election meanwhile.
+        cfg.disconnect(f);
+        cfg.hold_applier(l, true);
+        let last = first + 11;
+        for index in first + 1..=last {
+            let placed = cfg.start(l, cfg.random_int()).map(|(index, _)| index);
+            if placed != Some(index) {
+                cfg.fail(format!(
+                    "the leader placed a command at {placed:?}, expected index {index}"
+                ));
+            }
+        }
+        let g = (l + 2) % servers;
+        cfg.wait_until(&format!("peer {g} applying entry {last}"), || {
+            cfg.n_committed(last).0 >= 1
+        });
+
+        // F gets them all, and their commitment, in one request; its
+        // service is held and its replies are too.
+        cfg.hold_applier(f, true);
+        cfg.hold_replies(l, f, true);
+        cfg.connect(f);
+        thread::sleep(ELECTION_TIMEOUT / 4);
+
+        // L's service reads and snapshots at 9; L sends F that snapshot.
+        cfg.hold_applier(l, false);
+        cfg.wait_until("the leader applying every entry", || {
+            cfg.n_committed(last).0 >= 2
+        });
+        thread::sleep(ELECTION_TIMEOUT / 4);
+
+        // F's service reads again: 2-12 in order, and no snapshot after.
+        cfg.hold_applier(f, false);
+        cfg.hold_replies(l, f, false);
+        cfg.one(cfg.random_int(), servers, Retry::Resubmit);
+        cfg.end();
+    });
+}
+
+/// A success reply vouches only for the entries its request checked.
+///
+/// Figure 2: a follower that accepts an AppendEntries knows that its log
+/// matches the leader's through the request's last entry (`prevLogIndex`
+/// plus the entries sent), nothing more; entries it holds beyond them may
+/// be stale ones from an earlier term. A follower that reports its own last
+/// index instead vouches for those, and a leader that believes it counts a
+/// replica it does not have: it commits on a false majority (§5.3), and a
+/// later leader overwrites the entry. The course's tests never let a
+/// follower with a stale suffix answer a leader that has since written
+/// other entries at those indices. Here, of five peers: the leader A, cut
+/// off with one follower F, logs three entries only F gets; the other three
+/// elect B. A is cut off for good, and B's heartbeat reaches F (which
+/// matches it up to the last shared entry) while F's replies to B are held.
+/// B then writes three entries of its own at the same indices, on itself
+/// and one more peer C only, and F's held replies reach it: two copies of
+/// five, so B must not commit them. Then A, F and the fifth peer D go on
+/// without B and C: they commit A's entries at those indices, and the
+/// harness checks that no peer applied anything else there.
+#[test]
+fn a_success_reply_vouches_only_for_what_the_request_checked_2b() {
+    run(|| {
+        let servers = 5;
+        let cfg = Config::new(servers, Net::Reliable, Applier::Plain);
+        cfg.begin(
+            "Test (2B, beyond the course): a success reply vouches only for what was checked",
+        );
+        let shared = cfg.one(cfg.random_int(), servers, Retry::Resubmit);
+        let a = cfg.check_one_leader();
+        let f = (a + 1) % servers;
+        let others: Vec<usize> = (0..servers).filter(|&i| i != a && i != f).collect();
+        let start_at = |leader: usize, expected: u64| {
+            let placed = cfg.start(leader, cfg.random_int()).map(|(index, _)| index);
+            if placed != Some(expected) {
+                cfg.fail(format!(
+                    "peer {leader} placed a command at {placed:?}, expected index {expected}"
+                ));
+            }
+        };
+
+        // A and F on one side, the others on the other: three entries only
+        // F gets, which the others then elect B without.
+        for i in 0..servers {
+            for j in 0..servers {
+                cfg.set_link(i, j, [a, f].contains(&i) == [a, f].contains(&j));
+            }
+        }
+        for index in shared + 1..=shared + 3 {
+            start_at(a, index);
+        }
+        cfg.wait_until("the three peers apart from the leader electing one", || {
+            others
+                .iter()
+                .any(|&i| matches!(cfg.state(i), Some((_, true))))
+        });
+        let b = *others
+            .iter()
+            .find(|&&i| matches!(cfg.state(i), Some((_, true))))
+            .expect("one leads");
+        let (c, d) = {
+            let rest: Vec<usize> = others.iter().copied().filter(|&i| i != b).collect();
+            (rest[0], rest[1])
+        };
+
+        // A leaves; B reaches F, whose replies are held.
+        cfg.disconnect(a);
+        cfg.hold_replies(b, f, true);
+        cfg.set_link(b, f, true);
+        thread::sleep(ELECTION_TIMEOUT / 4);
+        cfg.block_requests(b, f, true);
+
+        // B writes its own three entries on B and C; then F's replies come.
+        cfg.disconnect(d);
+        for index in shared + 1..=shared + 3 {
+            start_at(b, index);
+        }
+        thread::sleep(ELECTION_TIMEOUT / 5);
+        cfg.hold_replies(b, f, false);
+        thread::sleep(ELECTION_TIMEOUT / 5);
+
+        // A, F and D go on without B and C: A's entries are the ones
+        // committed at those indices.
+        for i in 0..servers {
+            cfg.disconnect(i);
+        }
+        cfg.block_requests(b, f, false);
+        for i in [a, f, d] {
+            cfg.connect(i);
+        }
+        cfg.one(cfg.random_int(), servers - 2, Retry::Resubmit);
+        cfg.wait(shared + 3, servers - 2, None);
+        for i in [b, c] {
+            cfg.connect(i);
+        }
+        cfg.one(cfg.random_int(), servers, Retry::Resubmit);
+        cfg.end();
+    });
+}

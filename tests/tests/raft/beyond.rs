@@ -998,12 +998,14 @@ fn a_snapshot_older_than_the_commit_index_is_refused_2d() {
 /// be stale ones from an earlier term. A follower that reports its own last
 /// index instead vouches for those, and a leader that believes it counts a
 /// replica it does not have: it commits on a false majority (§5.3), and a
-/// later leader overwrites the entry. The course's tests never let a
-/// follower with a stale suffix answer a leader that has since written
-/// other entries at those indices. Here, of five peers: the leader A, cut
+/// later leader overwrites the entry. The course's tests do not steer a
+/// follower with a stale suffix into answering a leader that then writes
+/// other entries at those indices, and let such a follower through (with a
+/// leader that backs `nextIndex` up to the follower's hint, 50 seeds of
+/// each 2B and 2C test pass). Here, of five peers: the leader A, cut
 /// off with one follower F, logs three entries only F gets; the other three
-/// elect B. A is cut off for good, and B's heartbeat reaches F (which
-/// matches it up to the last shared entry) while F's replies to B are held.
+/// elect B. A is cut off, and B's heartbeat reaches F (which matches it up
+/// to the last shared entry) while F's replies to B are held.
 /// B then writes three entries of its own at the same indices, on itself
 /// and one more peer C only, and F's held replies reach it: two copies of
 /// five, so B must not commit them. Then A, F and the fifth peer D go on

@@ -507,32 +507,49 @@ fn summary(row: &Row) -> String {
 }
 
 fn print_table(rows: &[Row], first_seed: u64, seeds: u32) {
+    let cells: Vec<[String; 4]> = rows
+        .iter()
+        .map(|row| {
+            let raised_in = row
+                .caught
+                .as_ref()
+                .and_then(|catch| catch.raised_in)
+                .unwrap_or("-");
+            let (test, seed) = match &row.caught {
+                Some(catch) => (
+                    format!(
+                        "{}{}",
+                        catch.test.rsplit("::").next().unwrap_or(&catch.test),
+                        if catch.mode == "real" { " (real)" } else { "" }
+                    ),
+                    catch.seed_number.to_string(),
+                ),
+                None => ("-".to_owned(), "-".to_owned()),
+            };
+            [row.mutant.clone(), test, raised_in.to_owned(), seed]
+        })
+        .collect();
+    // Each text column as wide as its longest entry, so a long test name
+    // does not push the row's later columns out of line.
+    let width = |column: usize, header: &str| {
+        cells
+            .iter()
+            .map(|c| c[column].len())
+            .chain([header.len()])
+            .max()
+            .unwrap_or(0)
+    };
+    let (mutant_w, test_w) = (width(0, "mutant"), width(1, "caught by"));
     println!();
     println!("Planted bugs, {seeds} simulation seed(s) per test from seed {first_seed}:");
     println!(
-        "{:<34} {:<4} {:<14} {:<54} {:<9} {:>5} {:>7}",
+        "{:<mutant_w$} {:<4} {:<14} {:<test_w$} {:<9} {:>5} {:>7}",
         "mutant", "part", "verdict", "caught by", "raised in", "seed", "seconds"
     );
-    for row in rows {
-        let raised_in = row
-            .caught
-            .as_ref()
-            .and_then(|catch| catch.raised_in)
-            .unwrap_or("-");
-        let (test, seed) = match &row.caught {
-            Some(catch) => (
-                format!(
-                    "{}{}",
-                    catch.test.rsplit("::").next().unwrap_or(&catch.test),
-                    if catch.mode == "real" { " (real)" } else { "" }
-                ),
-                catch.seed_number.to_string(),
-            ),
-            None => ("-".to_owned(), "-".to_owned()),
-        };
+    for (row, [mutant, test, raised_in, seed]) in rows.iter().zip(&cells) {
         println!(
-            "{:<34} {:<4} {:<14} {:<54} {:<9} {:>5} {:>7.1}",
-            row.mutant, row.part, row.verdict, test, raised_in, seed, row.test_seconds
+            "{mutant:<mutant_w$} {:<4} {:<14} {test:<test_w$} {raised_in:<9} {seed:>5} {:>7.1}",
+            row.part, row.verdict, row.test_seconds
         );
     }
     let caught = rows.iter().filter(|r| r.verdict == "caught").count();

@@ -15,8 +15,10 @@
 //!   clerks with their own ends, partitions, every clerk operation recorded
 //!   for the linearizability check, and a probe of what the servers persist.
 //! * [`linearizability`]: a checker of histories against a sequential model
-//!   (porcupine's algorithm), with the key/value model, the history text
-//!   format, and an HTML timeline of a failing history. `check-history`
+//!   (porcupine's algorithm), with the key/value model and its history text
+//!   format, the versioned key/value model (a conditional `put` and the
+//!   `ErrMaybe` of a clerk that cannot tell), and an HTML timeline of a
+//!   failing history. `check-history`
 //!   re-checks a saved history from the command line.
 //! * [`support`]: what every test shares: one test at a time, the 120 s limit,
 //!   panics in any thread counted as failures, no thread left running after

@@ -23,6 +23,7 @@
 pub mod html;
 pub mod kv;
 mod search;
+pub mod versioned;
 
 use std::fmt;
 use std::hash::Hash;

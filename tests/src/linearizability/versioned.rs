@@ -33,7 +33,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
-use super::{Model, Operation};
+use super::{Model, Operation, Pending};
 
 /// A key's version: how many puts have taken effect on it.
 pub type Version = u64;
@@ -190,6 +190,33 @@ impl Model for VersionedKvModel {
         }
     }
 
+    /// Looks ahead to the next `get` to return: versions only grow, one with
+    /// each put that takes effect, so that `get` must report a version at
+    /// least the state's, and at the state's version, the state's value.
+    /// This cuts an order that has placed a put too early the moment a
+    /// later read rules it out, instead of when that read is reached.
+    fn may_continue<'a>(
+        &self,
+        state: &VersionedState,
+        mut pending: impl Iterator<Item = Pending<'a, Self>>,
+    ) -> Result<(), Pending<'a, Self>> {
+        let next = pending.find(|event| {
+            event.returned && matches!(event.operation.output, VersionedOutput::Get { .. })
+        });
+        match next {
+            Some(event) => match &event.operation.output {
+                VersionedOutput::Get { value, version, .. }
+                    if *version < state.version
+                        || (*version == state.version && **value != *state.value) =>
+                {
+                    Err(event)
+                }
+                _ => Ok(()),
+            },
+            None => Ok(()),
+        }
+    }
+
     /// One partition per key: operations on different keys cannot affect
     /// each other.
     fn partition(&self, history: &[VersionedOperation]) -> Vec<(String, Vec<usize>)> {
@@ -330,14 +357,38 @@ mod tests {
     fn each_rule_broken_alone_is_illegal() {
         let created = || History::default().put(0, (0, 1), ("a", 0), Ok);
         let cases = [
-            ("a get of the wrong value", created().get(0, (2, 3), ("b", 1, Found))),
-            ("a get of the wrong version", created().get(0, (2, 3), ("a", 2, Found))),
-            ("a present key reported absent", created().get(0, (2, 3), ("", 0, Absent))),
-            ("an absent key reported present", History::default().get(0, (0, 1), ("", 0, Found))),
-            ("a put at a stale version that took effect", created().put(0, (2, 3), ("b", 0), Ok)),
-            ("a put at the current version refused", created().put(0, (2, 3), ("b", 1), Stale)),
-            ("NoKey for a present key", created().put(0, (2, 3), ("b", 2), NoKey)),
-            ("NoKey for a creating put", History::default().put(0, (0, 1), ("a", 0), NoKey)),
+            (
+                "a get of the wrong value",
+                created().get(0, (2, 3), ("b", 1, Found)),
+            ),
+            (
+                "a get of the wrong version",
+                created().get(0, (2, 3), ("a", 2, Found)),
+            ),
+            (
+                "a present key reported absent",
+                created().get(0, (2, 3), ("", 0, Absent)),
+            ),
+            (
+                "an absent key reported present",
+                History::default().get(0, (0, 1), ("", 0, Found)),
+            ),
+            (
+                "a put at a stale version that took effect",
+                created().put(0, (2, 3), ("b", 0), Ok),
+            ),
+            (
+                "a put at the current version refused",
+                created().put(0, (2, 3), ("b", 1), Stale),
+            ),
+            (
+                "NoKey for a present key",
+                created().put(0, (2, 3), ("b", 2), NoKey),
+            ),
+            (
+                "NoKey for a creating put",
+                History::default().put(0, (0, 1), ("a", 0), NoKey),
+            ),
             (
                 "a stale read after a put returned",
                 created().get(1, (2, 3), ("", 0, Absent)),
@@ -352,25 +403,30 @@ mod tests {
     /// can have, whatever the order.
     #[test]
     fn two_puts_of_one_version_cannot_both_take_effect() {
-        let history = History::default()
-            .put(0, (0, 10), ("a", 0), Ok)
-            .put(1, (1, 11), ("b", 0), Ok);
+        let history =
+            History::default()
+                .put(0, (0, 10), ("a", 0), Ok)
+                .put(1, (1, 11), ("b", 0), Ok);
         let report = check(&VersionedKvModel, &history.0, Budget::default());
         assert_eq!(report.verdict, Verdict::Illegal);
         let text = report.describe(&VersionedKvModel, &history.0);
         assert!(text.contains("put(\"k\", \"b\", 0) -> Ok"), "{text}");
         // The timeline shows both, the one that could not be placed marked.
         let page = html::render(&VersionedKvModel, &history.0, &report, "two puts");
-        assert!(page.contains("put(&quot;k&quot;, &quot;a&quot;, 0) -&gt; Ok"), "{page}");
+        assert!(
+            page.contains("put(&quot;k&quot;, &quot;a&quot;, 0) -&gt; Ok"),
+            "{page}"
+        );
         assert!(page.contains("unplaced"), "{page}");
     }
 
     /// Maybe is legal both ways, and the reads decide which it was.
     #[test]
     fn maybe_is_whatever_the_reads_say() {
-        let took_effect = History::default()
-            .put(0, (0, 1), ("a", 0), Maybe)
-            .get(0, (2, 3), ("a", 1, Found));
+        let took_effect =
+            History::default()
+                .put(0, (0, 1), ("a", 0), Maybe)
+                .get(0, (2, 3), ("a", 1, Found));
         let did_not = History::default()
             .put(1, (0, 5), ("b", 0), Ok)
             .put(0, (1, 6), ("a", 0), Maybe)
@@ -450,11 +506,11 @@ mod tests {
         assert_eq!(report.verdict, Verdict::Illegal);
         assert_eq!(report.partitions.len(), 2);
         assert!(
-            report
-                .partitions
-                .iter()
-                .any(|p| p.name == "key \"j\""
-                    && matches!(p.outcome, crate::linearizability::PartitionOutcome::Illegal { .. })),
+            report.partitions.iter().any(|p| p.name == "key \"j\""
+                && matches!(
+                    p.outcome,
+                    crate::linearizability::PartitionOutcome::Illegal { .. }
+                )),
             "{:?}",
             report.partitions
         );
@@ -495,7 +551,8 @@ mod tests {
             for (n, &(_, client, call, ret, is_get)) in planned.iter().enumerate() {
                 if is_get {
                     let outcome = if store.version > 0 { Found } else { Absent };
-                    history = history.get(client, (call, ret), (&store.value, store.version, outcome));
+                    history =
+                        history.get(client, (call, ret), (&store.value, store.version, outcome));
                     believed[client] = store.version;
                     continue;
                 }
@@ -539,7 +596,10 @@ mod tests {
             },
             &VersionedOutput::Put(PutOutcome::Maybe),
         );
-        assert!(text.starts_with("put(\"k\", \"xxxxxxxxxxxxxxxxxx\"…(64 chars)…"), "{text}");
+        assert!(
+            text.starts_with("put(\"k\", \"xxxxxxxxxxxxxxxxxx\"…(64 chars)…"),
+            "{text}"
+        );
         assert!(text.ends_with(", 3) -> Maybe"), "{text}");
     }
 }

@@ -188,7 +188,8 @@ impl KvServer {
     }
 
     /// Stops the server and its Raft peer; once `kill` returns, none of
-    /// their threads runs. Handlers still waiting answer "wrong leader".
+    /// their threads runs. Handlers still waiting give up, and tell their
+    /// clerks to try another server.
     pub fn kill(&self) {
         // handout: stub 3A kill the Raft peer and stop this server's threads, waiting for them to exit.
         self.inner.raft.kill();

@@ -1,4 +1,4 @@
-//! What Raft delivers to its service, and the one thread that delivers it.
+//! What Raft delivers to its service on the apply channel: [`ApplyMsg`].
 
 use std::fmt;
 

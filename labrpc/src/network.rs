@@ -477,8 +477,8 @@ impl Inner {
         self.rng.lock().random_range(0..bound)
     }
 
-    /// Sleeps `ms` milliseconds; false when the network was cleaned up
-    /// meanwhile (the sleep then ends at once).
+    /// Whether replies to `end`'s calls are held back now (see
+    /// [`Network::hold_replies`]); false for an end that no longer exists.
     fn replies_held(&self, end: &str) -> bool {
         self.state
             .lock()
@@ -487,6 +487,8 @@ impl Inner {
             .is_some_and(|e| e.replies_held)
     }
 
+    /// Sleeps `ms` milliseconds; false when the network was cleaned up
+    /// meanwhile (the sleep then ends at once).
     fn pause(&self, ms: u64) -> bool {
         self.wait(Duration::from_millis(ms))
     }

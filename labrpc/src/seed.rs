@@ -1,9 +1,11 @@
-//! Where the network's (and the testers') random choices come from.
+//! Where a run's seed comes from: `LAB_SEED`, or a fresh one.
 //!
-//! A run's seed is read from `LAB_SEED`, or drawn fresh and printed, so that
-//! a failing run's coin flips — which requests are lost, how long each is
-//! delayed — can be replayed. Thread timing still varies between runs; the
-//! coin flips do not.
+//! In a simulation the seed fixes everything: the network's coin flips
+//! (which requests are lost, how long each is delayed), the testers'
+//! random choices and the order in which threads run, so a seed replays a
+//! run exactly (the harness prints the command). In real time it fixes the
+//! coin flips and the testers' choices only; the OS still times the
+//! threads, so a replay may go another way.
 
 use crate::lab::SEED_VAR as VAR;
 

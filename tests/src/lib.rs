@@ -18,9 +18,10 @@
 //!   (porcupine's algorithm), with the key/value model and its history text
 //!   format, the versioned key/value model (a conditional `put` and the
 //!   `ErrMaybe` of a clerk that cannot tell), and an HTML timeline of a
-//!   failing history. `check-history`
-//!   re-checks a saved history from the command line.
-//! * [`support`]: what every test shares: one test at a time, the 120 s limit,
+//!   failing history. `check-history` re-checks a saved history from the
+//!   command line.
+//! * [`support`]: what every test shares: real-time tests one at a time
+//!   (simulated ones side by side), the 120 s limit,
 //!   panics in any thread counted as failures, no thread left running after
 //!   cleanup, and randomness replayed from `LAB_SEED`.
 //!

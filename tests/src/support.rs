@@ -167,15 +167,16 @@ static SERIAL: Mutex<()> = Mutex::new(());
 /// Threads of the test runner that were waiting for their turn when a test
 /// began: not the test's to clean up.
 static WAITING: Mutex<Vec<u32>> = Mutex::new(Vec::new());
-/// Panics seen in any thread since the current test began.
 /// Panics seen in any thread, with the world they happened in (0 for real
 /// time): simulated tests run side by side, and each must see its own only.
 /// A plain lock, because every world of the process shares it.
 static PANICS: PlainMutex<Vec<(u64, String)>> = PlainMutex::new(Vec::new());
 
-/// A running test's hold on the machine. Tests are timing-sensitive and the
-/// machine may have two cores, so they run one at a time even when the test
-/// runner starts several: each waits here for the one before to finish.
+/// A running test's hold on the machine. Real-time tests are
+/// timing-sensitive and the machine may have two cores, so they run one at
+/// a time even when the test runner starts several: each waits here for the
+/// one before to finish. Simulated tests share no clock, and run side by
+/// side.
 pub struct Session {
     name: String,
     seed: u64,

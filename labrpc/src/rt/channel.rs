@@ -13,7 +13,8 @@
 //! scheduler, and when several arms of a `select!` are ready the world's
 //! seeded generator picks one. A channel made anywhere else is a crossbeam
 //! channel, used directly. The two must not meet: a channel belongs to the
-//! world (or the real time) it was made in, and using it elsewhere panics.
+//! world (or the real time) it was made in, and sending or receiving on it
+//! elsewhere panics (`len` and `is_empty` only look, and do not check).
 //!
 //! One difference from crossbeam: the message of a `send` arm is evaluated
 //! before `select!` waits, and dropped if another arm is chosen (crossbeam
@@ -165,7 +166,10 @@ impl<T> Sender<T> {
     #[track_caller]
     pub fn try_send(&self, msg: T) -> Result<(), TrySendError<T>> {
         match &self.0 {
-            Flavor::Real(s) => s.try_send(msg),
+            Flavor::Real(s) => {
+                no_real_channel_here();
+                s.try_send(msg)
+            }
             Flavor::Sim(_) => {
                 let mut arm = SendArm::new(self, msg);
                 match __select(&mut [&mut arm], __Timeout::Now) {
@@ -248,7 +252,10 @@ impl<T> Receiver<T> {
     #[track_caller]
     pub fn try_recv(&self) -> Result<T, TryRecvError> {
         match &self.0 {
-            Flavor::Real(r) => r.try_recv(),
+            Flavor::Real(r) => {
+                no_real_channel_here();
+                r.try_recv()
+            }
             Flavor::Sim(_) => {
                 let mut arm = RecvArm::new(self);
                 match __select(&mut [&mut arm], __Timeout::Now) {

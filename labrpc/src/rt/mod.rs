@@ -60,8 +60,10 @@
 //! anything. In a simulation such a call is invisible to the scheduler: a
 //! thread blocked in it holds up the whole world (the run stops after a few
 //! seconds with a report naming it), and a decision made from it is not
-//! replayed by the seed. Each student crate's `clippy.toml` forbids these,
-//! with the reason.
+//! replayed by the seed. Each student crate's `clippy.toml` forbids these
+//! calls, with the reason; iterating a `HashMap` is the one no lint can
+//! see (its order changes from process to process): where the order
+//! decides anything, use a `BTreeMap` or sort.
 //!
 //! In a simulation, computation is free: only waiting takes time. A handler
 //! that burns 50 ms of CPU, or a persist that copies the whole log, costs

@@ -2,21 +2,18 @@
 //!
 //! Every test of the lab suites is worth [`POINTS_PER_TEST`] points. A test
 //! scores them only if it passes every one of its simulation seeds and every
-//! one of its real-time runs, each run within [`TEST_BUDGET`] (the course's
+//! one of its real-time runs, each run within [`TEST_LIMIT`] (the course's
 //! limit), and every real-time pass through its part fits in
-//! [`PART_BUDGET`]: a part over budget scores nothing. (In simulation the
+//! [`PART_LIMIT`]: a part over its limit scores nothing. (In simulation the
 //! budget is virtual time, which the test itself checks.)
 
 use std::time::Duration;
 
+use labrpc::lab::{PART_LIMIT, TEST_LIMIT};
 use serde::{Deserialize, Serialize};
 
 /// Points for each test.
 pub const POINTS_PER_TEST: f64 = 5.0;
-/// The course's limit for one test.
-pub const TEST_BUDGET: Duration = labrpc::lab::TEST_LIMIT;
-/// The course's limit for one pass through a part.
-pub const PART_BUDGET: Duration = labrpc::lab::PART_LIMIT;
 
 /// What happened to one test over all its runs.
 #[derive(Clone, Debug)]
@@ -35,7 +32,7 @@ pub struct TestResult {
     pub runs: u32,
     /// The longest real-time run.
     pub max_time: Duration,
-    /// Whether its part stayed within [`PART_BUDGET`] on every pass.
+    /// Whether its part stayed within [`PART_LIMIT`] on every pass.
     pub part_in_budget: bool,
     /// What a student needs to see: the failing runs' outcome, the command
     /// that replays each, and the end of their output.
@@ -173,8 +170,8 @@ pub fn results(
                 "{score} of {max} points. Each test is worth {POINTS_PER_TEST} points if it \
                  passes every simulation seed and every real-time run, each within {} s, and \
                  its part within {} s.",
-                TEST_BUDGET.as_secs(),
-                PART_BUDGET.as_secs()
+                TEST_LIMIT.as_secs(),
+                PART_LIMIT.as_secs()
             )])
             .collect(),
         tests,

@@ -12,9 +12,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use labtools::grading::{
-    self, PART_BUDGET, POINTS_PER_TEST, Results, Status, TEST_BUDGET, TestResult,
-};
+use labrpc::lab::{PART_LIMIT, TEST_LIMIT};
+use labtools::grading::{self, POINTS_PER_TEST, Results, Status, TestResult};
 use labtools::suite::{self, Fingerprints, Graded, Mode, Outcome, PARTS};
 use labtools::{gate, output, submission};
 
@@ -624,7 +623,7 @@ impl Run<'_> {
             for pass in 1..=runs {
                 let mut part_time = Duration::ZERO;
                 for (test, result) in graded.iter_mut().filter(|(_, r)| r.part == part) {
-                    if part_time > PART_BUDGET {
+                    if part_time > PART_LIMIT {
                         // The part scores nothing now: the rest of this pass
                         // would only take time.
                         result.runs += 1;
@@ -632,14 +631,14 @@ impl Run<'_> {
                             result.output,
                             "real time: run {pass} not run: the pass through part {part} was \
                              already over its {} s budget",
-                            PART_BUDGET.as_secs()
+                            PART_LIMIT.as_secs()
                         );
                         continue;
                     }
                     let seed: u64 = rand::random();
                     let log = self.logs.join(format!("{}-run{pass}.log", test.name()));
                     let (outcome, time) =
-                        self.run_checked(test, Mode::Real, seed, TEST_BUDGET, &log)?;
+                        self.run_checked(test, Mode::Real, seed, TEST_LIMIT, &log)?;
                     if outcome == Outcome::Interrupted {
                         return Ok(());
                     }
@@ -664,7 +663,7 @@ impl Run<'_> {
                         let _ = writeln!(
                             result.output,
                             "real time: run {pass} {} after {:.1} s; output in {}; replay with\n  {}\n{}\n",
-                            why(outcome, TEST_BUDGET, "was over the budget of"),
+                            why(outcome, TEST_LIMIT, "was over the budget of"),
                             time.as_secs_f64(),
                             log.display(),
                             test.replay_command(Mode::Real, seed),
@@ -672,7 +671,7 @@ impl Run<'_> {
                         );
                     }
                 }
-                if part_time > PART_BUDGET {
+                if part_time > PART_LIMIT {
                     for (_, result) in graded.iter_mut().filter(|(_, r)| r.part == part) {
                         result.part_in_budget = false;
                         let _ = writeln!(
@@ -680,7 +679,7 @@ impl Run<'_> {
                             "real-time pass {pass} through part {} took {:.1} s, over its {} s budget",
                             result.part,
                             part_time.as_secs_f64(),
-                            PART_BUDGET.as_secs()
+                            PART_LIMIT.as_secs()
                         );
                     }
                 }

@@ -144,9 +144,9 @@ struct Route {
     server_watch: Receiver<Infallible>,
 }
 
-/// The network's settings at the moment a call entered it.
+/// The faults the network was set to make at the moment a call entered it.
 #[derive(Clone, Copy)]
-struct Mode {
+struct Faults {
     reliable: bool,
     long_delays: bool,
     long_reordering: bool,
@@ -170,8 +170,8 @@ impl State {
             .unwrap_or_else(|| panic!("labrpc: no end named {name:?}; make it with make_end"))
     }
 
-    fn mode(&self) -> Mode {
-        Mode {
+    fn faults(&self) -> Faults {
+        Faults {
             reliable: self.reliable,
             long_delays: self.long_delays,
             long_reordering: self.long_reordering,
@@ -528,10 +528,10 @@ impl Inner {
         method: Method<Req, Rep>,
         request: Vec<u8>,
     ) -> Option<Vec<u8>> {
-        let (route, mode, exists) = {
+        let (route, faults, exists) = {
             let state = self.state.lock();
             let exists = state.ends.get(end).map(|e| e.exists.watch.clone());
-            (state.route(end), state.mode(), exists)
+            (state.route(end), state.faults(), exists)
         };
 
         let Some(route) = route else {
@@ -539,7 +539,7 @@ impl Inner {
             let exists = exists?;
             // Emulate a request that vanished: the caller hears nothing for a
             // while, then gives up.
-            let bound = if mode.long_delays {
+            let bound = if faults.long_delays {
                 LONG_DELAY_MS
             } else {
                 SHORT_TIMEOUT_MS
@@ -551,7 +551,7 @@ impl Inner {
         if !self.wire() {
             return None;
         }
-        if !mode.reliable {
+        if !faults.reliable {
             if !self.pause(self.random(SHORT_DELAY_MS)) {
                 return None;
             }
@@ -560,7 +560,7 @@ impl Inner {
             }
         }
 
-        if mode.late_requests && self.random(900) < 300 {
+        if faults.late_requests && self.random(900) < 300 {
             let ms = 200 + self.random(1 + self.random(2000));
             if !self.pause(ms) {
                 return None;
@@ -631,7 +631,7 @@ impl Inner {
                 return None;
             }
         }
-        if !mode.reliable && self.random(1000) < DROP_PER_MILLE {
+        if !faults.reliable && self.random(1000) < DROP_PER_MILLE {
             return None;
         }
         // Sent outside the lock: a send is a scheduling point in a
@@ -647,7 +647,7 @@ impl Inner {
         if !self.wire() {
             return None;
         }
-        if mode.long_reordering && self.random(900) < 600 {
+        if faults.long_reordering && self.random(900) < 600 {
             let ms = 200 + self.random(1 + self.random(2000));
             if !self.pause(ms) {
                 return None;

@@ -7,8 +7,8 @@
 //! ```
 //!
 //! and a line of the test harness has the topic `TEST` and no peer or term,
-//! `<ms> TEST <message>`. `<ms>` counts milliseconds from the origin of log
-//! time ([`millis`]): in a simulation, virtual milliseconds since the world
+//! `<ms> TEST <message>`. `<ms>` counts milliseconds from [`epoch`]
+//! ([`millis`]): in a simulation, virtual milliseconds since the world
 //! began, so the same seed stamps the same lines with the same times. A
 //! topic is one to four capital letters (the macros check it when they
 //! compile) and is padded to four; a message is one line.
@@ -48,7 +48,7 @@ pub const HARNESS_TOPIC: &str = "TEST";
 pub enum Line<'a, M = &'a str> {
     /// A peer's event.
     Event {
-        /// Milliseconds since the origin of log time.
+        /// Milliseconds since [`epoch`].
         ms: u64,
         /// What kind of event: `VOTE`, `LEAD`, `APND`, ...
         topic: &'a str,
@@ -61,7 +61,7 @@ pub enum Line<'a, M = &'a str> {
     },
     /// A line of the test harness (topic [`HARNESS_TOPIC`]).
     Harness {
-        /// Milliseconds since the origin of log time.
+        /// Milliseconds since [`epoch`].
         ms: u64,
         /// The rest of the line.
         message: M,

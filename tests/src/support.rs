@@ -16,7 +16,7 @@ use labrpc::rt::time::{Duration, Instant};
 use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
 
-pub use labrpc::lab::{TEST_LIMIT, Time as Mode};
+pub use labrpc::lab::{TEST_LIMIT, Time};
 
 /// The course's `RaftElectionTimeout`, which both labs' tests use: they
 /// sleep this long to let an election happen, and solutions are expected to
@@ -49,9 +49,9 @@ impl Net {
 
 /// The command that runs test `name` (its full path, `part_2b::backup_2b`,
 /// which `--exact` needs) again with `seed` in `mode`.
-pub fn replay_command(mode: Mode, seed: u64, name: &str) -> String {
+pub fn replay_command(mode: Time, seed: u64, name: &str) -> String {
     let policy = match (mode, Policy::from_env()) {
-        (Mode::Sim, Policy::Pct) => format!(" {SCHED_VAR}=pct"),
+        (Time::Sim, Policy::Pct) => format!(" {SCHED_VAR}=pct"),
         _ => String::new(),
     };
     format!(
@@ -76,12 +76,12 @@ pub fn replay_command(mode: Mode, seed: u64, name: &str) -> String {
 /// with it once the test has passed (see [`labrpc::verdict`]).
 pub fn run(body: impl Fn()) {
     let token = grader_token();
-    let mode = Mode::from_env();
+    let mode = Time::from_env();
     let name = thread::current()
         .name()
         .unwrap_or("unnamed test")
         .to_owned();
-    if mode == Mode::Real {
+    if mode == Time::Real {
         body();
         print_verdict(token.as_deref(), &name, 1);
         return;
@@ -95,13 +95,13 @@ pub fn run(body: impl Fn()) {
             seed,
             policy: Policy::from_env(),
             limit: TEST_LIMIT,
-            replay: replay_command(Mode::Sim, seed, &name),
+            replay: replay_command(Time::Sim, seed, &name),
             node: "tester".to_owned(),
             trace,
         };
         eprintln!(
             "labrpc: simulation seed {seed} (replay with {})",
-            replay_command(Mode::Sim, seed, &name)
+            replay_command(Time::Sim, seed, &name)
         );
         if check {
             let ((), schedule) = sim::run(settings(Trace::Record), &body);
@@ -180,7 +180,7 @@ static PANICS: PlainMutex<Vec<(u64, String)>> = PlainMutex::new(Vec::new());
 pub struct Session {
     name: String,
     seed: u64,
-    mode: Mode,
+    mode: Time,
     started: Instant,
     threads_before: HashSet<u32>,
     _watchdog: Option<Watchdog>,
@@ -208,7 +208,7 @@ impl Session {
             return Session {
                 name,
                 seed,
-                mode: Mode::Sim,
+                mode: Time::Sim,
                 started: Instant::now(),
                 threads_before: HashSet::new(),
                 _watchdog: None,
@@ -226,7 +226,7 @@ impl Session {
         PANICS.lock().clear();
         eprintln!(
             "labrpc: network seed {seed} (replay with {})",
-            replay_command(Mode::Real, seed, &name)
+            replay_command(Time::Real, seed, &name)
         );
         let (watchdog, stop) = channel::bounded(1);
         spawn_watchdog(&name, seed, stop);
@@ -235,7 +235,7 @@ impl Session {
         Session {
             name,
             seed,
-            mode: Mode::Real,
+            mode: Time::Real,
             started: Instant::now(),
             threads_before: thread_ids(),
             _watchdog: Some(watchdog),
@@ -268,8 +268,8 @@ impl Session {
     #[track_caller]
     pub fn fail(&self, message: impl std::fmt::Display) -> ! {
         let how = match self.mode {
-            Mode::Sim => "replay this run exactly",
-            Mode::Real => "replay the network's choices",
+            Time::Sim => "replay this run exactly",
+            Time::Real => "replay the network's choices",
         };
         panic!("{message}\n  ({how} with: {})", self.replay());
     }
@@ -334,7 +334,7 @@ impl Session {
     /// that do not.
     pub fn check_threads_exited(&self) -> Result<(), String> {
         let deadline = Instant::now() + THREAD_EXIT_GRACE;
-        if self.mode == Mode::Sim {
+        if self.mode == Time::Sim {
             // Exact: the world knows its threads, and where each waits.
             loop {
                 let left = sim::other_threads();
@@ -438,7 +438,7 @@ fn stop_process(name: &str, why: &str, replay: &str) -> ! {
 /// `stop`) and has not finished winding down [`FAILURE_GRACE`] later. It
 /// stands down when `stop` is disconnected: the test is over.
 fn spawn_watchdog(name: &str, seed: u64, stop: Receiver<String>) {
-    let replay = replay_command(Mode::Real, seed, name);
+    let replay = replay_command(Time::Real, seed, name);
     let name = name.to_owned();
     thread::Builder::new()
         .name("test-watchdog".into())
@@ -652,11 +652,11 @@ mod tests {
     fn the_replay_command_names_the_test_by_its_full_path() {
         // `--exact` matches a test's whole path, not its last segment.
         assert_eq!(
-            replay_command(Mode::Sim, 42, "part_2b::backup_2b"),
+            replay_command(Time::Sim, 42, "part_2b::backup_2b"),
             "LAB_SEED=42 LAB_TIME=sim cargo test part_2b::backup_2b -- --exact"
         );
         assert_eq!(
-            replay_command(Mode::Real, 7, "part_3a::basic_3a"),
+            replay_command(Time::Real, 7, "part_3a::basic_3a"),
             "LAB_SEED=7 LAB_TIME=real cargo test part_3a::basic_3a -- --exact"
         );
     }

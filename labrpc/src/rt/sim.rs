@@ -313,11 +313,19 @@ enum TraceState {
     Compare(Arc<Schedule>),
 }
 
+/// Who a simulated thread runs for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ThreadKind {
+    /// The lab code made it.
+    Lab,
+    /// The network runs RPC handlers on it.
+    Handlers,
+}
+
 struct ThreadRec {
     name: String,
     node: Arc<str>,
-    /// A thread the network runs handlers on, not one the lab code made.
-    handler: bool,
+    kind: ThreadKind,
     /// The RPC method whose handler the thread runs now, if any.
     serving: Option<&'static str>,
     /// The thread is in its node only for a call ([`with_node`]): the
@@ -663,7 +671,7 @@ impl World {
         &self,
         name: String,
         node: Arc<str>,
-        handler: bool,
+        kind: ThreadKind,
     ) -> (Tid, Arc<AtomicBool>) {
         let mut state = self.state.lock();
         let tid = state.threads.len();
@@ -674,7 +682,7 @@ impl World {
         state.threads.push(Some(ThreadRec {
             name,
             node,
-            handler,
+            kind,
             serving: None,
             visiting: false,
             os: None,
@@ -749,7 +757,7 @@ impl World {
         for tid in tids {
             let rec = state.thread_mut(tid);
             rec.killed = true;
-            if !rec.handler {
+            if rec.kind == ThreadKind::Lab {
                 survivors.push(describe(tid, rec, now));
             }
             state.make_runnable(tid, Wake::Notified);
@@ -830,9 +838,9 @@ fn describe(tid: Tid, rec: &ThreadRec, now: u64) -> String {
             whereabouts(rec),
             b.what,
             rec.site,
-            millis(now - b.since),
+            virtual_ms(now - b.since),
             match b.deadline {
-                Some(deadline) => format!(", until {}", millis(deadline)),
+                Some(deadline) => format!(", until {}", virtual_ms(deadline)),
                 None => String::new(),
             }
         ),
@@ -881,7 +889,8 @@ impl Group<'_> {
     }
 }
 
-fn millis(ns: u64) -> String {
+/// A virtual time in nanoseconds, as reports print it.
+fn virtual_ms(ns: u64) -> String {
     format!("{:.1} ms (virtual)", ns as f64 / 1e6)
 }
 
@@ -931,7 +940,7 @@ impl State {
                         Some(&(t, s, n)) => format!(
                             "thread '{}' (#{t}) at {s}, time {}",
                             schedule.names.get(t).map_or("?", String::as_str),
-                            millis(n)
+                            virtual_ms(n)
                         ),
                         None => "nothing: the first run had ended".to_owned(),
                     };
@@ -943,7 +952,7 @@ impl State {
                             "\n    step {}: thread '{}' (#{t}) at {s}, time {}",
                             from + k,
                             schedule.names.get(t).map_or("?", String::as_str),
-                            millis(n)
+                            virtual_ms(n)
                         );
                     }
                     let report = format!(
@@ -954,7 +963,7 @@ impl State {
                          std/parking_lot/crossbeam primitive, the real clock, an unseeded \
                          random number, or HashMap iteration order.",
                         name(tid),
-                        millis(now)
+                        virtual_ms(now)
                     );
                     return Some(report);
                 }
@@ -1058,7 +1067,7 @@ impl State {
     fn deadlock_report(&self) -> String {
         let mut report = format!(
             "deadlock at {}: no thread can run and no timer is pending.\n",
-            millis(self.now)
+            virtual_ms(self.now)
         );
         self.describe_threads(&mut report);
         report
@@ -1190,7 +1199,7 @@ pub fn run<R>(settings: Settings, main: impl FnOnce() -> R) -> (R, Option<Schedu
     let main_rec = ThreadRec {
         name: std_thread::current().name().unwrap_or("main").to_owned(),
         node,
-        handler: false,
+        kind: ThreadKind::Lab,
         serving: None,
         visiting: false,
         os: Some(std_thread::current()),
@@ -1268,7 +1277,7 @@ pub fn run<R>(settings: Settings, main: impl FnOnce() -> R) -> (R, Option<Schedu
         eprintln!(
             "simulation: {} of virtual time in {:.3} s of wall time; {} steps, {} switches \
              ({:.1} µs per step), {} threads",
-            millis(state.now),
+            virtual_ms(state.now),
             wall.as_secs_f64(),
             state.step,
             state.switches,
@@ -1348,7 +1357,7 @@ mod watchdog {
                                 "the simulation ran for more than {} s of wall time (at {} of \
                              virtual time): something burns CPU without end.",
                                 WALL_LIMIT.as_secs(),
-                                millis(world.now())
+                                virtual_ms(world.now())
                             ),
                         );
                     }

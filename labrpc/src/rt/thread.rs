@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 
-use super::sim::{self, Here, Tid};
+use super::sim::{self, Here, ThreadKind, Tid};
 
 pub use std::thread::{Result, Thread, ThreadId, current, panicking};
 
@@ -108,7 +108,7 @@ impl Builder {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        self.spawn_as(f, false)
+        self.spawn_as(f, ThreadKind::Lab)
     }
 
     /// Spawns a thread that runs RPC handlers for the network (a report
@@ -118,11 +118,11 @@ impl Builder {
     where
         F: FnOnce() + Send + 'static,
     {
-        self.spawn_as(f, true)
+        self.spawn_as(f, ThreadKind::Handlers)
     }
 
     #[track_caller]
-    fn spawn_as<F, T>(self, f: F, handler: bool) -> io::Result<JoinHandle<T>>
+    fn spawn_as<F, T>(self, f: F, kind: ThreadKind) -> io::Result<JoinHandle<T>>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
@@ -131,7 +131,7 @@ impl Builder {
             return Ok(JoinHandle(Flavor::Real(self.std_builder().spawn(f)?)));
         };
         let site = Location::caller();
-        let (start, finished) = SimStart::new(&here, &self, handler);
+        let (start, finished) = SimStart::new(&here, &self, kind);
         let packet = Arc::new(Packet::default());
         let result_slot = Arc::clone(&packet);
         let os = self
@@ -162,11 +162,11 @@ struct Finished {
 }
 
 impl SimStart {
-    fn new(spawner: &Here, builder: &Builder, handler: bool) -> (SimStart, Finished) {
+    fn new(spawner: &Here, builder: &Builder, kind: ThreadKind) -> (SimStart, Finished) {
         let world = &spawner.world;
         let node = world.node_of(spawner.tid);
         let name = builder.name.clone().unwrap_or_else(|| "unnamed".to_owned());
-        let (tid, baton) = world.add_thread(name, node, handler);
+        let (tid, baton) = world.add_thread(name, node, kind);
         let completion = sim::new_object_id();
         (
             SimStart {
@@ -334,7 +334,7 @@ impl<'scope> Scope<'scope, '_> {
         let site = Location::caller();
         let builder =
             Builder::new().name(format!("{}-scoped", current().name().unwrap_or("unnamed")));
-        let (start, finished) = SimStart::new(&here, &builder, false);
+        let (start, finished) = SimStart::new(&here, &builder, ThreadKind::Lab);
         let packet = Arc::new(Packet::default());
         let slot = Arc::clone(&packet);
         let os = builder

@@ -1,7 +1,7 @@
 //! Time: `std::time`'s `Instant`, read from the virtual clock in a
 //! simulation, and `sleep`.
 //!
-//! A simulated world's clock starts at [`origin`] and moves only when its
+//! A simulated world's clock starts at [`epoch`] and moves only when its
 //! threads take steps or all of them wait; log lines stamped with
 //! [`millis`] are therefore the same in every run of a seed.
 
@@ -15,21 +15,22 @@ pub use std::time::Duration;
 
 pub use super::thread::sleep;
 
-/// The process's origin of time: the first time anyone asked. Virtual time
-/// counts from it; log lines count milliseconds from it.
-pub fn origin() -> std::time::Instant {
+/// [`epoch`] on the std clock: the first time anyone asked.
+fn origin() -> std::time::Instant {
     static ORIGIN: OnceLock<std::time::Instant> = OnceLock::new();
     *ORIGIN.get_or_init(std::time::Instant::now)
 }
 
-/// Milliseconds from the origin of log time to `now`: in a simulation, the
+/// Milliseconds from [`epoch`] to `now`: in a simulation, the
 /// virtual milliseconds since the world began.
 pub fn millis(now: Instant) -> u128 {
     now.saturating_duration_since(epoch()).as_millis()
 }
 
-/// The instant log time counts from: a simulated world's beginning, or in
-/// real time the origin.
+/// The instant time counts from, the same for the whole process: every
+/// simulated world begins there (its clock reads `epoch()` plus its virtual
+/// time), and in real time it is the first moment anyone asked for it (the
+/// harness and `Raft::new` ask early, so log time starts near 0).
 pub fn epoch() -> Instant {
     Instant(origin())
 }

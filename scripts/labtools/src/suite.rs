@@ -1,6 +1,7 @@
 //! Building the test binaries of a checkout once, listing their tests, and
 //! running one test in a process of its own.
 
+use std::fmt;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::process::CommandExt;
@@ -9,7 +10,7 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::output;
 
@@ -19,11 +20,11 @@ pub const PACKAGE: &str = "tests";
 pub use labrpc::lab::PARTS;
 use labrpc::lab::{GRADING_VAR, RUNS_VAR, SEED_VAR, TIME_VAR};
 
-/// How the lab tests run: in a simulation, `seeds` seeds one after another
-/// in one process (`LAB_TIME=sim`, `LAB_RUNS`), or once in real time
-/// (`LAB_TIME=real`).
+/// How a test process runs the lab tests: in a simulation, `seeds` seeds
+/// one after another (`LAB_TIME=sim`, `LAB_RUNS`), or once in real time
+/// (`LAB_TIME=real`). Its clock is [`time`](Runs::time).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Mode {
+pub enum Runs {
     /// Simulated, with this many seeds per process, from the run's seed on.
     Sim {
         /// Seeds per process.
@@ -33,12 +34,12 @@ pub enum Mode {
     Real,
 }
 
-impl Mode {
+impl Runs {
     /// The clock it runs on.
     pub fn time(self) -> labrpc::lab::Time {
         match self {
-            Mode::Sim { .. } => labrpc::lab::Time::Sim,
-            Mode::Real => labrpc::lab::Time::Real,
+            Runs::Sim { .. } => labrpc::lab::Time::Sim,
+            Runs::Real => labrpc::lab::Time::Real,
         }
     }
 
@@ -79,7 +80,7 @@ impl Test {
 
     /// The command that runs this test once with the given seed in `mode`,
     /// as a user would type it in the checkout's root.
-    pub fn replay_command(&self, mode: Mode, seed: u64) -> String {
+    pub fn replay_command(&self, mode: Runs, seed: u64) -> String {
         let target = if self.integration {
             format!("--test {}", self.target)
         } else {
@@ -127,11 +128,21 @@ struct Profile {
     test: bool,
 }
 
+/// Whether [`build_and_list`] may use a test binary an earlier build left.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Linking {
+    /// Cargo's usual: a binary it finds fresh is used as it is.
+    Reuse,
+    /// Every test binary comes from this build: one left by an earlier
+    /// build is deleted and linked again (the grader: a test run since could
+    /// have replaced it).
+    Relink,
+}
+
 /// Builds the test binaries of the [`PACKAGE`] in the checkout at `root`
 /// (compiler messages go to the terminal) and lists every test in them.
-/// With `target_dir`, builds there whatever `CARGO_TARGET_DIR` says. With
-/// `relink` (the grader), every test binary comes from this build: one left
-/// by an earlier build is deleted and linked again. Each name in `cfg` is
+/// With `target_dir`, builds there whatever `CARGO_TARGET_DIR` says;
+/// `linking` says whether a binary an earlier build left may be used. Each name in `cfg` is
 /// set for every crate (`--cfg NAME`, added to `RUSTFLAGS`); such a build
 /// belongs in a target directory of its own, or it rebuilds everything twice.
 ///
@@ -141,14 +152,16 @@ struct Profile {
 pub fn build_and_list(
     root: &Path,
     target_dir: Option<&Path>,
-    relink: bool,
+    linking: Linking,
     cfg: &[&str],
 ) -> Result<Vec<Test>, String> {
     let mut binaries = build(root, target_dir, cfg)?;
-    // With `relink`, a test binary cargo found fresh was linked by an
-    // earlier build, and a test run since could have replaced it: it is
-    // linked again.
-    let stale: Vec<&Built> = binaries.iter().filter(|b| relink && b.fresh).collect();
+    // To relink, a test binary cargo found fresh (linked by an earlier
+    // build, and a test run since could have replaced it) is linked again.
+    let stale: Vec<&Built> = binaries
+        .iter()
+        .filter(|b| linking == Linking::Relink && b.fresh)
+        .collect();
     if !stale.is_empty() {
         for binary in stale {
             let _ = std::fs::remove_file(&binary.executable);
@@ -374,19 +387,25 @@ pub fn declared_tests(root: &Path) -> Result<Vec<(&'static str, String)>, String
     Ok(tests)
 }
 
-/// How one run of a test ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// How one run of a test ended. Recorded by name (`"passed"`,
+/// `"timed_out"`, ...); [`label`](Outcome::label) is how tables show it.
+/// Records written when the label was stored still read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// The test passed.
     Passed,
     /// The test failed: the process exited unsuccessfully.
+    #[serde(alias = "FAILED")]
     Failed,
     /// Under the grader: the process exited successfully, but without the
     /// harness's verdict for this run (see [`labrpc::verdict`]), so the
     /// test never got to its end: something ended the process early, or
     /// printed a verdict it could not know the token of.
+    #[serde(alias = "NO VERDICT")]
     NoVerdict,
     /// The run exceeded its time limit and was killed.
+    #[serde(alias = "TIMED OUT")]
     TimedOut,
     /// The run was stopped because the user interrupted the tool.
     Interrupted,
@@ -405,6 +424,12 @@ impl Outcome {
     }
 }
 
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.label())
+    }
+}
+
 /// How the grader runs a test process, beyond what `cargo test` does: it
 /// hands the harness a fresh token and counts a pass only with the verdict
 /// line carrying it, and may run the process as another user.
@@ -415,10 +440,10 @@ pub struct Graded {
 }
 
 /// The number of runs a verdict must report for a run in `mode`.
-fn runs_in(mode: Mode) -> u64 {
+fn runs_in(mode: Runs) -> u64 {
     match mode {
-        Mode::Sim { seeds } => u64::from(seeds),
-        Mode::Real => 1,
+        Runs::Sim { seeds } => u64::from(seeds),
+        Runs::Real => 1,
     }
 }
 
@@ -433,7 +458,7 @@ fn runs_in(mode: Mode) -> u64 {
 /// When the log cannot be created or the process cannot be started.
 pub fn run_once(
     test: &Test,
-    mode: Mode,
+    mode: Runs,
     seed: u64,
     timeout: Duration,
     log: &Path,
@@ -468,8 +493,8 @@ pub fn run_once(
         .env(
             RUNS_VAR,
             match mode {
-                Mode::Sim { seeds } => seeds.to_string(),
-                Mode::Real => String::new(),
+                Runs::Sim { seeds } => seeds.to_string(),
+                Runs::Real => String::new(),
             },
         )
         .current_dir(&test.package_dir)
@@ -707,6 +732,31 @@ pub fn spread(seconds: &[f64]) -> (f64, f64, f64) {
 mod tests {
     use super::*;
 
+    #[test]
+    fn outcomes_are_recorded_by_name_and_old_labels_still_read() {
+        for outcome in [
+            Outcome::Passed,
+            Outcome::Failed,
+            Outcome::NoVerdict,
+            Outcome::TimedOut,
+            Outcome::Interrupted,
+        ] {
+            let json = serde_json::to_string(&outcome).unwrap();
+            assert!(!json.contains(' '), "{json}");
+            assert_eq!(serde_json::from_str::<Outcome>(&json).unwrap(), outcome);
+            let label = serde_json::to_string(outcome.label()).unwrap();
+            assert_eq!(
+                serde_json::from_str::<Outcome>(&label).unwrap(),
+                outcome,
+                "{label}"
+            );
+        }
+        assert_eq!(
+            serde_json::to_string(&Outcome::TimedOut).unwrap(),
+            "\"timed_out\""
+        );
+    }
+
     /// As many tests per part as the README says (`cargo test 2a`: 8 tests,
     /// …), read from the sources.
     #[test]
@@ -811,11 +861,11 @@ mod tests {
     #[test]
     fn replay_commands_name_the_target_seed_and_mode() {
         assert_eq!(
-            test_named("part_2a::initial_election_2a").replay_command(Mode::Real, 7),
+            test_named("part_2a::initial_election_2a").replay_command(Runs::Real, 7),
             "LAB_SEED=7 LAB_TIME=real cargo test -p tests --test raft part_2a::initial_election_2a -- --exact --nocapture"
         );
         assert_eq!(
-            test_named("x_2a").replay_command(Mode::Sim { seeds: 20 }, 8),
+            test_named("x_2a").replay_command(Runs::Sim { seeds: 20 }, 8),
             "LAB_SEED=8 LAB_TIME=sim cargo test -p tests --test raft x_2a -- --exact --nocapture"
         );
     }

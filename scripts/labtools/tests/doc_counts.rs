@@ -14,7 +14,8 @@ use labtools::suite::{self, PARTS};
 /// The suites' tests per part: (the course's, the suites' own beyond them).
 fn listed() -> BTreeMap<&'static str, (usize, usize)> {
     let root = suite::this_checkout();
-    let tests = suite::build_and_list(&root, None, false, &[]).expect("the suites build");
+    let tests =
+        suite::build_and_list(&root, None, suite::Linking::Reuse, &[]).expect("the suites build");
     let mut counts: BTreeMap<&'static str, (usize, usize)> =
         PARTS.iter().map(|&part| (part, (0, 0))).collect();
     for test in &tests {

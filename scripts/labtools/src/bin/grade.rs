@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use labrpc::lab::{PART_LIMIT, TEST_LIMIT};
 use labtools::grading::{self, POINTS_PER_TEST, Results, Status, TestResult};
-use labtools::suite::{self, Fingerprints, Graded, Mode, Outcome, PARTS};
+use labtools::suite::{self, Fingerprints, Graded, Linking, Outcome, PARTS, Runs};
 use labtools::{gate, output, submission};
 
 /// Grades a checkout: runs every test of the lab suites in simulation with
@@ -349,7 +349,7 @@ impl Grader<'_> {
         }
         eprintln!("grade: building the tests in {}", root.display());
         let own_target = (!in_place).then_some(target.as_path());
-        let tests = match suite::build_and_list(&root, own_target, true, &[]) {
+        let tests = match suite::build_and_list(&root, own_target, Linking::Relink, &[]) {
             Ok(tests) => tests,
             Err(e) if in_place => return Err(e),
             Err(e) => {
@@ -516,7 +516,7 @@ impl Run<'_> {
     fn run_checked(
         &self,
         test: &suite::Test,
-        mode: Mode,
+        mode: Runs,
         seed: u64,
         timeout: Duration,
         log: &Path,
@@ -550,7 +550,7 @@ impl Run<'_> {
             .jobs
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
         eprintln!("grade: simulation, {seeds} seeds per test, {jobs} at once");
-        let mode = Mode::Sim { seeds };
+        let mode = Runs::Sim { seeds };
         let timeout = WALL_PER_SEED * seeds;
         let next = Mutex::new(graded.iter_mut());
         let error: Mutex<Option<String>> = Mutex::new(None);
@@ -638,7 +638,7 @@ impl Run<'_> {
                     let seed: u64 = rand::random();
                     let log = self.logs.join(format!("{}-run{pass}.log", test.name()));
                     let (outcome, time) =
-                        self.run_checked(test, Mode::Real, seed, TEST_LIMIT, &log)?;
+                        self.run_checked(test, Runs::Real, seed, TEST_LIMIT, &log)?;
                     if outcome == Outcome::Interrupted {
                         return Ok(());
                     }
@@ -666,7 +666,7 @@ impl Run<'_> {
                             why(outcome, TEST_LIMIT, "was over the budget of"),
                             time.as_secs_f64(),
                             log.display(),
-                            test.replay_command(Mode::Real, seed),
+                            test.replay_command(Runs::Real, seed),
                             suite::tail(&log, 30)
                         );
                     }

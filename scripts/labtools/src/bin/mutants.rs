@@ -4,6 +4,7 @@
 //! of the reference solution and runs its part's tests until one fails. See
 //! the README's "What the suites catch".
 
+use std::fmt;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -14,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use labtools::mutants::{self, Mutant, WorkCopy};
-use labtools::suite::{self, Mode, Outcome, Test};
+use labtools::suite::{self, Linking, Outcome, Runs, Test};
 use serde::Serialize;
 
 /// Plants each planted bug of the catalogue (`mutants/*.toml`), one at a
@@ -63,15 +64,43 @@ struct Args {
     patterns: Vec<String>,
 }
 
+/// What became of a planted bug. In the JSON results, by name
+/// (`"caught"`, `"survived"`, ...); in the table, as [`Display`] writes it,
+/// what went wrong in capitals.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+enum Verdict {
+    /// A test failed on it.
+    Caught,
+    /// Every test passed with it.
+    Survived,
+    /// An edit does not apply to the reference.
+    NotPlanted,
+    /// The planted copy does not build.
+    DoesNotBuild,
+    /// The run was interrupted before its tests were done.
+    Interrupted,
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(match self {
+            Verdict::Caught => "caught",
+            Verdict::Survived => "SURVIVED",
+            Verdict::NotPlanted => "NOT PLANTED",
+            Verdict::DoesNotBuild => "DOES NOT BUILD",
+            Verdict::Interrupted => "interrupted",
+        })
+    }
+}
+
 /// How one mutant fared: a line of the table.
 #[derive(Serialize)]
 struct Row {
     mutant: String,
     part: String,
     description: String,
-    /// `caught`, `SURVIVED`, `NOT PLANTED` (an edit does not apply),
-    /// `DOES NOT BUILD` or `interrupted`.
-    verdict: String,
+    verdict: Verdict,
     /// The test that caught it, and how.
     #[serde(skip_serializing_if = "Option::is_none")]
     caught: Option<Catch>,
@@ -222,7 +251,7 @@ fn run(args: &Args) -> Result<ExitCode, String> {
         eprintln!("mutants: interrupted");
         return Ok(ExitCode::from(130));
     }
-    let failed = rows.iter().filter(|r| r.verdict != "caught").count();
+    let failed = rows.iter().filter(|r| r.verdict != Verdict::Caught).count();
     if failed > 0 {
         eprintln!("mutants: {failed} of {} not caught", rows.len());
         return Ok(ExitCode::FAILURE);
@@ -306,14 +335,14 @@ fn one_mutant(
         mutant: mutant.name.clone(),
         part: mutant.part.clone(),
         description: mutant.description.clone(),
-        verdict: String::new(),
+        verdict: Verdict::Interrupted,
         caught: None,
         build_seconds: 0.0,
         test_seconds: 0.0,
         error: None,
     };
     if let Err(message) = copy.plant(mutant) {
-        row.verdict = "NOT PLANTED".into();
+        row.verdict = Verdict::NotPlanted;
         row.error = Some(message);
         return Ok(row);
     }
@@ -321,14 +350,14 @@ fn one_mutant(
     let built = suite::build_and_list(
         copy.dir(),
         Some(&settings.target_dir),
-        false,
+        Linking::Reuse,
         &[mutants::CFG],
     );
     row.build_seconds = building.elapsed().as_secs_f64();
     let tests = match built {
         Ok(tests) => tests,
         Err(message) => {
-            row.verdict = "DOES NOT BUILD".into();
+            row.verdict = Verdict::DoesNotBuild;
             row.error = Some(message);
             return Ok(row);
         }
@@ -341,22 +370,21 @@ fn one_mutant(
         return Err(format!("the suites have no test of part {}", mutant.part));
     }
     let testing = Instant::now();
-    let mode = Mode::Sim {
+    let mode = Runs::Sim {
         seeds: settings.seeds,
     };
     let mut caught = hunt(mutant, &part_tests, mode, settings, settings.jobs, stop)?;
     if caught.is_none() && settings.real && !stop.load(Ordering::SeqCst) {
-        caught = hunt(mutant, &part_tests, Mode::Real, settings, 1, stop)?;
+        caught = hunt(mutant, &part_tests, Runs::Real, settings, 1, stop)?;
     }
     row.test_seconds = testing.elapsed().as_secs_f64();
     row.verdict = if caught.is_some() {
-        "caught"
+        Verdict::Caught
     } else if stop.load(Ordering::SeqCst) {
-        "interrupted"
+        Verdict::Interrupted
     } else {
-        "SURVIVED"
-    }
-    .into();
+        Verdict::Survived
+    };
     row.caught = caught;
     Ok(row)
 }
@@ -384,14 +412,14 @@ fn rounds(seeds: u32) -> Vec<(u32, u32)> {
 fn hunt(
     mutant: &Mutant,
     tests: &[Test],
-    mode: Mode,
+    mode: Runs,
     settings: &Settings,
     jobs: usize,
     stop: &AtomicBool,
 ) -> Result<Option<Catch>, String> {
     let seeds = match mode {
-        Mode::Sim { seeds } => seeds,
-        Mode::Real => 1,
+        Runs::Sim { seeds } => seeds,
+        Runs::Real => 1,
     };
     let work: Vec<(&Test, u32, u32)> = rounds(seeds)
         .into_iter()
@@ -400,11 +428,11 @@ fn hunt(
     let first: Mutex<Option<Catch>> = Mutex::new(None);
     suite::in_parallel(jobs, work, stop, |(test, offset, count)| {
         let (run_mode, per_process) = match mode {
-            Mode::Sim { .. } => (
-                Mode::Sim { seeds: count },
+            Runs::Sim { .. } => (
+                Runs::Sim { seeds: count },
                 settings.timeout.saturating_mul(count),
             ),
-            Mode::Real => (Mode::Real, settings.timeout),
+            Runs::Real => (Runs::Real, settings.timeout),
         };
         let run_seed = settings.first_seed.wrapping_add(u64::from(offset));
         let log = settings.logs.join(format!(
@@ -427,8 +455,8 @@ fn hunt(
             other => other,
         };
         let seed = match mode {
-            Mode::Sim { .. } => suite::failing_seed(&log).unwrap_or(run_seed),
-            Mode::Real => run_seed,
+            Runs::Sim { .. } => suite::failing_seed(&log).unwrap_or(run_seed),
+            Runs::Real => run_seed,
         };
         let seed_number = u32::try_from(seed.wrapping_sub(settings.first_seed).wrapping_add(1))
             .unwrap_or(seeds)
@@ -552,7 +580,7 @@ fn print_table(rows: &[Row], first_seed: u64, seeds: u32) {
             row.part, row.verdict, row.test_seconds
         );
     }
-    let caught = rows.iter().filter(|r| r.verdict == "caught").count();
+    let caught = rows.iter().filter(|r| r.verdict == Verdict::Caught).count();
     println!("{caught} of {} caught", rows.len());
 }
 

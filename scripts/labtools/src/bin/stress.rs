@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use labtools::suite::{self, Mode, Outcome, Test};
+use labtools::suite::{self, Linking, Outcome, Runs, Test};
 use serde::{Deserialize, Serialize};
 
 /// Runs each test matching PATTERN many times, each run in its own process
@@ -71,7 +71,7 @@ struct Run {
     test: String,
     run: u32,
     seed: u64,
-    outcome: String,
+    outcome: Outcome,
     seconds: f64,
     /// The kept output of a failed run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -83,7 +83,7 @@ struct Run {
 
 impl Run {
     fn passed(&self) -> bool {
-        self.outcome == Outcome::Passed.label()
+        self.outcome == Outcome::Passed
     }
 }
 
@@ -183,7 +183,7 @@ fn stress(args: &Args) -> Result<ExitCode, String> {
         .max(1);
     let root = suite::this_checkout();
     eprintln!("stress: building the tests");
-    let tests = suite::build_and_list(&root, None, false, &[])?;
+    let tests = suite::build_and_list(&root, None, Linking::Reuse, &[])?;
     let selected = suite::select(&tests, &args.patterns);
     if selected.is_empty() {
         return Err(format!(
@@ -245,9 +245,9 @@ fn stress(args: &Args) -> Result<ExitCode, String> {
         return Err("--seeds must be at least 1".into());
     }
     let mode = if args.real {
-        Mode::Real
+        Runs::Real
     } else {
-        Mode::Sim { seeds: args.seeds }
+        Runs::Sim { seeds: args.seeds }
     };
     let timeout = Duration::from_secs(args.timeout.saturating_mul(u64::from(args.seeds)));
     let ran = suite::in_parallel(jobs, queue, &interrupted, |(test, run)| {
@@ -283,7 +283,7 @@ fn stress(args: &Args) -> Result<ExitCode, String> {
 /// run was interrupted.
 fn one_run(
     test: &Test,
-    mode: Mode,
+    mode: Runs,
     run: u32,
     timeout: Duration,
     out: &Path,
@@ -298,7 +298,7 @@ fn one_run(
         test: test.path.clone(),
         run,
         seed,
-        outcome: outcome.label().to_owned(),
+        outcome,
         seconds: elapsed.as_secs_f64(),
         log: None,
         replay: None,
@@ -324,8 +324,8 @@ fn one_run(
             }
             // With several seeds in the run, the one that failed.
             let failed = match mode {
-                Mode::Sim { .. } => suite::failing_seed(&running).unwrap_or(seed),
-                Mode::Real => seed,
+                Runs::Sim { .. } => suite::failing_seed(&running).unwrap_or(seed),
+                Runs::Real => seed,
             };
             fs::rename(&running, &kept)
                 .map_err(|e| format!("cannot keep {}: {e}", kept.display()))?;

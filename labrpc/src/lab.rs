@@ -12,21 +12,89 @@
 //! | [`SIM_STATS_VAR`] `LAB_SIM_STATS` | set: count a simulation's steps per call site and print the busiest |
 //! | [`GRADING_VAR`] `LAB_GRADING` | set by the grader only (see [`verdict`](crate::verdict)) |
 
+use std::fmt;
+use std::str::FromStr;
 use std::time::Duration;
 
-/// The parts of the labs, in the order students do them; a test's name ends
-/// with its part (`initial_election_2a`), which is how `cargo test 2a` picks
-/// a part.
-pub const PARTS: [&str; 6] = ["2a", "2b", "2c", "2d", "3a", "3b"];
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// The part a test belongs to, from the suffix of its name (a test path's
-/// last segment): `part_2a::initial_election_2a` is in `2a`.
-pub fn part_of(test: &str) -> Option<&'static str> {
-    let name = test.rsplit("::").next().unwrap_or(test);
-    PARTS.into_iter().find(|part| {
-        name.strip_suffix(part)
-            .is_some_and(|stem| stem.ends_with('_'))
-    })
+/// A part of the labs. Its [`name`](Part::name) is the suffix of its tests'
+/// names (`initial_election_2a`), which is how `cargo test 2a` picks it; it
+/// prints in capitals (`2A`), as the course writes it; and it parses from
+/// either. Parts order as students do them.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Part(usize);
+
+/// The parts' names, in order: `Part(i)` is `NAMES[i]`.
+const NAMES: [&str; 6] = ["2a", "2b", "2c", "2d", "3a", "3b"];
+
+impl Part {
+    /// Every part, in the order students do them.
+    pub const ALL: [Part; NAMES.len()] = {
+        let mut all = [Part(0); NAMES.len()];
+        let mut i = 0;
+        while i < NAMES.len() {
+            all[i] = Part(i);
+            i += 1;
+        }
+        all
+    };
+
+    /// The part's name, as its tests' names end: `2a`.
+    pub fn name(self) -> &'static str {
+        NAMES[self.0]
+    }
+
+    /// The part a test belongs to, from the suffix of its name (a test
+    /// path's last segment): `part_2a::initial_election_2a` is in 2A.
+    pub fn of_test(test: &str) -> Option<Part> {
+        let name = test.rsplit("::").next().unwrap_or(test);
+        Part::ALL.into_iter().find(|part| {
+            name.strip_suffix(part.name())
+                .is_some_and(|stem| stem.ends_with('_'))
+        })
+    }
+}
+
+impl fmt::Display for Part {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(&self.name().to_ascii_uppercase())
+    }
+}
+
+impl fmt::Debug for Part {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Part({})", self.name())
+    }
+}
+
+impl FromStr for Part {
+    type Err = String;
+
+    /// `2a` or `2A`; the error lists the parts.
+    fn from_str(text: &str) -> Result<Part, String> {
+        let lower = text.trim().to_ascii_lowercase();
+        Part::ALL
+            .into_iter()
+            .find(|part| part.name() == lower)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Part::ALL.iter().map(|p| p.name()).collect();
+                format!("unknown part {text:?}; the parts are {}", names.join(", "))
+            })
+    }
+}
+
+impl<'de> Deserialize<'de> for Part {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Part, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl Serialize for Part {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
+    }
 }
 
 /// The course's limit on one test: wall time in real time, virtual time in
@@ -88,14 +156,29 @@ mod tests {
 
     #[test]
     fn a_test_belongs_to_the_part_its_name_ends_with() {
-        assert_eq!(part_of("part_2a::initial_election_2a"), Some("2a"));
+        let part = |name: &str| Part::of_test(name).map(Part::name);
+        assert_eq!(part("part_2a::initial_election_2a"), Some("2a"));
         assert_eq!(
-            part_of("beyond::a_snapshot_keeps_the_entries_after_it_2d"),
+            part("beyond::a_snapshot_keeps_the_entries_after_it_2d"),
             Some("2d")
         );
-        assert_eq!(part_of("basic_3a"), Some("3a"));
-        assert_eq!(part_of("part_2a::helper"), None);
-        assert_eq!(part_of("x2a"), None);
-        assert_eq!(part_of("tests_2a::helper_2e"), None);
+        assert_eq!(part("basic_3a"), Some("3a"));
+        assert_eq!(part("part_2a::helper"), None);
+        assert_eq!(part("x2a"), None);
+        assert_eq!(part("tests_2a::helper_2e"), None);
+    }
+
+    #[test]
+    fn a_part_prints_in_capitals_and_parses_either_way() {
+        let b: Part = "2b".parse().unwrap();
+        assert_eq!(b, Part::ALL[1]);
+        assert_eq!("2B".parse::<Part>(), Ok(b));
+        assert_eq!(b.to_string(), "2B");
+        assert_eq!(format!("{b:<4}|"), "2B  |");
+        assert_eq!(
+            "2e".parse::<Part>(),
+            Err("unknown part \"2e\"; the parts are 2a, 2b, 2c, 2d, 3a, 3b".to_owned())
+        );
+        assert!(Part::ALL.windows(2).all(|w| w[0] < w[1]), "in order");
     }
 }

@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 
 use labraft::{ApplyMsg, Index, Raft, Term};
+use labrpc::lab::Part;
 use labrpc::rt::channel::{self, Receiver, Sender};
 use labrpc::rt::sim;
 use labrpc::rt::sync::atomic::{AtomicBool, Ordering};
@@ -308,7 +309,8 @@ impl Config {
         let cluster = Cluster::new(n);
         net.apply_to(cluster.net());
         cluster.net().set_long_delays(true);
-        let persistent = matches!(cluster.session().part(), Some("2c" | "2d"));
+        let part = cluster.session().part().map(Part::name);
+        let persistent = matches!(part, Some("2c" | "2d"));
         let config = Config {
             cluster,
             applier,

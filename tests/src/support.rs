@@ -7,7 +7,9 @@ use std::collections::HashSet;
 use std::fs;
 
 use labrpc::Network;
-use labrpc::lab::{CHECK_DETERMINISM_VAR, GRADING_VAR, RUNS_VAR, SCHED_VAR, SEED_VAR, TIME_VAR};
+use labrpc::lab::{
+    CHECK_DETERMINISM_VAR, GRADING_VAR, Part, RUNS_VAR, SCHED_VAR, SEED_VAR, TIME_VAR,
+};
 use labrpc::rt::channel::{self, Receiver, Sender};
 use labrpc::rt::sim::{self, Policy, Settings, Trace};
 use labrpc::rt::sync::{Arc, Mutex, MutexGuard, OnceLock, PlainMutex};
@@ -250,8 +252,8 @@ impl Session {
 
     /// The lab part the test belongs to, from its name's suffix (`2c`);
     /// `None` for the harness's own tests.
-    pub fn part(&self) -> Option<&'static str> {
-        labrpc::lab::part_of(&self.name)
+    pub fn part(&self) -> Option<Part> {
+        Part::of_test(&self.name)
     }
 
     /// When the test began.

@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use labrpc::lab::{PART_LIMIT, TEST_LIMIT};
+use labrpc::lab::{PART_LIMIT, Part, TEST_LIMIT};
 use serde::{Deserialize, Serialize};
 
 /// Points for each test.
@@ -18,8 +18,8 @@ pub const POINTS_PER_TEST: f64 = 5.0;
 /// What happened to one test over all its runs.
 #[derive(Clone, Debug)]
 pub struct TestResult {
-    /// The part, upper-case (`2A`).
-    pub part: String,
+    /// The part.
+    pub part: Part,
     /// The test's name.
     pub name: String,
     /// Simulation seeds it ran (0: none asked for).
@@ -40,10 +40,10 @@ pub struct TestResult {
 }
 
 impl TestResult {
-    /// Test `name` of `part` (`2a`), before any run.
-    pub fn not_run(part: &str, name: &str) -> TestResult {
+    /// Test `name` of `part`, before any run.
+    pub fn not_run(part: Part, name: &str) -> TestResult {
         TestResult {
-            part: part.to_ascii_uppercase(),
+            part,
             name: name.to_owned(),
             seeds: 0,
             seeds_passed: false,
@@ -186,7 +186,7 @@ mod tests {
 
     fn result(name: &str, passed: u32, part_in_budget: bool) -> TestResult {
         TestResult {
-            part: "2A".into(),
+            part: "2a".parse().unwrap(),
             name: name.into(),
             seeds: 0,
             seeds_passed: false,

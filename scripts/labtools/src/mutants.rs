@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::edit::{self, Edit};
-use crate::suite::PARTS;
+use crate::suite::Part;
 use crate::tree;
 
 /// The catalogue's directory, under the checkout's root.
@@ -42,8 +42,8 @@ pub struct Mutant {
     pub name: String,
     /// The bug, in one line.
     pub description: String,
-    /// The lab part (`2a` … `3b`) whose tests must catch it.
-    pub part: String,
+    /// The lab part whose tests must catch it (`part = "2a"`).
+    pub part: Part,
     /// The changes to the reference solution that plant it.
     pub edit: Vec<Edit>,
 }
@@ -74,14 +74,6 @@ pub fn catalogue(dir: &Path) -> Result<Vec<Mutant>, String> {
         let mut mutant: Mutant =
             toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
         mutant.name = name.to_owned();
-        if !PARTS.contains(&mutant.part.as_str()) {
-            return Err(format!(
-                "{}: part {:?} is not one of {}",
-                path.display(),
-                mutant.part,
-                PARTS.join(", ")
-            ));
-        }
         if mutant.edit.is_empty() {
             return Err(format!(
                 "{}: a mutant needs at least one [[edit]]",
@@ -90,12 +82,8 @@ pub fn catalogue(dir: &Path) -> Result<Vec<Mutant>, String> {
         }
         mutants.push(mutant);
     }
-    mutants.sort_by_key(|m| (part_order(&m.part), m.name.clone()));
+    mutants.sort_by_key(|m| (m.part, m.name.clone()));
     Ok(mutants)
-}
-
-fn part_order(part: &str) -> usize {
-    PARTS.iter().position(|p| *p == part).unwrap_or(PARTS.len())
 }
 
 /// The mutants named by `patterns`: a part (`2b`) selects that part's, any
@@ -107,7 +95,7 @@ pub fn select<'a>(mutants: &'a [Mutant], patterns: &[String]) -> Vec<&'a Mutant>
             patterns.is_empty()
                 || patterns
                     .iter()
-                    .any(|p| *p == m.part || m.name.contains(p.as_str()))
+                    .any(|p| p.parse() == Ok(m.part) || m.name.contains(p.as_str()))
         })
         .collect()
 }
@@ -267,7 +255,7 @@ mod tests {
         let mutant = |name: &str, part: &str| Mutant {
             name: name.into(),
             description: String::new(),
-            part: part.into(),
+            part: part.parse().unwrap(),
             edit: Vec::new(),
         };
         let all = [mutant("vote-twice", "2a"), mutant("figure-8", "2c")];

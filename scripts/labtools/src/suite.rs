@@ -17,7 +17,7 @@ use crate::output;
 /// The package that holds the graded suites.
 pub const PACKAGE: &str = "tests";
 
-pub use labrpc::lab::PARTS;
+pub use labrpc::lab::Part;
 use labrpc::lab::{GRADING_VAR, RUNS_VAR, SEED_VAR, TIME_VAR};
 
 /// How a test process runs the lab tests: in a simulation, `seeds` seeds
@@ -73,9 +73,9 @@ impl Test {
         self.path.rsplit("::").next().unwrap_or(&self.path)
     }
 
-    /// The lab part the test belongs to (`2a` … `3b`), from its suffix.
-    pub fn part(&self) -> Option<&'static str> {
-        labrpc::lab::part_of(&self.path)
+    /// The lab part the test belongs to, from its suffix.
+    pub fn part(&self) -> Option<Part> {
+        Part::of_test(&self.path)
     }
 
     /// The command that runs this test once with the given seed in `mode`,
@@ -359,7 +359,7 @@ pub fn plan(tests: usize, runs: u32, shard: Option<(usize, usize)>) -> Vec<(usiz
 ///
 /// # Errors
 /// When the sources cannot be read.
-pub fn declared_tests(root: &Path) -> Result<Vec<(&'static str, String)>, String> {
+pub fn declared_tests(root: &Path) -> Result<Vec<(Part, String)>, String> {
     let dir = root.join(PACKAGE).join("tests");
     let mut tests = Vec::new();
     for file in crate::tree::files(&dir, &[])? {
@@ -378,7 +378,7 @@ pub fn declared_tests(root: &Path) -> Result<Vec<(&'static str, String)>, String
                 .find(|l| l.starts_with("fn "))
                 .and_then(|l| l["fn ".len()..].split('(').next())
                 .unwrap_or("");
-            if let Some(part) = labrpc::lab::part_of(name) {
+            if let Some(part) = Part::of_test(name) {
                 tests.push((part, name.to_owned()));
             }
         }
@@ -762,13 +762,13 @@ mod tests {
     #[test]
     fn the_declared_tests_are_the_readme_counts() {
         let tests = declared_tests(&this_checkout()).unwrap();
-        let count = |part: &str| tests.iter().filter(|(p, _)| *p == part).count();
-        let counts: Vec<usize> = PARTS.iter().map(|p| count(p)).collect();
-        assert_eq!(counts, [8, 12, 12, 11, 14, 9], "per part, {PARTS:?}");
+        let count = |part: Part| tests.iter().filter(|(p, _)| *p == part).count();
+        let counts: Vec<usize> = Part::ALL.into_iter().map(count).collect();
+        assert_eq!(counts, [8, 12, 12, 11, 14, 9], "per part, {:?}", Part::ALL);
         assert!(
             tests
                 .iter()
-                .any(|(p, n)| *p == "2a" && n == "initial_election_2a")
+                .any(|(p, n)| p.name() == "2a" && n == "initial_election_2a")
         );
     }
 
@@ -827,12 +827,10 @@ mod tests {
 
     #[test]
     fn parts_come_from_name_suffixes() {
-        assert_eq!(
-            test_named("part_2a::initial_election_2a").part(),
-            Some("2a")
-        );
-        assert_eq!(test_named("snapshot_size_3b").part(), Some("3b"));
-        assert_eq!(test_named("support::tests::seeds").part(), None);
+        let part = |path: &str| test_named(path).part().map(Part::name);
+        assert_eq!(part("part_2a::initial_election_2a"), Some("2a"));
+        assert_eq!(part("snapshot_size_3b"), Some("3b"));
+        assert_eq!(part("support::tests::seeds"), None);
         assert_eq!(
             test_named("part_2a::initial_election_2a").name(),
             "initial_election_2a"

@@ -9,18 +9,18 @@ use std::collections::BTreeMap;
 use std::fs;
 
 use labtools::grading::POINTS_PER_TEST;
-use labtools::suite::{self, PARTS};
+use labtools::suite::{self, Part};
 
 /// The suites' tests per part: (the course's, the suites' own beyond them).
-fn listed() -> BTreeMap<&'static str, (usize, usize)> {
+fn listed() -> BTreeMap<Part, (usize, usize)> {
     let root = suite::this_checkout();
     let tests =
         suite::build_and_list(&root, None, suite::Linking::Reuse, &[]).expect("the suites build");
-    let mut counts: BTreeMap<&'static str, (usize, usize)> =
-        PARTS.iter().map(|&part| (part, (0, 0))).collect();
+    let mut counts: BTreeMap<Part, (usize, usize)> =
+        Part::ALL.iter().map(|&part| (part, (0, 0))).collect();
     for test in &tests {
         let Some(part) = test.part() else { continue };
-        let count = counts.get_mut(part).expect("every part is counted");
+        let count = counts.get_mut(&part).expect("every part is counted");
         if test.path.starts_with("beyond::") {
             count.1 += 1;
         } else {
@@ -113,7 +113,7 @@ impl Mismatches {
     }
 }
 
-fn total(counts: &BTreeMap<&str, (usize, usize)>) -> (usize, usize) {
+fn total(counts: &BTreeMap<Part, (usize, usize)>) -> (usize, usize) {
     counts
         .values()
         .fold((0, 0), |(c, b), &(course, beyond)| (c + course, b + beyond))
@@ -171,7 +171,7 @@ fn the_readme_and_the_part_pages_count_the_tests_there_are() {
 
     // docs/labs.md: each part's row, "| 3 + 5 |" or "| 14 |".
     for (&part, &(course, beyond)) in &counts {
-        let link = format!("| [{}]({part}.md) |", part.to_ascii_uppercase());
+        let link = format!("| [{part}]({}.md) |", part.name());
         let rows: Vec<_> = lines("docs/labs.md")
             .into_iter()
             .filter(|(_, line)| line.starts_with(&link))
@@ -203,8 +203,8 @@ fn the_readme_and_the_part_pages_count_the_tests_there_are() {
 
         // docs/2b.md: "`cargo test 2b`: twelve tests." (or "runs twelve
         // tests").
-        let page = format!("docs/{part}.md");
-        let command = format!("`cargo test {part}`");
+        let page = format!("docs/{}.md", part.name());
+        let command = format!("`cargo test {}`", part.name());
         let found: Vec<_> = numbers_before(&page, " tests")
             .into_iter()
             .filter(|&(n, _)| lines(&page)[n - 1].1.starts_with(&command))

@@ -38,7 +38,7 @@ fn every_mutant_applies_to_the_reference() {
 #[test]
 fn every_part_has_mutants() {
     let catalogue = mutants::catalogue(&suite::this_checkout().join(CATALOGUE)).unwrap();
-    for part in suite::PARTS {
+    for part in suite::Part::ALL {
         assert!(
             catalogue.iter().any(|m| m.part == part),
             "no mutant of part {part}"

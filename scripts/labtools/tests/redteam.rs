@@ -151,7 +151,7 @@ fn nothing_run_is_zero_of_every_point_and_a_compile_error_is_no_refusal() {
     assert!(graded.results.output.contains("0 of 40 points"));
 }
 
-/// A submission that prints 10 GB in one test is graded on its merits: the
+/// A submission that prints 2 GB in one test is graded on its merits: the
 /// reference with a flood of output in one 2A test still scores full marks,
 /// and the grader says it cut that test's output. (What the cut keeps, and
 /// that the verdict is read before it, `labtools::output`'s unit tests

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use labrpc::lab::{PART_LIMIT, TEST_LIMIT};
 use labtools::grading::{self, POINTS_PER_TEST, Results, Status, TestResult};
-use labtools::suite::{self, Fingerprints, Graded, Linking, Outcome, PARTS, Runs};
+use labtools::suite::{self, Fingerprints, Graded, Linking, Outcome, Part, Runs};
 use labtools::{gate, output, submission};
 
 /// Grades a checkout: runs every test of the lab suites in simulation with
@@ -53,7 +53,7 @@ struct Args {
     json: Option<PathBuf>,
     /// Grade only these parts (comma-separated, e.g. 2a,2b).
     #[arg(long, value_delimiter = ',')]
-    parts: Vec<String>,
+    parts: Vec<Part>,
     /// Where to build a submission's graded copy (default:
     /// target/grade/NAME here; with --submissions, one directory for all,
     /// so that each build reuses the last).
@@ -117,18 +117,10 @@ fn run(args: &Args) -> Result<ExitCode, String> {
     if args.seeds == 0 && args.real_runs == 0 {
         return Err("nothing to run: --seeds and --real-runs are both 0".into());
     }
-    let parts: Vec<&'static str> = if args.parts.is_empty() {
-        PARTS.to_vec()
+    let parts: Vec<Part> = if args.parts.is_empty() {
+        Part::ALL.to_vec()
     } else {
-        args.parts
-            .iter()
-            .map(|p| {
-                let p = p.to_ascii_lowercase();
-                PARTS.into_iter().find(|&known| known == p).ok_or_else(|| {
-                    format!("unknown part {p:?}; the parts are {}", PARTS.join(", "))
-                })
-            })
-            .collect::<Result<_, _>>()?
+        args.parts.clone()
     };
     let run_as = args.run_as.as_deref().map(user_ids).transpose()?;
     let interrupted = Arc::new(AtomicBool::new(false));
@@ -254,7 +246,7 @@ fn head_of(note: &str) -> String {
 
 struct Grader<'a> {
     args: &'a Args,
-    parts: Vec<&'static str>,
+    parts: Vec<Part>,
     this: PathBuf,
     graded: Graded,
     interrupted: Arc<AtomicBool>,
@@ -370,14 +362,14 @@ impl Grader<'_> {
         let mut graded: Vec<(&suite::Test, TestResult)> = Vec::new();
         for part in &self.parts {
             let in_part: Vec<&suite::Test> =
-                tests.iter().filter(|t| t.part() == Some(part)).collect();
+                tests.iter().filter(|t| t.part() == Some(*part)).collect();
             if in_part.is_empty() {
                 return Err(format!("no test of part {part} in {}", root.display()));
             }
             graded.extend(
                 in_part
                     .into_iter()
-                    .map(|t| (t, TestResult::not_run(part, t.name()))),
+                    .map(|t| (t, TestResult::not_run(*part, t.name()))),
             );
         }
         let run = Run {
@@ -618,8 +610,7 @@ impl Run<'_> {
     fn real_time(&self, graded: &mut [(&suite::Test, TestResult)]) -> Result<(), String> {
         let runs = self.grader.args.real_runs;
         eprintln!("grade: real time, {runs} run(s) per test, one at a time");
-        for part in &self.grader.parts {
-            let part = part.to_ascii_uppercase();
+        for &part in &self.grader.parts {
             for pass in 1..=runs {
                 let mut part_time = Duration::ZERO;
                 for (test, result) in graded.iter_mut().filter(|(_, r)| r.part == part) {

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 use clap::Parser;
+use labtools::suite::Part;
 use labtools::{handout, suite, tree};
 use zip::write::SimpleFileOptions;
 
@@ -29,7 +30,7 @@ struct Args {
     real_runs: u32,
     /// Grade only these parts (comma-separated, e.g. 2a,2b; default: all).
     #[arg(long, value_delimiter = ',')]
-    parts: Vec<String>,
+    parts: Vec<Part>,
     /// The user the tests run as (must exist in the image; empty: root).
     #[arg(long, default_value = "nobody")]
     run_as: String,
@@ -54,14 +55,6 @@ fn main() -> ExitCode {
 }
 
 fn make(args: &Args) -> Result<usize, String> {
-    for part in &args.parts {
-        if !suite::PARTS.contains(&part.to_ascii_lowercase().as_str()) {
-            return Err(format!(
-                "unknown part {part:?}; the parts are {}",
-                suite::PARTS.join(", ")
-            ));
-        }
-    }
     if args
         .run_as
         .contains(|c: char| !(c.is_ascii_alphanumeric() || "-_".contains(c)))
@@ -85,7 +78,8 @@ fn stage(args: &Args, this: &Path, staging: &Path) -> Result<(), String> {
     }
     let mut grade_args = format!("--seeds {} --real-runs {}", args.seeds, args.real_runs);
     if !args.parts.is_empty() {
-        grade_args.push_str(&format!(" --parts {}", args.parts.join(",")));
+        let names: Vec<&str> = args.parts.iter().map(|p| p.name()).collect();
+        grade_args.push_str(&format!(" --parts {}", names.join(",")));
     }
     let conf = format!(
         "# Written by scripts/make-autograder; read by setup.sh and run_autograder.\n\

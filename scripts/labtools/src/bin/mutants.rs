@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use labtools::mutants::{self, Mutant, WorkCopy};
-use labtools::suite::{self, Linking, Outcome, Runs, Test};
+use labtools::suite::{self, Linking, Outcome, Part, Runs, Test};
 use serde::Serialize;
 
 /// Plants each planted bug of the catalogue (`mutants/*.toml`), one at a
@@ -65,7 +65,7 @@ struct Args {
 }
 
 /// What became of a planted bug. In the JSON results, by name
-/// (`"caught"`, `"survived"`, ...); in the table, as [`Display`] writes it,
+/// (`"caught"`, `"survived"`, ...); in the table, as `Display` writes it,
 /// what went wrong in capitals.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -98,7 +98,7 @@ impl fmt::Display for Verdict {
 #[derive(Serialize)]
 struct Row {
     mutant: String,
-    part: String,
+    part: Part,
     description: String,
     verdict: Verdict,
     /// The test that caught it, and how.
@@ -153,7 +153,9 @@ fn run(args: &Args) -> Result<ExitCode, String> {
         for mutant in mutants::select(&catalogue, &args.patterns) {
             println!(
                 "{:<34} {}  {}",
-                mutant.name, mutant.part, mutant.description
+                mutant.name,
+                mutant.part.name(),
+                mutant.description
             );
         }
         return Ok(ExitCode::SUCCESS);
@@ -231,7 +233,7 @@ fn run(args: &Args) -> Result<ExitCode, String> {
             n + 1,
             selected.len(),
             mutant.name,
-            mutant.part,
+            mutant.part.name(),
             mutant.description
         );
         stop.store(false, Ordering::SeqCst);
@@ -333,7 +335,7 @@ fn one_mutant(
 ) -> Result<Row, String> {
     let mut row = Row {
         mutant: mutant.name.clone(),
-        part: mutant.part.clone(),
+        part: mutant.part,
         description: mutant.description.clone(),
         verdict: Verdict::Interrupted,
         caught: None,
@@ -364,7 +366,7 @@ fn one_mutant(
     };
     let part_tests: Vec<Test> = tests
         .into_iter()
-        .filter(|t| t.integration && t.part() == Some(mutant.part.as_str()))
+        .filter(|t| t.integration && t.part() == Some(mutant.part))
         .collect();
     if part_tests.is_empty() {
         return Err(format!("the suites have no test of part {}", mutant.part));
@@ -577,7 +579,9 @@ fn print_table(rows: &[Row], first_seed: u64, seeds: u32) {
     for (row, [mutant, test, raised_in, seed]) in rows.iter().zip(&cells) {
         println!(
             "{mutant:<mutant_w$} {:<4} {:<14} {test:<test_w$} {raised_in:<9} {seed:>5} {:>7.1}",
-            row.part, row.verdict, row.test_seconds
+            row.part.name(),
+            row.verdict,
+            row.test_seconds
         );
     }
     let caught = rows.iter().filter(|r| r.verdict == Verdict::Caught).count();

@@ -17,11 +17,11 @@
 //! after its call; a `get` that never returned constrains nothing). A line's
 //! position is its time.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 
-use super::{Model, Operation, Pending};
+use super::{Model, Operation, Pending, partition_by_key};
 
 /// The key/value store's sequential specification.
 pub struct KvModel;
@@ -201,14 +201,7 @@ impl Model for KvModel {
     /// One partition per key: operations on different keys cannot affect
     /// each other.
     fn partition(&self, history: &[KvOperation]) -> Vec<(String, Vec<usize>)> {
-        let mut by_key: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-        for (i, op) in history.iter().enumerate() {
-            by_key.entry(op.input.key()).or_default().push(i);
-        }
-        by_key
-            .into_iter()
-            .map(|(key, ops)| (format!("key {key:?}"), ops))
-            .collect()
+        partition_by_key(history, KvInput::key)
     }
 
     fn describe_operation(&self, input: &KvInput, output: &KvOutput) -> String {

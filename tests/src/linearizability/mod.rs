@@ -25,6 +25,7 @@ pub mod kv;
 mod search;
 pub mod versioned;
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::hash::Hash;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -98,6 +99,24 @@ pub trait Model: Sync {
 
     /// A short description of a state.
     fn describe_state(&self, state: &Self::State) -> String;
+}
+
+/// A partition of `history` per key, for a model whose operations each
+/// touch one key (`key` names it): named `key "k"`, in key order. Operations
+/// on different keys cannot affect each other, so each key is checked on its
+/// own.
+pub fn partition_by_key<M: Model + ?Sized>(
+    history: &[Operation<M>],
+    key: impl Fn(&M::Input) -> &str,
+) -> Vec<(String, Vec<usize>)> {
+    let mut by_key: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, op) in history.iter().enumerate() {
+        by_key.entry(key(&op.input)).or_default().push(i);
+    }
+    by_key
+        .into_iter()
+        .map(|(key, ops)| (format!("key {key:?}"), ops))
+        .collect()
 }
 
 /// One operation of a history: who, what, and when it started and ended.

@@ -29,11 +29,10 @@
 //! to the server's rule; a correct server meets both, so every history the
 //! course's model accepts from a correct server, this one accepts too.
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
-use super::{Model, Operation, Pending};
+use super::{Model, Operation, Pending, partition_by_key};
 
 /// A key's version: how many puts have taken effect on it.
 pub type Version = u64;
@@ -220,14 +219,7 @@ impl Model for VersionedKvModel {
     /// One partition per key: operations on different keys cannot affect
     /// each other.
     fn partition(&self, history: &[VersionedOperation]) -> Vec<(String, Vec<usize>)> {
-        let mut by_key: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-        for (i, op) in history.iter().enumerate() {
-            by_key.entry(op.input.key()).or_default().push(i);
-        }
-        by_key
-            .into_iter()
-            .map(|(key, ops)| (format!("key {key:?}"), ops))
-            .collect()
+        partition_by_key(history, VersionedInput::key)
     }
 
     fn describe_operation(&self, input: &VersionedInput, output: &VersionedOutput) -> String {

@@ -680,14 +680,6 @@ fn a_reply_from_an_earlier_term_does_not_count_2c() {
             }
         };
         let term_of = |p: usize| cfg.state(p).map_or(0, |(term, _)| term);
-        let start_at = |p: usize, expected: u64| {
-            let placed = cfg.start(p, cfg.random_int()).map(|(index, _)| index);
-            if placed != Some(expected) {
-                cfg.fail(format!(
-                    "peer {p} placed a command at {placed:?}, expected index {expected}"
-                ));
-            }
-        };
 
         // L sends entries 2-4 to F alone; F's replies are held.
         cfg.hold_replies(l, f, true);
@@ -695,14 +687,14 @@ fn a_reply_from_an_earlier_term_does_not_count_2c() {
         links.extend(among(&[g, h, i]));
         only(&links);
         for index in 2..=4 {
-            start_at(l, index);
+            start_at(&cfg, l, index);
         }
         thread::sleep(ELECTION_TIMEOUT / 2);
 
         // G, H and I elect X, which commits another entry at 2 and rewrites
         // L's log with it.
         let x = leader_among(&[g, h, i], term_of(l));
-        start_at(x, 2);
+        start_at(&cfg, x, 2);
         cfg.wait_until("G, H and I committing index 2", || {
             cfg.n_committed(2).0 >= 3
         });
@@ -719,7 +711,7 @@ fn a_reply_from_an_earlier_term_does_not_count_2c() {
         only(&links);
         leader_among(&[l], term_of(x));
         only(&[(l, f), (l, h)]);
-        start_at(l, 3);
+        start_at(&cfg, l, 3);
         thread::sleep(ELECTION_TIMEOUT / 2);
 
         // F hears nothing more from L; its held replies arrive.
@@ -730,7 +722,7 @@ fn a_reply_from_an_earlier_term_does_not_count_2c() {
         // F, G and I commit a command at 3 without L and H.
         only(&among(&[f, g, i]));
         let y = leader_among(&[f, g, i], term_of(l).max(term_of(x)));
-        start_at(y, 3);
+        start_at(&cfg, y, 3);
         cfg.wait_until("F, G and I committing index 3", || {
             cfg.n_committed(3).0 >= 3
         });
@@ -769,20 +761,12 @@ fn a_snapshot_keeps_the_entries_after_it_2d() {
         cfg.one(cfg.random_int(), servers, Retry::Resubmit);
         let l = cfg.check_one_leader();
         let (f, g) = ((l + 1) % servers, (l + 2) % servers);
-        let start_at = |expected: u64| {
-            let placed = cfg.start(l, cfg.random_int()).map(|(index, _)| index);
-            if placed != Some(expected) {
-                cfg.fail(format!(
-                    "the leader placed a command at {placed:?}, expected index {expected}"
-                ));
-            }
-        };
 
         // Entries 2-9 to F and G, 10-12 to F alone; no replies yet.
         cfg.hold_replies(l, f, true);
         cfg.hold_replies(l, g, true);
         for index in 2..=9 {
-            start_at(index);
+            start_at(&cfg, l, index);
         }
         thread::sleep(ELECTION_TIMEOUT / 3);
         // G hears nothing more from L (and, not hearing from L, it will
@@ -791,7 +775,7 @@ fn a_snapshot_keeps_the_entries_after_it_2d() {
         cfg.set_link(g, l, false);
         cfg.set_link(g, f, false);
         for index in 10..=12 {
-            start_at(index);
+            start_at(&cfg, l, index);
         }
         thread::sleep(ELECTION_TIMEOUT / 3);
         cfg.block_requests(l, f, true);
@@ -956,12 +940,7 @@ fn a_snapshot_older_than_the_commit_index_is_refused_2d() {
         cfg.hold_applier(l, true);
         let last = first + 11;
         for index in first + 1..=last {
-            let placed = cfg.start(l, cfg.random_int()).map(|(index, _)| index);
-            if placed != Some(index) {
-                cfg.fail(format!(
-                    "the leader placed a command at {placed:?}, expected index {index}"
-                ));
-            }
+            start_at(&cfg, l, index);
         }
         let g = (l + 2) % servers;
         cfg.wait_until(&format!("peer {g} applying entry {last}"), || {
@@ -1023,14 +1002,6 @@ fn a_success_reply_vouches_only_for_what_the_request_checked_2b() {
         let a = cfg.check_one_leader();
         let f = (a + 1) % servers;
         let others: Vec<usize> = (0..servers).filter(|&i| i != a && i != f).collect();
-        let start_at = |leader: usize, expected: u64| {
-            let placed = cfg.start(leader, cfg.random_int()).map(|(index, _)| index);
-            if placed != Some(expected) {
-                cfg.fail(format!(
-                    "peer {leader} placed a command at {placed:?}, expected index {expected}"
-                ));
-            }
-        };
 
         // A and F on one side, the others on the other: three entries only
         // F gets, which the others then elect B without.
@@ -1040,7 +1011,7 @@ fn a_success_reply_vouches_only_for_what_the_request_checked_2b() {
             }
         }
         for index in shared + 1..=shared + 3 {
-            start_at(a, index);
+            start_at(&cfg, a, index);
         }
         cfg.wait_until("the three peers apart from the leader electing one", || {
             others
@@ -1066,7 +1037,7 @@ fn a_success_reply_vouches_only_for_what_the_request_checked_2b() {
         // B writes its own three entries on B and C; then F's replies come.
         cfg.disconnect(d);
         for index in shared + 1..=shared + 3 {
-            start_at(b, index);
+            start_at(&cfg, b, index);
         }
         thread::sleep(ELECTION_TIMEOUT / 5);
         cfg.hold_replies(b, f, false);
@@ -1089,4 +1060,16 @@ fn a_success_reply_vouches_only_for_what_the_request_checked_2b() {
         cfg.one(cfg.random_int(), servers, Retry::Resubmit);
         cfg.end();
     });
+}
+
+/// Submits a fresh command to peer `peer`, which must place it at index
+/// `expected`: the scenario has steered the logs there, and a test that
+/// goes on from anywhere else would check nothing.
+fn start_at(cfg: &Config, peer: usize, expected: u64) {
+    let placed = cfg.start(peer, cfg.random_int()).map(|(index, _)| index);
+    if placed != Some(expected) {
+        cfg.fail(format!(
+            "peer {peer} placed a command at {placed:?}, expected index {expected}"
+        ));
+    }
 }

@@ -3,7 +3,8 @@
 //! The test counts the README and the part pages state are the suites' own:
 //! every count is checked against the tests the suites' binaries list
 //! (`--list`, as `cargo test -- --list` prints them), so adding a test
-//! without saying so fails here, naming the file, the line and both counts.
+//! without saying so fails here, naming the file, the line and both counts;
+//! and `cargo test <part>` selects that part's tests and no other.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -11,11 +12,15 @@ use std::fs;
 use labtools::grading::POINTS_PER_TEST;
 use labtools::suite::{self, Part};
 
+/// Every test of the suites, as their binaries list them.
+fn all_tests() -> Vec<suite::Test> {
+    let root = suite::this_checkout();
+    suite::build_and_list(&root, None, suite::Linking::Reuse, &[]).expect("the suites build")
+}
+
 /// The suites' tests per part: (the course's, the suites' own beyond them).
 fn listed() -> BTreeMap<Part, (usize, usize)> {
-    let root = suite::this_checkout();
-    let tests =
-        suite::build_and_list(&root, None, suite::Linking::Reuse, &[]).expect("the suites build");
+    let tests = all_tests();
     let mut counts: BTreeMap<Part, (usize, usize)> =
         Part::ALL.iter().map(|&part| (part, (0, 0))).collect();
     for test in &tests {
@@ -228,4 +233,48 @@ fn numbers_read_as_the_docs_write_them() {
     assert_eq!(parse_number("twelve"), Some(12));
     assert_eq!(parse_number("66"), Some(66));
     assert_eq!(parse_number("many"), None);
+}
+
+/// `cargo test 2a` picks the tests whose path contains `2a`: that must be
+/// exactly part 2A's, or a student running one part runs bits of another.
+#[test]
+fn each_parts_filter_selects_that_part_alone() {
+    let wrong = filter_mismatches(&all_tests());
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+#[test]
+fn a_test_another_parts_filter_picks_is_found() {
+    let test = |path: &str| suite::Test {
+        path: path.to_owned(),
+        binary: "raft".into(),
+        target: "raft".into(),
+        package_dir: ".".into(),
+        integration: true,
+    };
+    assert!(filter_mismatches(&[test("part_2b::basic_agree_2b")]).is_empty());
+    assert_eq!(
+        filter_mismatches(&[test("part_2b::after_2a_comes_2b")]),
+        ["`cargo test 2a` selects part_2b::after_2a_comes_2b (part 2B)"]
+    );
+}
+
+/// Each (part, test) where the part's filter and the test's part disagree.
+fn filter_mismatches(tests: &[suite::Test]) -> Vec<String> {
+    let mut wrong = Vec::new();
+    for part in Part::ALL {
+        for test in tests {
+            let selected = test.path.contains(part.name());
+            if selected != (test.part() == Some(part)) {
+                wrong.push(format!(
+                    "`cargo test {}` {} {} (part {})",
+                    part.name(),
+                    if selected { "selects" } else { "misses" },
+                    test.path,
+                    test.part().map_or("none".to_owned(), |p| p.to_string())
+                ));
+            }
+        }
+    }
+    wrong
 }

@@ -10,7 +10,8 @@
 //! | [`SCHED_VAR`] `LAB_SCHED` | the simulated scheduler's policy: `random` (the default) or `pct` |
 //! | [`CHECK_DETERMINISM_VAR`] `LAB_CHECK_DETERMINISM` | `1`: run each world twice and fail where the two schedules part |
 //! | [`SIM_STATS_VAR`] `LAB_SIM_STATS` | set: count a simulation's steps per call site and print the busiest |
-//! | [`GRADING_VAR`] `LAB_GRADING` | set by the grader only (see [`verdict`](crate::verdict)) |
+//! | [`RECORD_VAR`] `LAB_RECORD` | set by the tools: the file the harness appends its [run record](crate::record) to |
+//! | [`GRADING_VAR`] `LAB_GRADING` | set by the grader only: the harness reads its token and records a verdict (see [`record`](crate::record)) |
 
 use std::fmt;
 use std::str::FromStr;
@@ -118,9 +119,13 @@ pub const CHECK_DETERMINISM_VAR: &str = "LAB_CHECK_DETERMINISM";
 pub const SIM_STATS_VAR: &str = "LAB_SIM_STATS";
 /// Set by the grader, and by it alone.
 pub const GRADING_VAR: &str = "LAB_GRADING";
+/// Set by the tools: the file the harness appends its run record to (see
+/// [`record`](crate::record)).
+pub const RECORD_VAR: &str = "LAB_RECORD";
 
-/// The clock a lab test runs on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The clock a lab test runs on; recorded by its [`name`](Time::name).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Time {
     /// A simulated world: virtual time, one seed fixes everything.
     Sim,

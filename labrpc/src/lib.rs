@@ -91,11 +91,11 @@ mod method;
 mod network;
 mod persister;
 mod pool;
+pub mod record;
 pub mod rt;
 pub mod seed;
 mod server;
 pub mod trace;
-pub mod verdict;
 
 pub use method::Method;
 pub use network::{ClientEnd, Network, NoReply, Replied};

@@ -10,6 +10,7 @@ use labrpc::Network;
 use labrpc::lab::{
     CHECK_DETERMINISM_VAR, GRADING_VAR, Part, RUNS_VAR, SCHED_VAR, SEED_VAR, TIME_VAR,
 };
+use labrpc::record::{self, Failure};
 use labrpc::rt::channel::{self, Receiver, Sender};
 use labrpc::rt::sim::{self, Policy, Settings, Trace};
 use labrpc::rt::sync::{Arc, Mutex, MutexGuard, OnceLock, PlainMutex};
@@ -69,13 +70,17 @@ pub fn replay_command(mode: Time, seed: u64, name: &str) -> String {
 /// follow it; with `LAB_CHECK_DETERMINISM=1`, each world twice, failing at
 /// the first step where the two schedules differ.
 ///
+/// Each run (a world, or the test in real time) is also written to the run
+/// record the tools ask for with `LAB_RECORD`: its seed, its replay
+/// command, and how it ended (see [`labrpc::record`]).
+///
 /// # Panics
 /// When the test fails: the message says what was expected, what happened,
 /// and the command that replays it.
 ///
 /// Under the grader (`LAB_GRADING=1`), first reads the grader's token from
-/// standard input, before any lab code runs, and prints the verdict line
-/// with it once the test has passed (see [`labrpc::verdict`]).
+/// standard input, before any lab code runs, and records the verdict with
+/// it once the test has passed every run.
 pub fn run(body: impl Fn()) {
     let token = grader_token();
     let mode = Time::from_env();
@@ -84,8 +89,14 @@ pub fn run(body: impl Fn()) {
         .unwrap_or("unnamed test")
         .to_owned();
     if mode == Time::Real {
+        let seed = labrpc::seed::from_env();
+        let _seed = RealSeed::set(seed);
+        let run = record::Run::start(&name, mode, seed, replay_command(mode, seed, &name));
         body();
-        print_verdict(token.as_deref(), &name, 1);
+        run.passed();
+        if let Some(token) = &token {
+            record::verdict(&name, mode, token, 1);
+        }
         return;
     }
     let first = labrpc::seed::from_env();
@@ -93,29 +104,67 @@ pub fn run(body: impl Fn()) {
     let check = env_count(CHECK_DETERMINISM_VAR).is_some_and(|n| n > 0);
     for k in 0..runs {
         let seed = first.wrapping_add(k);
+        let replay = replay_command(Time::Sim, seed, &name);
         let settings = |trace| Settings {
             seed,
             policy: Policy::from_env(),
             limit: TEST_LIMIT,
-            replay: replay_command(Time::Sim, seed, &name),
+            replay: replay.clone(),
             node: "tester".to_owned(),
             trace,
         };
-        eprintln!(
-            "labrpc: simulation seed {seed} (replay with {})",
-            replay_command(Time::Sim, seed, &name)
-        );
+        eprintln!("labrpc: simulation seed {seed} (replay with {replay})");
+        let run = record::Run::start(&name, mode, seed, replay.clone());
+        let body = || {
+            if let Some(world) = sim::world_id() {
+                run.in_world(world);
+            }
+            body();
+        };
         if check {
-            let ((), schedule) = sim::run(settings(Trace::Record), &body);
+            let ((), schedule) = sim::run(settings(Trace::Record), body);
             let schedule = schedule.expect("a recording run returns its schedule");
             let steps = schedule.len();
-            sim::run(settings(Trace::Compare(Arc::new(schedule))), &body);
+            sim::run(settings(Trace::Compare(Arc::new(schedule))), body);
             eprintln!("determinism: seed {seed}: both runs took the same {steps} steps");
         } else {
-            sim::run(settings(Trace::Off), &body);
+            sim::run(settings(Trace::Off), body);
         }
+        run.passed();
     }
-    print_verdict(token.as_deref(), &name, runs);
+    if let Some(token) = &token {
+        record::verdict(&name, mode, token, runs);
+    }
+}
+
+/// The seed of each real-time test under way, by the thread that runs it:
+/// [`run`] draws it (from `LAB_SEED`, or fresh) and records it, and the
+/// test's [`Session`] must use the same.
+static REAL_SEEDS: PlainMutex<Vec<(thread::ThreadId, u64)>> = PlainMutex::new(Vec::new());
+
+/// The calling thread's entry in [`REAL_SEEDS`], while it lives.
+struct RealSeed(thread::ThreadId);
+
+impl RealSeed {
+    fn set(seed: u64) -> RealSeed {
+        let me = thread::current().id();
+        REAL_SEEDS.lock().push((me, seed));
+        RealSeed(me)
+    }
+
+    fn of_this_thread() -> Option<u64> {
+        let me = thread::current().id();
+        REAL_SEEDS
+            .lock()
+            .iter()
+            .find_map(|&(t, seed)| (t == me).then_some(seed))
+    }
+}
+
+impl Drop for RealSeed {
+    fn drop(&mut self) {
+        REAL_SEEDS.lock().retain(|&(t, _)| t != self.0);
+    }
 }
 
 /// The grader's token for this process, read once from standard input when
@@ -138,12 +187,6 @@ fn grader_token() -> Option<String> {
             Some(token)
         })
         .clone()
-}
-
-fn print_verdict(token: Option<&str>, name: &str, runs: u64) {
-    if let Some(token) = token {
-        println!("{}", labrpc::verdict::line(token, name, runs));
-    }
 }
 
 /// A count from the environment (`LAB_RUNS=100`).
@@ -190,10 +233,12 @@ pub struct Session {
 }
 
 impl Session {
-    /// The seed of this test: its world's in a simulation, else `LAB_SEED`
-    /// or a fresh one.
+    /// The seed of this test: its world's in a simulation, else the one
+    /// [`run`] drew (from `LAB_SEED`, or fresh).
     pub fn seed() -> u64 {
-        sim::seed().unwrap_or_else(labrpc::seed::from_env)
+        sim::seed()
+            .or_else(RealSeed::of_this_thread)
+            .unwrap_or_else(labrpc::seed::from_env)
     }
 
     /// Starts a test. In real time, waits for this test's turn first, then
@@ -418,20 +463,17 @@ impl Drop for Watchdog {
 }
 
 /// Ends the process, saying why and how to replay the test (unless `why`
-/// says it already), straight to stderr: `eprintln!` here would go to the
-/// test's captured output, lost when the process exits.
+/// says it already), and recording the test as failed.
 fn stop_process(name: &str, why: &str, replay: &str) -> ! {
-    use std::io::Write as _;
     let replay = if why.contains(replay) {
         String::new()
     } else {
         format!("\n  (replay the network's choices with: {replay})")
     };
-    let _ = writeln!(
-        std::io::stderr(),
-        "\ntest {name} FAILED: {why}\nThe test process stops here.{replay}"
+    record::stop_process(
+        "test-watchdog",
+        &format!("\ntest {name} FAILED: {why}\nThe test process stops here.{replay}"),
     );
-    std::process::exit(101);
 }
 
 /// Starts the watchdog of a real-time test: it ends the process (a test that
@@ -480,15 +522,25 @@ fn init_logging() {
     labrpc::trace::epoch();
 }
 
-/// Records every panic (in any thread) for [`Session::check_end`], then
-/// reports it as usual.
+/// Records every panic (in any thread) for [`Session::check_end`] and for
+/// the run record, then reports it as usual.
 fn install_panic_recorder() {
     static ONCE: OnceLock<()> = OnceLock::new();
     ONCE.get_or_init(|| {
         let report = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
             let thread = thread::current();
-            let message = format!("thread '{}': {info}", thread.name().unwrap_or("unnamed"));
+            let thread_name = thread.name().unwrap_or("unnamed");
+            let message = format!("thread '{thread_name}': {info}");
+            if let Some(at) = info.location() {
+                let payload = info.payload();
+                let said = payload
+                    .downcast_ref::<&str>()
+                    .copied()
+                    .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+                    .unwrap_or("(a panic with no message)");
+                record::panicked(sim::world_id(), &Failure::at(thread_name, at, said));
+            }
             if let Some((test, watchdog)) = &*FAILING.lock()
                 && *test == thread.id()
             {

@@ -431,13 +431,13 @@ impl World {
             return;
         }
         let report = self.death_report();
-        use std::io::Write as _;
-        let _ = writeln!(
-            std::io::stderr(),
-            "\n{report}\n(the failing test waits for its threads to finish ({what}), which \
-             this failure stopped for good)\nstopping the test process."
+        crate::record::stop_process(
+            "simulation",
+            &format!(
+                "\n{report}\n(the failing test waits for its threads to finish ({what}), which \
+                 this failure stopped for good)\nstopping the test process."
+            ),
         );
-        std::process::exit(101);
     }
 
     /// Why the world died, with its replay command.
@@ -1373,16 +1373,13 @@ mod watchdog {
     /// A thread that never comes back to the facade cannot be made to fail
     /// its test: the only way to end the run is to end the process.
     fn stop(world: &World, report: String) -> ! {
-        // Straight to stderr: `eprintln!` in a thread started from a test
-        // goes to the test's captured output, which nobody sees once the
-        // process exits.
-        use std::io::Write as _;
-        let _ = writeln!(
-            std::io::stderr(),
-            "\n{report}\n  replay: {}\nstopping the test process.",
-            world.replay
+        crate::record::stop_process(
+            "sim-watchdog",
+            &format!(
+                "\n{report}\n  replay: {}\nstopping the test process.",
+                world.replay
+            ),
         );
-        std::process::exit(101);
     }
 }
 

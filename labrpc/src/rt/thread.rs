@@ -161,6 +161,20 @@ struct Finished {
     completion: u64,
 }
 
+impl Finished {
+    /// Waits in virtual time, from a thread of the same world, until the
+    /// thread has finished (its slot in the world is gone: threads' ids are
+    /// never reused). The one way a simulated thread waits for another.
+    fn wait(&self, site: &'static Location<'static>, what: &'static str) {
+        let here = sim::here().expect("a simulated thread is joined from its own world");
+        while !here.world.is_finished(self.tid) {
+            here.world.stop_if_dead(what);
+            here.world
+                .wait(here.tid, site, what, &[self.completion], None);
+        }
+    }
+}
+
 impl SimStart {
     fn new(spawner: &Here, builder: &Builder, kind: ThreadKind) -> (SimStart, Finished) {
         let world = &spawner.world;
@@ -234,7 +248,8 @@ impl<T> JoinHandle<T> {
         match self.0 {
             Flavor::Real(handle) => handle.join(),
             Flavor::Sim(handle) => {
-                wait_finished(&handle.packet.done, &handle.finished, "join");
+                step("join");
+                handle.finished.wait(Location::caller(), "join");
                 // The OS thread has passed the baton on and is returning.
                 let _ = handle.os.join();
                 handle
@@ -272,17 +287,11 @@ impl<T> std::fmt::Debug for JoinHandle<T> {
     }
 }
 
-/// Waits in the simulation until `done` is set.
+/// One step of the calling simulated thread, at the caller's caller.
 #[track_caller]
-fn wait_finished(done: &AtomicBool, finished: &Finished, what: &'static str) {
+fn step(what: &'static str) {
     let here = sim::here().expect("a simulated thread is joined from its own world");
-    let site = Location::caller();
-    here.world.step_at(here.tid, site, what);
-    while !done.load(Ordering::Acquire) {
-        here.world.stop_if_dead(what);
-        here.world
-            .wait(here.tid, site, what, &[finished.completion], None);
-    }
+    here.world.step_at(here.tid, Location::caller(), what);
 }
 
 /// Runs `f` with a scope whose threads may borrow from the caller's stack;
@@ -368,11 +377,7 @@ impl<'scope> Scope<'scope, '_> {
             here.world.kill_threads(&tids);
         }
         for finished in pending {
-            while !here.world.is_finished(finished.tid) {
-                here.world.stop_if_dead("scope end");
-                here.world
-                    .wait(here.tid, site, "scope end", &[finished.completion], None);
-            }
+            finished.wait(site, "scope end");
         }
     }
 }
@@ -400,14 +405,9 @@ impl<T> ScopedJoinHandle<'_, T> {
                 packet,
                 finished,
             } => {
-                let here = sim::here().expect("a simulated thread is joined from its own world");
-                let site = Location::caller();
-                here.world.step_at(here.tid, site, "join");
-                while !here.world.is_finished(finished.tid) {
-                    here.world.stop_if_dead("join");
-                    here.world
-                        .wait(here.tid, site, "join", &[finished.completion], None);
-                }
+                step("join");
+                finished.wait(Location::caller(), "join");
+                // The OS thread has passed the baton on and is returning.
                 let _ = os.join();
                 packet
                     .result

@@ -13,14 +13,10 @@
 //! a peer keep across a crash, the harness's persistence check
 //! (`tests::cluster::Cluster::check_persisted`) catches from outside.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
-
-use serde::Deserialize;
 
 use crate::submission::STUDENT_CRATES;
-use crate::{scan, tree};
+use crate::{cargo, scan, tree};
 
 /// The lints the gate forbids.
 pub const FORBIDDEN: [&str; 4] = [
@@ -29,32 +25,6 @@ pub const FORBIDDEN: [&str; 4] = [
     "clippy::disallowed_macros",
     "unsafe_code",
 ];
-
-#[derive(Deserialize)]
-struct Message {
-    reason: String,
-    #[serde(default)]
-    message: Option<Diagnostic>,
-}
-
-#[derive(Deserialize)]
-struct Diagnostic {
-    message: String,
-    #[serde(default)]
-    code: Option<Code>,
-    #[serde(default)]
-    rendered: Option<String>,
-    level: String,
-    #[serde(default)]
-    spans: Vec<Span>,
-    #[serde(default)]
-    children: Vec<Diagnostic>,
-}
-
-#[derive(Deserialize)]
-struct Code {
-    code: String,
-}
 
 /// What the gate found in a graded copy.
 #[derive(Debug, Default)]
@@ -71,13 +41,6 @@ pub struct Findings {
 /// The compiler's code for an `#[allow]` of a lint forbidden on the
 /// command line.
 const ALLOW_OF_FORBIDDEN: &str = "E0453";
-
-#[derive(Deserialize)]
-struct Span {
-    file_name: String,
-    line_start: usize,
-    is_primary: bool,
-}
 
 /// Runs the gate over the graded copy at `root`, building in `target_dir`:
 /// what it refuses, and the compile errors it met on the way.
@@ -121,11 +84,12 @@ fn process_wide_state(root: &Path) -> Result<Vec<String>, String> {
 /// the lints' (and `#[allow]`s of them) as refusals, the rest as compile
 /// errors.
 fn clippy(root: &Path, target_dir: &Path) -> Result<Findings, String> {
-    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    command
-        .current_dir(root)
-        .env("CARGO_TARGET_DIR", target_dir)
-        .args(["clippy", "--locked", "--message-format=json"]);
+    let mut command = cargo::command(root);
+    command.env("CARGO_TARGET_DIR", target_dir).args([
+        "clippy",
+        "--locked",
+        "--message-format=json",
+    ]);
     for name in STUDENT_CRATES {
         command.args(["-p", name]);
     }
@@ -133,30 +97,20 @@ fn clippy(root: &Path, target_dir: &Path) -> Result<Findings, String> {
     for lint in FORBIDDEN {
         command.args(["-F", lint]);
     }
-    let mut child = command
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot run cargo clippy: {e}"))?;
-    let stdout = child.stdout.take().expect("piped above");
     let mut findings = Findings::default();
-    for line in BufReader::new(stdout).lines() {
-        let line = line.map_err(|e| format!("reading cargo clippy's output: {e}"))?;
-        let Ok(message) = serde_json::from_str::<Message>(&line) else {
-            continue;
-        };
+    let ended = cargo::run(command, "cargo clippy", cargo::Stderr::Keep, |message| {
         let Some(diagnostic) = message
             .message
             .filter(|_| message.reason == "compiler-message")
         else {
-            continue;
+            return;
         };
         if diagnostic.level != "error" {
-            continue;
+            return;
         }
         let Some(span) = diagnostic.spans.iter().find(|s| s.is_primary) else {
             // "could not compile ... due to N previous errors" and the like.
-            continue;
+            return;
         };
         let code = diagnostic.code.as_ref().map_or("", |c| c.code.as_str());
         if !FORBIDDEN.contains(&code) && code != ALLOW_OF_FORBIDDEN {
@@ -167,7 +121,7 @@ fn clippy(root: &Path, target_dir: &Path) -> Result<Findings, String> {
                 )
             });
             findings.compile_errors.push(rendered);
-            continue;
+            return;
         }
         let why: Vec<&str> = diagnostic
             .children
@@ -186,21 +140,15 @@ fn clippy(root: &Path, target_dir: &Path) -> Result<Findings, String> {
             "{}:{}: {}{why}",
             span.file_name, span.line_start, diagnostic.message
         ));
-    }
-    let output = child
-        .wait_with_output()
-        .map_err(|e| format!("waiting for cargo clippy: {e}"))?;
-    if !output.status.success()
-        && findings.refusals.is_empty()
-        && findings.compile_errors.is_empty()
+    })?;
+    if !ended.status.success() && findings.refusals.is_empty() && findings.compile_errors.is_empty()
     {
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        let tail: Vec<&str> = stderr.lines().rev().take(15).collect();
+        let tail = &ended.stderr[ended.stderr.len().saturating_sub(15)..];
         return Err(format!(
             "cargo clippy failed ({}) without a diagnostic (is clippy installed? \
              `rustup component add clippy`):\n{}",
-            output.status,
-            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+            ended.status,
+            tail.join("\n")
         ));
     }
     findings.refusals.dedup();

@@ -14,9 +14,9 @@
 //!   handout keeps the signature and replaces the body by a comment saying
 //!   TEXT and a `todo!` naming PART and the function, so that a test that
 //!   needs it fails at once saying what to write. The end of the body is
-//!   found by counting braces outside comments, strings and character
-//!   literals; raw strings (`r"..."`) are not understood, so a stubbed body
-//!   must not hold braces inside one.
+//!   found by counting the braces among the source's tokens
+//!   ([`scan::tokens`]: outside comments, strings of every kind, raw ones
+//!   included, and character literals).
 //! * In Markdown, `<!-- handout: begin -->` … `<!-- handout: end -->` drops
 //!   the lines between, and a line `<!-- handout: say TEXT -->` becomes
 //!   TEXT.
@@ -25,7 +25,7 @@ use std::fmt;
 use std::fs;
 use std::path::Path;
 
-use crate::tree;
+use crate::{scan, tree};
 
 /// A marker out of place: the file and the reference need fixing.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,6 +68,7 @@ enum Region {
 /// On a marker out of place: `else` or `end` without `begin`, a region not
 /// closed, a stub outside a function, or an unknown marker.
 pub fn rust(source: &str) -> Result<String, MarkerError> {
+    let tokens = scan::tokens(source);
     let mut out = String::new();
     let mut region = Region::Kept;
     let mut region_start = 0;
@@ -122,7 +123,9 @@ pub fn rust(source: &str) -> Result<String, MarkerError> {
                         format!("{impl_name}::{name}")
                     };
                     out.push_str(&format!("{indent}todo!(\"{part}: {owner}\")\n"));
-                    skip_body(&mut lines).map_err(|()| error("the function body never closes"))?;
+                    let end = body_end(&tokens, number)
+                        .ok_or_else(|| error("the function body never closes"))?;
+                    lines.by_ref().take_while(|&(n, _)| n < end).for_each(drop);
                     let closing = indent.strip_suffix("    ").unwrap_or("");
                     out.push_str(&format!("{closing}}}\n"));
                     signature.clear();
@@ -295,55 +298,24 @@ fn parse_signature(signature: &str) -> Option<(String, Vec<String>)> {
     Some((name, names))
 }
 
-/// Skips the rest of a function body whose opening brace was already read,
-/// through its closing brace.
-fn skip_body<'a>(lines: &mut impl Iterator<Item = (usize, &'a str)>) -> Result<(), ()> {
-    let mut depth: i64 = 1;
-    for (_, line) in lines {
-        depth += brace_balance(line);
-        if depth <= 0 {
-            return Ok(());
-        }
-    }
-    Err(())
-}
-
-/// Opening minus closing braces on a line, outside strings, character
-/// literals and comments.
-fn brace_balance(line: &str) -> i64 {
-    let mut balance = 0;
-    let mut chars = line.chars().peekable();
-    let mut in_string = false;
-    while let Some(c) = chars.next() {
-        if in_string {
-            match c {
-                '\\' => {
-                    chars.next();
-                }
-                '"' => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
-        match c {
-            '"' => in_string = true,
-            '/' if chars.peek() == Some(&'/') => break,
-            '\'' => {
-                // A character literal such as '{' or '\''; a lifetime has
-                // no closing quote two or three characters on.
-                let rest: String = chars.clone().take(3).collect();
-                if rest.starts_with('\\') && rest.chars().nth(2) == Some('\'') {
-                    chars.nth(2);
-                } else if rest.chars().nth(1) == Some('\'') {
-                    chars.nth(1);
+/// The line of the brace that closes a function body whose opening brace
+/// came before line `after`: the first closing brace beyond `after` that
+/// no opening brace beyond `after` pairs with.
+fn body_end(tokens: &[scan::Token], after: usize) -> Option<usize> {
+    let mut depth = 1usize;
+    for token in tokens.iter().filter(|t| t.line > after) {
+        match token.text.as_str() {
+            "{" => depth += 1,
+            "}" => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(token.line);
                 }
             }
-            '{' => balance += 1,
-            '}' => balance -= 1,
             _ => {}
         }
     }
-    balance
+    None
 }
 
 /// A line of an `else` region without its comment mark.
@@ -552,9 +524,20 @@ mod tests {
 
     #[test]
     fn braces_in_literals_and_comments_do_not_count() {
-        assert_eq!(brace_balance(r#"let s = "{{"; // }"#), 0);
-        assert_eq!(brace_balance("if x { let c = '{';"), 1);
-        assert_eq!(brace_balance("fn f<'a>(x: &'a str) {"), 1);
-        assert_eq!(brace_balance(r"let c = '\''; }"), -1);
+        let source = r##"fn f<'a>(x: &'a str) {
+    // handout: stub 2A write f
+    let s = "{{"; // }
+    let c = '{';
+    let r = r#"}" }"#;
+    /* } { */
+    let q = '\'';
+    if x.is_empty() { }
+}
+
+fn g() {}
+"##;
+        let out = rust(source).unwrap();
+        assert!(out.contains("todo!(\"2A: f\")\n}\n\nfn g() {}"), "{out}");
+        assert!(!out.contains("let s"), "{out}");
     }
 }

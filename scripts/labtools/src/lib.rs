@@ -4,6 +4,7 @@
 //! viewer (`logs`). Each is a binary of this crate; the shell scripts of the
 //! same names build and run them. The README says how to use each.
 
+pub mod cargo;
 pub mod edit;
 pub mod gate;
 pub mod grading;

@@ -26,6 +26,7 @@ use serde::Deserialize;
 use crate::edit::{self, Edit};
 use crate::suite::Part;
 use crate::tree;
+use labrpc::record::Failure;
 
 /// The catalogue's directory, under the checkout's root.
 pub const CATALOGUE: &str = "mutants";
@@ -177,74 +178,27 @@ impl WorkCopy {
     }
 }
 
-/// The first panic in a test's log: where it was raised and what it said.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Panic {
-    /// `FILE:LINE:COLUMN`, as the panic message gives it.
-    pub at: String,
-    /// The line after `panicked at …:`.
-    pub message: String,
-}
-
-impl Panic {
-    /// The workspace member whose source raised the panic (`tests`,
-    /// `labraft`, `kvraft`, `labrpc`), or `other` (the standard library,
-    /// a dependency). A panic raised in `tests` is one of the suites'
-    /// checks; one raised in `labraft` or `kvraft` is the reference
-    /// solution's own (a bounds check, an `expect`), which a student's
-    /// code may or may not have.
-    pub fn raised_in(&self) -> &'static str {
-        let file = self.at.split(':').next().unwrap_or_default();
-        let parts: Vec<&str> = file.split(['/', '\\']).collect();
-        parts
-            .windows(2)
-            .rev()
-            .find_map(|pair| match pair {
-                [member, "src" | "tests"] => MEMBERS.iter().find(|m| *m == member).copied(),
-                _ => None,
-            })
-            .unwrap_or("other")
-    }
-}
-
-/// Whether `line`, after a panic's message, is past its end: the replay
-/// command the harness adds, a backtrace or its note, another thread's
-/// panic, or a blank line.
-fn ends_a_message(line: &str) -> bool {
-    line.trim().is_empty()
-        || line.starts_with("  (replay this run")
-        || line.starts_with("stack backtrace:")
-        || line.starts_with("note: ")
-        || line.starts_with("thread '")
+/// The workspace member whose source raised `failure` (`tests`,
+/// `labraft`, `kvraft`, `labrpc`), or `other` (the standard library, a
+/// dependency). A panic raised in `tests` is one of the suites' checks;
+/// one raised in `labrpc` is the simulator's report (a deadlock, a world
+/// out of time); one raised in `labraft` or `kvraft` is the reference
+/// solution's own (a bounds check, an `expect`), which a student's code
+/// may or may not have.
+pub fn raised_in(failure: &Failure) -> &'static str {
+    let parts: Vec<&str> = failure.file().split(['/', '\\']).collect();
+    parts
+        .windows(2)
+        .rev()
+        .find_map(|pair| match pair {
+            [member, "src" | "tests"] => MEMBERS.iter().find(|m| *m == member).copied(),
+            _ => None,
+        })
+        .unwrap_or("other")
 }
 
 /// The workspace members a panic can be raised in.
 const MEMBERS: [&str; 4] = ["tests", "labraft", "kvraft", "labrpc"];
-
-/// The first panic in a test's log, if there is one: the location after
-/// `panicked at ` and the message on the lines after it, joined.
-pub fn first_panic(log: &Path) -> Option<Panic> {
-    let text = fs::read_to_string(log).ok()?;
-    parse_first_panic(&text)
-}
-
-fn parse_first_panic(text: &str) -> Option<Panic> {
-    let mut lines = text.lines();
-    while let Some(line) = lines.next() {
-        if let Some((_, at)) = line.split_once(" panicked at ") {
-            let at = at.trim_end().trim_end_matches(':').to_owned();
-            let message: Vec<&str> = lines
-                .take_while(|line| !ends_a_message(line))
-                .map(str::trim)
-                .collect();
-            return Some(Panic {
-                at,
-                message: message.join(" "),
-            });
-        }
-    }
-    None
-}
 
 #[cfg(test)]
 mod tests {
@@ -273,31 +227,15 @@ mod tests {
     }
 
     #[test]
-    fn a_panic_is_placed_in_the_member_that_raised_it() {
-        let log = "running 1 test\n\
-            thread 'raft-0-ticker' panicked at labraft/src/core/log.rs:88:9:\n\
-            entries 5.. requested,\n\
-            but the log stores 7..9\n\
-            \x20 (replay this run exactly with: LAB_SEED=1 cargo test x)\n\
-            thread 'main' panicked at tests/src/raft.rs:1:1:\n\
-            later\n";
-        let first = parse_first_panic(log).expect("a panic");
-        assert_eq!(first.at, "labraft/src/core/log.rs:88:9");
-        assert_eq!(
-            first.message,
-            "entries 5.. requested, but the log stores 7..9"
-        );
-        let last = parse_first_panic("thread 'x' panicked at a/src/b.rs:1:2:\nmessage\n")
-            .expect("a panic");
-        assert_eq!(last.message, "message");
-        assert_eq!(first.raised_in(), "labraft");
+    fn a_failure_is_placed_in_the_member_that_raised_it() {
         let at = |at: &str| {
-            Panic {
+            raised_in(&Failure {
+                thread: "main".into(),
                 at: at.into(),
                 message: String::new(),
-            }
-            .raised_in()
+            })
         };
+        assert_eq!(at("labraft/src/core/log.rs:88:9"), "labraft");
         assert_eq!(at("tests/tests/raft/beyond.rs:10:5"), "tests");
         assert_eq!(at("tests/src/linearizability/kv.rs:10:5"), "tests");
         assert_eq!(
@@ -305,10 +243,12 @@ mod tests {
             "kvraft"
         );
         assert_eq!(at("labraft/src/tests/x.rs:3:1"), "labraft");
+        assert_eq!(at("labrpc/src/rt/sim.rs:1300:17"), "labrpc");
         assert_eq!(at("/rustc/abc/library/core/src/option.rs:2:3"), "other");
         assert_eq!(
             at("/home/u/.cargo/registry/src/x/serde-1/src/de.rs:2:3"),
             "other"
         );
+        assert_eq!(at(""), "other");
     }
 }

@@ -1,11 +1,10 @@
 //! A test process's output, kept within bounds: whatever a test prints (a
 //! submission may print gigabytes), its log holds at most the first
 //! [`HEAD`] and the last [`TAIL`] bytes, with a line between them that says
-//! how much was cut, and the tools hold at most one line of
-//! [`LONGEST_LINE`] bytes and the tail in memory. Each complete line is
-//! handed to the caller as it passes, before anything is cut, so that a
-//! line the tools look for (the harness's verdict) is seen wherever it
-//! falls.
+//! how much was cut, and the tools hold at most the tail in memory. Nothing
+//! the tools judge by travels in the output (that is the run record's,
+//! [`labrpc::record`]), so the cut loses nothing but what a person might
+//! have read.
 
 use std::collections::VecDeque;
 use std::fs::File;
@@ -18,10 +17,6 @@ pub const HEAD: usize = 1 << 20;
 /// The bytes kept from the end of a process's output.
 pub const TAIL: usize = 1 << 20;
 
-/// The longest line handed to the caller; a longer one is skipped whole
-/// (the lines the tools look for are short).
-pub const LONGEST_LINE: usize = 4096;
-
 /// What [`keep`] saw of a process's output.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Kept {
@@ -32,19 +27,14 @@ pub struct Kept {
 }
 
 /// Copies `output` into `log` until it ends, keeping its first [`HEAD`]
-/// and last [`TAIL`] bytes and saying between them how many were cut;
-/// hands `line` each complete line of at most [`LONGEST_LINE`] bytes (a
-/// last line without its newline too), lossily decoded, in order.
+/// and last [`TAIL`] bytes and saying between them how many were cut.
 ///
 /// # Errors
 /// When reading the output or writing the log fails.
-pub fn keep(mut output: impl Read, mut log: File, mut line: impl FnMut(&str)) -> io::Result<Kept> {
+pub fn keep(mut output: impl Read, mut log: File) -> io::Result<Kept> {
     let mut kept = Kept::default();
     let mut chunk = vec![0; 64 * 1024];
     let mut tail: VecDeque<u8> = VecDeque::new();
-    let mut current: Vec<u8> = Vec::new();
-    // Whether the line being read has grown past LONGEST_LINE.
-    let mut too_long = false;
     loop {
         let read = match output.read(&mut chunk) {
             Ok(0) => break,
@@ -53,25 +43,6 @@ pub fn keep(mut output: impl Read, mut log: File, mut line: impl FnMut(&str)) ->
             Err(e) => return Err(e),
         };
         let bytes = &chunk[..read];
-        for piece in bytes.split_inclusive(|&b| b == b'\n') {
-            let (text, ends) = match piece.split_last() {
-                Some((b'\n', text)) => (text, true),
-                _ => (piece, false),
-            };
-            if !too_long && current.len() + text.len() <= LONGEST_LINE {
-                current.extend_from_slice(text);
-            } else {
-                too_long = true;
-                current.clear();
-            }
-            if ends {
-                if !too_long {
-                    line(&String::from_utf8_lossy(&current));
-                }
-                current.clear();
-                too_long = false;
-            }
-        }
         let head = HEAD.saturating_sub(usize::try_from(kept.total).unwrap_or(usize::MAX));
         let (to_log, rest) = bytes.split_at(head.min(bytes.len()));
         log.write_all(to_log)?;
@@ -82,9 +53,6 @@ pub fn keep(mut output: impl Read, mut log: File, mut line: impl FnMut(&str)) ->
             kept.cut += excess as u64;
         }
         kept.total += read as u64;
-    }
-    if !too_long && !current.is_empty() {
-        line(&String::from_utf8_lossy(&current));
     }
     if kept.cut > 0 {
         writeln!(
@@ -145,39 +113,38 @@ pub fn last_chars(text: &str, chars: usize) -> String {
 mod tests {
     use super::*;
 
-    fn kept(input: &[u8]) -> (Kept, String, Vec<String>) {
+    fn kept(input: &[u8]) -> (Kept, String) {
         let dir = std::env::temp_dir().join(format!("labtools-output-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join(format!("{}.log", input.len()));
-        let mut lines = Vec::new();
-        let kept = keep(input, File::create(&path).unwrap(), |l| {
-            lines.push(l.to_owned())
-        })
-        .unwrap();
+        let kept = keep(input, File::create(&path).unwrap()).unwrap();
         let log = String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned();
         let _ = std::fs::remove_file(&path);
-        (kept, log, lines)
+        (kept, log)
     }
 
     #[test]
-    fn short_output_is_kept_whole_and_every_line_seen() {
-        let (kept, log, lines) = kept(b"one\ntwo\nthree");
+    fn short_output_is_kept_whole() {
+        let (kept, log) = kept(b"one\ntwo\nthree");
         assert_eq!(kept, Kept { total: 13, cut: 0 });
         assert_eq!(log, "one\ntwo\nthree");
-        assert_eq!(lines, ["one", "two", "three"]);
+        let path = std::env::temp_dir().join(format!("labtools-whole-{}", std::process::id()));
+        std::fs::write(&path, &log).unwrap();
+        assert_eq!(cut_note(&path), None);
+        let _ = std::fs::remove_file(&path);
     }
 
     #[test]
     fn long_output_keeps_its_head_and_tail_and_says_what_was_cut() {
         let mut input = b"first line\n".to_vec();
         input.extend(std::iter::repeat_n(b'x', 5 * (HEAD + TAIL)));
-        input.extend(b"\nthe verdict\n".iter());
-        let (kept, log, lines) = kept(&input);
+        input.extend(b"\nthe last line\n".iter());
+        let (kept, log) = kept(&input);
         assert_eq!(kept.total, input.len() as u64);
         assert_eq!(kept.cut, (input.len() - HEAD - TAIL) as u64);
         assert!(log.len() < HEAD + TAIL + 200, "log of {} bytes", log.len());
         assert!(log.starts_with("first line\nxxx"));
-        assert!(log.ends_with("xxx\nthe verdict\n"));
+        assert!(log.ends_with("xxx\nthe last line\n"));
         assert!(log.contains(&format!("[... {} bytes of output cut here", kept.cut)));
         let path = std::env::temp_dir().join(format!("labtools-cut-{}", std::process::id()));
         std::fs::write(&path, &log).unwrap();
@@ -187,32 +154,6 @@ mod tests {
             note.starts_with(&format!("[... {} bytes", kept.cut)),
             "{note}"
         );
-        // The long line is skipped whole; the lines around it are seen.
-        assert_eq!(lines, ["first line", "the verdict"]);
-    }
-
-    #[test]
-    fn a_line_split_across_reads_is_seen_once_whole() {
-        /// Hands out its bytes a few at a time.
-        struct Trickle<'a>(&'a [u8]);
-        impl Read for Trickle<'_> {
-            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-                let n = self.0.len().min(3).min(buf.len());
-                buf[..n].copy_from_slice(&self.0[..n]);
-                self.0 = &self.0[n..];
-                Ok(n)
-            }
-        }
-        let path = std::env::temp_dir().join(format!("labtools-trickle-{}", std::process::id()));
-        let mut lines = Vec::new();
-        keep(
-            Trickle(b"a verdict line\nand more\n"),
-            File::create(&path).unwrap(),
-            |l| lines.push(l.to_owned()),
-        )
-        .unwrap();
-        let _ = std::fs::remove_file(&path);
-        assert_eq!(lines, ["a verdict line", "and more"]);
     }
 
     #[test]

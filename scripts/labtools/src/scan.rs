@@ -1,6 +1,8 @@
 //! Scans of Rust sources for what clippy's lists cannot refuse, token by
 //! token: identifiers only, outside comments, strings and character
-//! literals, so a word in a comment or a string is no offence.
+//! literals, so a word in a comment or a string is no offence. Its
+//! tokenizer ([`tokens`]) is also what the handout's stubs count braces
+//! with.
 //!
 //! - [`build_time_reads`]: what reads files at build time (`include!`,
 //!   `include_str!`, `include_bytes!`, `#[path = "..."]` on a module,
@@ -122,16 +124,21 @@ fn is_plain_static(after: &[Token]) -> bool {
         })
 }
 
-/// A token that matters to the scan: an identifier (raw ones without their
-/// `r#`) or a punctuation character.
-struct Token {
-    text: String,
-    line: usize,
+/// A token that matters to the scans and to the handout's stubs: an
+/// identifier (raw ones without their `r#`) or a punctuation character.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Token {
+    /// Its text.
+    pub text: String,
+    /// Its line, from 1.
+    pub line: usize,
 }
 
-/// The identifiers and punctuation of `source`; comments, string and
-/// character literals, numbers and lifetimes are skipped.
-fn tokens(source: &str) -> Vec<Token> {
+/// The identifiers and punctuation of `source`; comments (nested block
+/// comments included), string literals of every kind (raw, byte and C
+/// strings too), character literals, numbers and lifetimes are skipped.
+/// The one Rust tokenizer of the tools.
+pub fn tokens(source: &str) -> Vec<Token> {
     let chars: Vec<char> = source.chars().collect();
     let mut tokens = Vec::new();
     let (mut i, mut line) = (0, 1);

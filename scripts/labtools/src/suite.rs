@@ -3,7 +3,7 @@
 
 use std::fmt;
 use std::fs::File;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -12,13 +12,14 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use crate::output;
+use crate::{cargo, output};
 
 /// The package that holds the graded suites.
 pub const PACKAGE: &str = "tests";
 
 pub use labrpc::lab::Part;
-use labrpc::lab::{GRADING_VAR, RUNS_VAR, SEED_VAR, TIME_VAR};
+use labrpc::lab::{GRADING_VAR, RECORD_VAR, RUNS_VAR, SEED_VAR, TIME_VAR};
+use labrpc::record::{self, Failure, Record};
 
 /// How a test process runs the lab tests: in a simulation, `seeds` seeds
 /// one after another (`LAB_TIME=sim`, `LAB_RUNS`), or once in real time
@@ -100,32 +101,6 @@ pub fn this_checkout() -> PathBuf {
         .join("../..")
         .canonicalize()
         .expect("the tools' crate sits two levels below the checkout's root")
-}
-
-#[derive(Deserialize)]
-struct Message {
-    reason: String,
-    #[serde(default)]
-    executable: Option<PathBuf>,
-    #[serde(default)]
-    target: Option<Target>,
-    #[serde(default)]
-    manifest_path: Option<PathBuf>,
-    #[serde(default)]
-    profile: Option<Profile>,
-    #[serde(default)]
-    fresh: bool,
-}
-
-#[derive(Deserialize)]
-struct Target {
-    name: String,
-    kind: Vec<String>,
-}
-
-#[derive(Deserialize)]
-struct Profile {
-    test: bool,
 }
 
 /// Whether [`build_and_list`] may use a test binary an earlier build left.
@@ -217,7 +192,7 @@ struct Built {
 
 /// Builds the test binaries of the [`PACKAGE`] in the checkout at `root`.
 fn build(root: &Path, target_dir: Option<&Path>, cfg: &[&str]) -> Result<Vec<Built>, String> {
-    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    let mut command = cargo::command(root);
     if let Some(dir) = target_dir {
         command.env("CARGO_TARGET_DIR", dir);
     }
@@ -229,43 +204,23 @@ fn build(root: &Path, target_dir: Option<&Path>, cfg: &[&str]) -> Result<Vec<Bui
         command.env("RUSTFLAGS", flags.trim_start());
     }
     command
-        .current_dir(root)
         .args([
             "test",
             "--no-run",
             "--locked",
             "--message-format=json-render-diagnostics",
         ])
-        .args(["-p", PACKAGE])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        .args(["-p", PACKAGE]);
     let shown = format!(
         "cargo test --no-run --locked -p {PACKAGE} (in {})",
         root.display()
     );
-    let mut child = command
-        .spawn()
-        .map_err(|e| format!("cannot run {shown}: {e}"))?;
-    let stdout = child.stdout.take().expect("piped above");
+    let mut binaries = Vec::new();
     // The compiler's messages go on to the terminal, and are kept for the
     // error when the build fails.
-    let stderr = child.stderr.take().expect("piped above");
-    let relay = std::thread::spawn(move || {
-        let mut kept = Vec::new();
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            eprintln!("{line}");
-            kept.push(line);
-        }
-        kept
-    });
-    let mut binaries = Vec::new();
-    for line in BufReader::new(stdout).lines() {
-        let line = line.map_err(|e| format!("reading the output of {shown}: {e}"))?;
-        let Ok(message) = serde_json::from_str::<Message>(&line) else {
-            continue;
-        };
+    let ended = cargo::run(command, &shown, cargo::Stderr::Relay, |message| {
         if message.reason != "compiler-artifact" {
-            continue;
+            return;
         }
         let (Some(executable), Some(target), Some(manifest), Some(profile)) = (
             message.executable,
@@ -273,10 +228,10 @@ fn build(root: &Path, target_dir: Option<&Path>, cfg: &[&str]) -> Result<Vec<Bui
             message.manifest_path,
             message.profile,
         ) else {
-            continue;
+            return;
         };
         if !profile.test || target.kind.iter().any(|k| k == "bin") {
-            continue;
+            return;
         }
         let package_dir = manifest
             .parent()
@@ -289,19 +244,17 @@ fn build(root: &Path, target_dir: Option<&Path>, cfg: &[&str]) -> Result<Vec<Bui
             integration,
             fresh: message.fresh,
         });
-    }
-    let status = child
-        .wait()
-        .map_err(|e| format!("waiting for {shown}: {e}"))?;
-    let messages = relay.join().unwrap_or_default();
-    if !status.success() {
+    })?;
+    if !ended.status.success() {
+        let messages = &ended.stderr;
         let start = messages
             .iter()
             .position(|l| l.starts_with("error"))
             .unwrap_or(messages.len().saturating_sub(40));
         let shown_lines = &messages[start..messages.len().min(start + 60)];
         return Err(format!(
-            "{shown} failed ({status}):\n{}",
+            "{shown} failed ({}):\n{}",
+            ended.status,
             shown_lines.join("\n")
         ));
     }
@@ -336,17 +289,23 @@ pub fn parse_shard(text: &str) -> Result<(usize, usize), String> {
 }
 
 /// The runs of a stress: every (test, run) pair, runs interleaved so that
-/// each test gets going early (`run` counts from 1). With `shard` (K, N),
-/// only every N-th pair from the K-th on: the N shards split the runs
-/// between them, each pair in exactly one.
+/// each test gets going early (`run` counts from 1), then [`shard`]ed.
 pub fn plan(tests: usize, runs: u32, shard: Option<(usize, usize)>) -> Vec<(usize, u32)> {
     let all = (1..=runs).flat_map(|run| (0..tests).map(move |test| (test, run)));
+    self::shard(all, shard)
+}
+
+/// With `shard` (K, N), only every N-th of `items` from the K-th on: the N
+/// shards split the items between them, each in exactly one; all of them
+/// without.
+pub fn shard<T>(items: impl IntoIterator<Item = T>, shard: Option<(usize, usize)>) -> Vec<T> {
     match shard {
-        None => all.collect(),
-        Some((k, n)) => all
+        None => items.into_iter().collect(),
+        Some((k, n)) => items
+            .into_iter()
             .enumerate()
             .filter(|(i, _)| i % n == k - 1)
-            .map(|(_, job)| job)
+            .map(|(_, item)| item)
             .collect(),
     }
 }
@@ -398,10 +357,10 @@ pub enum Outcome {
     /// The test failed: the process exited unsuccessfully.
     #[serde(alias = "FAILED")]
     Failed,
-    /// Under the grader: the process exited successfully, but without the
-    /// harness's verdict for this run (see [`labrpc::verdict`]), so the
-    /// test never got to its end: something ended the process early, or
-    /// printed a verdict it could not know the token of.
+    /// Under the grader: the process exited successfully, but its run
+    /// record holds no verdict from the harness for this run (see
+    /// [`labrpc::record`]), so the test never got to its end: something
+    /// ended the process early.
     #[serde(alias = "NO VERDICT")]
     NoVerdict,
     /// The run exceeded its time limit and was killed.
@@ -432,7 +391,7 @@ impl fmt::Display for Outcome {
 
 /// How the grader runs a test process, beyond what `cargo test` does: it
 /// hands the harness a fresh token and counts a pass only with the verdict
-/// line carrying it, and may run the process as another user.
+/// carrying it in the run record, and may run the process as another user.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Graded {
     /// The user and group ids to run the test as (the grader must be root).
@@ -447,15 +406,44 @@ fn runs_in(mode: Runs) -> u64 {
     }
 }
 
+/// What one test process did: how it ended, how long it took, and the run
+/// record its harness wrote (see [`labrpc::record`]).
+#[derive(Clone, Debug)]
+pub struct Ran {
+    /// How it ended.
+    pub outcome: Outcome,
+    /// Its wall time.
+    pub took: Duration,
+    /// The lines of its run record, in order.
+    pub records: Vec<Record>,
+}
+
+impl Ran {
+    /// The seed of the run that failed, as its record says (the seed the
+    /// process was given when the record says nothing: it ended before its
+    /// first run began).
+    pub fn failed_seed(&self, seed: u64) -> u64 {
+        record::failed_run(&self.records).map_or(seed, |r| r.seed)
+    }
+
+    /// Why the failed run failed: its first panic, or the report that
+    /// stopped the process, if the record says.
+    pub fn failure(&self) -> Option<&Failure> {
+        record::first_failure(&self.records)
+    }
+}
+
 /// Runs `test` once in its own process with `LAB_SEED=seed`, in `mode`,
 /// its output (stdout and stderr, interleaved) going to `log`, cut to its
-/// head and tail past a few MiB (see [`output`]). Kills it
-/// after `timeout`, or as soon as `interrupted` is set. With `graded`, the
-/// run passes only with the harness's verdict (see [`Graded`]), looked for
-/// in the output as it passes, before anything is cut.
+/// head and tail past a few MiB (see [`output`]), and its run record to a
+/// file beside it, read back and removed when the process has ended. Kills
+/// it after `timeout`, or as soon as `interrupted` is set. With `graded`,
+/// the run passes only with the harness's verdict in the record (see
+/// [`Graded`]).
 ///
 /// # Errors
-/// When the log cannot be created or the process cannot be started.
+/// When the log or the record cannot be created or the process cannot be
+/// started.
 pub fn run_once(
     test: &Test,
     mode: Runs,
@@ -464,8 +452,11 @@ pub fn run_once(
     log: &Path,
     interrupted: &AtomicBool,
     graded: Option<Graded>,
-) -> Result<(Outcome, Duration), String> {
+) -> Result<Ran, String> {
     let file = File::create(log).map_err(|e| format!("cannot create {}: {e}", log.display()))?;
+    let record_path = log.with_extension("record.jsonl");
+    File::create(&record_path)
+        .map_err(|e| format!("cannot create {}: {e}", record_path.display()))?;
     let (output, stdout) = std::io::pipe().map_err(|e| format!("cannot make a pipe: {e}"))?;
     let stderr = stdout
         .try_clone()
@@ -475,6 +466,9 @@ pub fn run_once(
     if let Some(graded) = graded {
         command.env(GRADING_VAR, "1").stdin(Stdio::piped());
         if let Some((uid, gid)) = graded.run_as {
+            // The record is the one file the test process writes.
+            std::os::unix::fs::chown(&record_path, Some(uid), Some(gid))
+                .map_err(|e| format!("cannot hand {} over: {e}", record_path.display()))?;
             command.uid(uid).gid(gid);
         }
     } else {
@@ -497,6 +491,7 @@ pub fn run_once(
                 Runs::Real => String::new(),
             },
         )
+        .env(RECORD_VAR, &record_path)
         .current_dir(&test.package_dir)
         .stdout(stdout)
         .stderr(stderr)
@@ -506,61 +501,70 @@ pub fn run_once(
     // ends when the process (and anything it left holding them) is gone.
     drop(command);
     let keeper = {
-        let (token, path, runs) = (token.clone(), test.path.clone(), runs_in(mode));
         let (done, kept) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
-            let mut verdict = false;
-            let result = output::keep(output, file, |line| {
-                verdict |= token.as_deref().is_some_and(|token| {
-                    labrpc::verdict::parse(line)
-                        .is_some_and(|v| v.token == token && v.test == path && v.runs == runs)
-                });
-            });
-            let _ = done.send(result.map(|_| verdict));
+            let _ = done.send(output::keep(output, file));
         });
         kept
     };
-    // Whether the output held the verdict; false if it could not be read to
-    // its end within a few seconds of the process's exit.
-    let verdict = || matches!(keeper.recv_timeout(OUTPUT_GRACE), Ok(Ok(true)));
+    // The log is complete (or as complete as it gets) once this returns.
+    let wait_for_output = || {
+        let _ = keeper.recv_timeout(OUTPUT_GRACE);
+    };
     if let (Some(token), Some(mut stdin)) = (&token, child.stdin.take()) {
         // A test that has already died cannot take it: its outcome says so.
         let _ = writeln!(stdin, "{token}");
     }
-    loop {
+    let (exited, took) = loop {
         if let Some(status) = child
             .try_wait()
             .map_err(|e| format!("waiting for {}: {e}", test.path))?
         {
-            let verdict = verdict();
-            let outcome = if interrupted.load(Ordering::SeqCst) && !status.success() {
-                Outcome::Interrupted
-            } else if !status.success() {
-                Outcome::Failed
-            } else if token.is_some() && !verdict {
-                Outcome::NoVerdict
-            } else {
-                Outcome::Passed
-            };
-            return Ok((outcome, started.elapsed()));
+            break (Some(status), started.elapsed());
         }
-        let stop = if interrupted.load(Ordering::SeqCst) {
-            Some(Outcome::Interrupted)
-        } else if started.elapsed() > timeout {
-            Some(Outcome::TimedOut)
-        } else {
-            None
-        };
-        if let Some(outcome) = stop {
+        if interrupted.load(Ordering::SeqCst) || started.elapsed() > timeout {
             // Killing fails only when it has just exited, which is as good.
             let _ = child.kill();
             let _ = child.wait();
-            // The log is complete (or as complete as it gets) on return.
-            let _ = verdict();
-            return Ok((outcome, started.elapsed()));
+            break (None, started.elapsed());
         }
         std::thread::sleep(Duration::from_millis(20));
-    }
+    };
+    wait_for_output();
+    let records = read_record(&record_path, log);
+    let outcome = match exited {
+        _ if interrupted.load(Ordering::SeqCst)
+            && !exited.is_some_and(|status| status.success()) =>
+        {
+            Outcome::Interrupted
+        }
+        None => Outcome::TimedOut,
+        Some(status) if !status.success() => Outcome::Failed,
+        Some(_) => match &token {
+            Some(token) if !record::has_verdict(&records, token, &test.path, runs_in(mode)) => {
+                Outcome::NoVerdict
+            }
+            _ => Outcome::Passed,
+        },
+    };
+    Ok(Ran {
+        outcome,
+        took,
+        records,
+    })
+}
+
+/// The run record at `path`, which is then removed; none if it cannot be
+/// read, with a note of why at the end of `log`.
+fn read_record(path: &Path, log: &Path) -> Vec<Record> {
+    let records = record::read(path).unwrap_or_else(|e| {
+        if let Ok(mut log) = std::fs::OpenOptions::new().append(true).open(log) {
+            let _ = writeln!(log, "\n(the run record was left out: {e})");
+        }
+        Vec::new()
+    });
+    let _ = std::fs::remove_file(path);
+    records
 }
 
 /// How long a test's output may go on after its process has ended (held
@@ -624,32 +628,18 @@ fn digest(path: &Path) -> Result<Vec<u8>, String> {
     }
 }
 
-/// The seed a failed simulation run was at: the last one it announced
-/// (`labrpc: simulation seed N ...`), if any.
-pub fn failing_seed(log: &Path) -> Option<u64> {
-    let text = std::fs::read_to_string(log).ok()?;
-    text.lines().rev().find_map(|line| {
-        line.strip_prefix("labrpc: simulation seed ")?
-            .split_whitespace()
-            .next()?
-            .parse()
-            .ok()
-    })
-}
-
 /// The last `lines` lines of a file, at most [`TAIL_CHARS`] characters,
 /// for reports (empty if unreadable); after the note of what was cut, if
 /// the test's output was (see [`output`]).
 ///
-/// Verdict lines are left out (a student sees why a test failed, never a
-/// token), and so are the frames of stack backtraces, which would crowd
-/// out the panic's message (the log keeps them).
+/// The frames of stack backtraces are left out: they would crowd out the
+/// panic's message (the log keeps them).
 pub fn tail(path: &Path, lines: usize) -> String {
     let bytes = std::fs::read(path).unwrap_or_default();
     let text = String::from_utf8_lossy(&bytes);
     let all: Vec<&str> = text
         .lines()
-        .filter(|line| !labrpc::verdict::is_verdict_like(line) && !is_backtrace_frame(line))
+        .filter(|line| !is_backtrace_frame(line))
         .collect();
     let tail = output::last_chars(
         &all[all.len().saturating_sub(lines)..].join("\n"),
@@ -869,24 +859,7 @@ mod tests {
     }
 
     #[test]
-    fn the_failing_seed_is_the_last_announced() {
-        let dir = std::env::temp_dir().join(format!("labtools-seed-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let log = dir.join("run.log");
-        std::fs::write(
-            &log,
-            "labrpc: simulation seed 41 (replay with ...)\nTest ...\n\
-             labrpc: simulation seed 42 (replay with ...)\nthread panicked\n",
-        )
-        .unwrap();
-        assert_eq!(failing_seed(&log), Some(42));
-        std::fs::write(&log, "nothing announced\n").unwrap();
-        assert_eq!(failing_seed(&log), None);
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
-    fn tails_leave_out_verdicts_and_backtrace_frames() {
+    fn tails_leave_out_backtrace_frames() {
         let dir = std::env::temp_dir().join(format!("labtools-tail-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let log = dir.join("run.log");
@@ -898,7 +871,6 @@ mod tests {
              0: __rustc::rust_begin_unwind\n             \
              at /rustc/library/std/src/panicking.rs:689:5\n  \
              12: labraft::raft::Raft::new\n\
-             labgrade: verdict 00 passed x runs=1\n\
              test result: FAILED. 0 passed; 1 failed\n",
         )
         .unwrap();

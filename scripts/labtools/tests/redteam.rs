@@ -26,6 +26,8 @@ struct Cheat {
     parts: String,
     message: String,
     without_gate: Option<String>,
+    /// What the grader must never say of it, graded either way.
+    never_says: Option<String>,
     #[serde(default)]
     edit: Vec<edit::Edit>,
     #[serde(default)]
@@ -153,9 +155,9 @@ fn nothing_run_is_zero_of_every_point_and_a_compile_error_is_no_refusal() {
 
 /// A submission that prints 2 GB in one test is graded on its merits: the
 /// reference with a flood of output in one 2A test still scores full marks,
-/// and the grader says it cut that test's output. (What the cut keeps, and
-/// that the verdict is read before it, `labtools::output`'s unit tests
-/// check.) See `scripts/redteam/output-flood/cheat.toml`.
+/// and the grader says it cut that test's output. (What the cut keeps,
+/// `labtools::output`'s unit tests check; the verdict is in the run record,
+/// not in the output.) See `scripts/redteam/output-flood/cheat.toml`.
 #[test]
 fn a_submission_printing_gigabytes_is_graded_on_its_merits() {
     let dir = checkout().join("scripts/redteam/output-flood");
@@ -296,7 +298,12 @@ fn every_cheat_scores_zero_with_a_message_that_says_why() {
             } else {
                 "graded without the static gate"
             };
-            match not_a_zero(&graded, message) {
+            let said = cheat
+                .never_says
+                .as_ref()
+                .filter(|never| graded.text().contains(never.as_str()))
+                .map(|never| format!("the grader said {never:?}"));
+            match said.or_else(|| not_a_zero(&graded, message)) {
                 None => eprintln!(
                     "{name} ({}), {how}: 0 points, {message:?}",
                     cheat.description

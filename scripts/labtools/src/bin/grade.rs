@@ -28,7 +28,7 @@ use labtools::{gate, output, submission};
 /// only its labraft/src/ and kvraft/src/ are graded, in a copy of this
 /// checkout; it is refused if it tries to change the build; its code must
 /// pass a static gate (clippy with the lab's rules forbidden); and a test
-/// passes only when the harness prints its verdict with a secret token the
+/// passes only when the harness records its verdict with a secret token the
 /// grader gives it. The README's "Grading" has the whole threat model.
 #[derive(Parser)]
 #[command(name = "scripts/grade")]
@@ -432,14 +432,7 @@ impl Grader<'_> {
             .filter(|name| !name.starts_with('.'))
             .collect();
         names.sort();
-        if let Some((k, n)) = self.args.shard {
-            names = names
-                .into_iter()
-                .enumerate()
-                .filter(|(i, _)| i % n == k - 1)
-                .map(|(_, name)| name)
-                .collect();
-        }
+        let names = suite::shard(names, self.args.shard);
         if names.is_empty() {
             return Err(format!("no submission directory in {}", dir.display()));
         }
@@ -512,12 +505,17 @@ impl Run<'_> {
         seed: u64,
         timeout: Duration,
         log: &Path,
-    ) -> Result<(Outcome, Duration), String> {
+    ) -> Result<suite::Ran, String> {
+        let void = |took| suite::Ran {
+            outcome: Outcome::Failed,
+            took,
+            records: Vec::new(),
+        };
         if !self.check_binary(test) {
-            return Ok((Outcome::Failed, Duration::ZERO));
+            return Ok(void(Duration::ZERO));
         }
         let interrupted = &self.grader.interrupted;
-        let (outcome, time) = suite::run_once(
+        let ran = suite::run_once(
             test,
             mode,
             seed,
@@ -527,9 +525,9 @@ impl Run<'_> {
             Some(self.grader.graded),
         )?;
         if !self.check_binary(test) {
-            return Ok((Outcome::Failed, time));
+            return Ok(void(ran.took));
         }
-        Ok((outcome, time))
+        Ok(ran)
     }
 
     /// Runs every test in simulation with the seeds asked for (one process
@@ -544,65 +542,42 @@ impl Run<'_> {
         eprintln!("grade: simulation, {seeds} seeds per test, {jobs} at once");
         let mode = Runs::Sim { seeds };
         let timeout = WALL_PER_SEED * seeds;
-        let next = Mutex::new(graded.iter_mut());
-        let error: Mutex<Option<String>> = Mutex::new(None);
         let interrupted = &self.grader.interrupted;
-        std::thread::scope(|s| {
-            for _ in 0..jobs.max(1) {
-                s.spawn(|| {
-                    loop {
-                        let Some((test, result)) = next.lock().expect("no worker panics").next()
-                        else {
-                            return;
-                        };
-                        if interrupted.load(Ordering::SeqCst) {
-                            return;
-                        }
-                        let seed: u64 = rand::random();
-                        let log = self.logs.join(format!("{}-sim.log", test.name()));
-                        let outcome = match self.run_checked(test, mode, seed, timeout, &log) {
-                            Ok((outcome, _)) => outcome,
-                            Err(e) => {
-                                error.lock().expect("no worker panics").get_or_insert(e);
-                                return;
-                            }
-                        };
-                        if outcome == Outcome::Interrupted {
-                            return;
-                        }
-                        result.seeds = seeds;
-                        result.seeds_passed = outcome == Outcome::Passed;
-                        eprintln!(
-                            "{} {:<width$} {seeds} seeds: {}",
-                            result.part,
-                            result.name,
-                            outcome.label(),
-                            width = self.width
-                        );
-                        if let Some(note) = output::cut_note(&log) {
-                            eprintln!("{} {}: {note}", result.part, result.name);
-                        }
-                        if outcome == Outcome::Passed {
-                            let _ = fs::remove_file(&log);
-                            continue;
-                        }
-                        let failed = suite::failing_seed(&log).unwrap_or(seed);
-                        let _ = writeln!(
-                            result.output,
-                            "simulation: seed {failed} {}; output in {}; replay with\n  {}\n{}\n",
-                            why(outcome, timeout, "was killed after"),
-                            log.display(),
-                            test.replay_command(mode, failed),
-                            suite::tail(&log, 30)
-                        );
-                    }
-                });
+        suite::in_parallel(jobs, graded.iter_mut(), interrupted, |(test, result)| {
+            let seed: u64 = rand::random();
+            let log = self.logs.join(format!("{}-sim.log", test.name()));
+            let ran = self.run_checked(test, mode, seed, timeout, &log)?;
+            let outcome = ran.outcome;
+            if outcome == Outcome::Interrupted {
+                return Ok(());
             }
-        });
-        match error.into_inner().expect("no worker panics") {
-            Some(e) => Err(e),
-            None => Ok(()),
-        }
+            result.seeds = seeds;
+            result.seeds_passed = outcome == Outcome::Passed;
+            eprintln!(
+                "{} {:<width$} {seeds} seeds: {}",
+                result.part,
+                result.name,
+                outcome.label(),
+                width = self.width
+            );
+            if let Some(note) = output::cut_note(&log) {
+                eprintln!("{} {}: {note}", result.part, result.name);
+            }
+            if outcome == Outcome::Passed {
+                let _ = fs::remove_file(&log);
+                return Ok(());
+            }
+            let failed = ran.failed_seed(seed);
+            let _ = writeln!(
+                result.output,
+                "simulation: seed {failed} {}; output in {}; replay with\n  {}\n{}\n",
+                why(outcome, timeout, "was killed after"),
+                log.display(),
+                test.replay_command(mode, failed),
+                suite::tail(&log, 30)
+            );
+            Ok(())
+        })
     }
 
     /// Runs every test the asked number of times in real time, part by
@@ -628,8 +603,8 @@ impl Run<'_> {
                     }
                     let seed: u64 = rand::random();
                     let log = self.logs.join(format!("{}-run{pass}.log", test.name()));
-                    let (outcome, time) =
-                        self.run_checked(test, Runs::Real, seed, TEST_LIMIT, &log)?;
+                    let ran = self.run_checked(test, Runs::Real, seed, TEST_LIMIT, &log)?;
+                    let (outcome, time) = (ran.outcome, ran.took);
                     if outcome == Outcome::Interrupted {
                         return Ok(());
                     }
@@ -686,7 +661,7 @@ fn why(outcome: Outcome, limit: Duration, timed_out: &str) -> String {
         Outcome::TimedOut => format!("{timed_out} {} s", limit.as_secs()),
         Outcome::NoVerdict => "exited successfully without the harness's verdict (the test \
                                never reached its end: did the code under test end the \
-                               process, or print a verdict of its own?)"
+                               process?)"
             .to_owned(),
         _ => "failed".to_owned(),
     }

@@ -443,27 +443,23 @@ fn hunt(
             test.name(),
             mode.name()
         ));
-        let (outcome, elapsed) =
-            suite::run_once(test, run_mode, run_seed, per_process, &log, stop, None)?;
-        let outcome = match outcome {
+        let ran = suite::run_once(test, run_mode, run_seed, per_process, &log, stop, None)?;
+        let outcome = match ran.outcome {
             Outcome::Passed | Outcome::Interrupted => {
                 let _ = fs::remove_file(&log);
                 return Ok(());
             }
             Outcome::TimedOut => {
-                note_timeout(&log, elapsed);
+                note_timeout(&log, ran.took);
                 Outcome::TimedOut
             }
             other => other,
         };
-        let seed = match mode {
-            Runs::Sim { .. } => suite::failing_seed(&log).unwrap_or(run_seed),
-            Runs::Real => run_seed,
-        };
+        let seed = ran.failed_seed(run_seed);
         let seed_number = u32::try_from(seed.wrapping_sub(settings.first_seed).wrapping_add(1))
             .unwrap_or(seeds)
             .min(seeds);
-        let panic = mutants::first_panic(&log);
+        let failure = ran.failure();
         let mut first = first.lock().expect("no panics");
         if first.is_none() {
             stop.store(true, Ordering::SeqCst);
@@ -473,9 +469,9 @@ fn hunt(
                 outcome: outcome.label(),
                 seed_number,
                 seed,
-                raised_in: panic.as_ref().map(mutants::Panic::raised_in),
-                panicked_at: panic.as_ref().map(|p| p.at.clone()),
-                message: panic.map(|p| p.message),
+                raised_in: failure.map(mutants::raised_in),
+                panicked_at: failure.map(|f| f.at.clone()),
+                message: failure.map(|f| f.message.clone()),
                 replay: test.replay_command(mode, seed),
                 log,
             });
@@ -501,8 +497,9 @@ const MESSAGE_SHOWN: usize = 300;
 /// `message` as the progress output shows it: whole if short, else its
 /// beginning and where the whole is.
 fn abbreviated(message: &str, log: &Path) -> String {
+    let message = message.split_whitespace().collect::<Vec<_>>().join(" ");
     match message.char_indices().nth(MESSAGE_SHOWN) {
-        None => message.to_owned(),
+        None => message,
         Some((cut, _)) => format!(
             "{}… ({} characters in all; the whole is in {})",
             &message[..cut],

@@ -41,10 +41,10 @@ struct Args {
     /// (`LAB_RUNS`): cheaper than a process per seed.
     #[arg(long, default_value_t = 1, conflicts_with = "real")]
     seeds: u32,
-    /// Where failed runs' output and the record of finished runs go.
+    /// Where failed runs' output and the list of finished runs go.
     #[arg(short = 'o', long, default_value = "target/stress")]
     out: PathBuf,
-    /// Forget the runs recorded in the output directory and start afresh
+    /// Forget the runs listed in the output directory and start afresh
     /// (without it, a rerun resumes where the last one stopped).
     #[arg(long)]
     fresh: bool,
@@ -64,7 +64,7 @@ struct Args {
     patterns: Vec<String>,
 }
 
-/// One finished run, as recorded (one JSON line each in `OUT/runs.jsonl`)
+/// One finished run, as listed (one JSON line each in `OUT/runs.jsonl`)
 /// and in the JSON summary.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct Run {
@@ -194,12 +194,12 @@ fn stress(args: &Args) -> Result<ExitCode, String> {
     }
     let out = root.join(&args.out);
     fs::create_dir_all(&out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
-    let record_path = out.join("runs.jsonl");
-    if args.fresh && record_path.exists() {
-        fs::remove_file(&record_path)
-            .map_err(|e| format!("cannot remove {}: {e}", record_path.display()))?;
+    let runs_path = out.join("runs.jsonl");
+    if args.fresh && runs_path.exists() {
+        fs::remove_file(&runs_path)
+            .map_err(|e| format!("cannot remove {}: {e}", runs_path.display()))?;
     }
-    let earlier = read_record(&record_path)?;
+    let earlier = read_finished(&runs_path)?;
 
     let plan: Vec<(&Test, u32)> = suite::plan(selected.len(), args.runs, args.shard)
         .into_iter()
@@ -218,11 +218,11 @@ fn stress(args: &Args) -> Result<ExitCode, String> {
         .collect();
     if !done.is_empty() {
         eprintln!(
-            "stress: resuming: {} of {} runs already done (recorded in {}; \
+            "stress: resuming: {} of {} runs already done (listed in {}; \
              --fresh starts over)",
             done.len(),
             plan.len(),
-            record_path.display()
+            runs_path.display()
         );
     }
 
@@ -233,12 +233,12 @@ fn stress(args: &Args) -> Result<ExitCode, String> {
             .map_err(|e| format!("cannot catch Ctrl-C: {e}"))?;
     }
     let progress = Progress::new(plan.len() as u64, done.len() as u64, failures(&done));
-    let record = Mutex::new(
+    let finished = Mutex::new(
         OpenOptions::new()
             .create(true)
             .append(true)
-            .open(&record_path)
-            .map_err(|e| format!("cannot open {}: {e}", record_path.display()))?,
+            .open(&runs_path)
+            .map_err(|e| format!("cannot open {}: {e}", runs_path.display()))?,
     );
     let results = Mutex::new(Vec::new());
     if args.seeds == 0 {
@@ -252,11 +252,11 @@ fn stress(args: &Args) -> Result<ExitCode, String> {
     let timeout = Duration::from_secs(args.timeout.saturating_mul(u64::from(args.seeds)));
     let ran = suite::in_parallel(jobs, queue, &interrupted, |(test, run)| {
         let Some(result) = one_run(&test, mode, run, timeout, &out, &root, &interrupted)? else {
-            return Ok(()); // interrupted: not recorded, so a rerun redoes it
+            return Ok(()); // interrupted: not listed, so a rerun redoes it
         };
         let line = serde_json::to_string(&result).expect("plain data");
-        writeln!(record.lock().expect("no panics"), "{line}")
-            .map_err(|e| format!("cannot write {}: {e}", record_path.display()))?;
+        writeln!(finished.lock().expect("no panics"), "{line}")
+            .map_err(|e| format!("cannot write {}: {e}", runs_path.display()))?;
         progress.finished(&result);
         results.lock().expect("no panics").push(result);
         Ok(())
@@ -292,8 +292,8 @@ fn one_run(
 ) -> Result<Option<Run>, String> {
     let seed: u64 = rand::random();
     let running = out.join(format!(".running-{}-{run}.log", test.name()));
-    let (outcome, elapsed) =
-        suite::run_once(test, mode, seed, timeout, &running, interrupted, None)?;
+    let ran = suite::run_once(test, mode, seed, timeout, &running, interrupted, None)?;
+    let (outcome, elapsed) = (ran.outcome, ran.took);
     let mut result = Run {
         test: test.path.clone(),
         run,
@@ -323,10 +323,7 @@ fn one_run(
                 );
             }
             // With several seeds in the run, the one that failed.
-            let failed = match mode {
-                Runs::Sim { .. } => suite::failing_seed(&running).unwrap_or(seed),
-                Runs::Real => seed,
-            };
+            let failed = ran.failed_seed(seed);
             fs::rename(&running, &kept)
                 .map_err(|e| format!("cannot keep {}: {e}", kept.display()))?;
             result.log = Some(kept.strip_prefix(root).unwrap_or(&kept).to_owned());
@@ -336,7 +333,7 @@ fn one_run(
     }
 }
 
-fn read_record(path: &Path) -> Result<Vec<Run>, String> {
+fn read_finished(path: &Path) -> Result<Vec<Run>, String> {
     let Ok(text) = fs::read_to_string(path) else {
         return Ok(Vec::new());
     };
@@ -346,7 +343,7 @@ fn read_record(path: &Path) -> Result<Vec<Run>, String> {
         .map(|(i, line)| {
             serde_json::from_str(line).map_err(|e| {
                 format!(
-                    "{} line {} is not a run record ({e}); delete the file to start afresh",
+                    "{} line {} is not a finished run ({e}); delete the file to start afresh",
                     path.display(),
                     i + 1
                 )

@@ -1,3 +1,4 @@
+// handout: begin
 //! The key/value server: a state machine replicated by Raft.
 //!
 //! A request becomes a command in the Raft log ([`Raft::start`]); the server
@@ -11,13 +12,26 @@
 //!
 //! Threads: the applier (reads Raft's apply channel, applies, answers the
 //! waiting handler, snapshots); handlers run on the network's threads.
+// handout: else
+// //! The key/value server: your state machine replicated by Raft.
+// //!
+// //! Suggested shape: a handler puts the operation in the Raft log with
+// //! [`Raft::start`] and waits until the command applied at the index
+// //! `start` returned is its own (another command there: leadership was
+// //! lost, and the clerk must try elsewhere; nothing for a while: the
+// //! same). One applier thread reads Raft's apply channel, applies each
+// //! command to the store and answers the handler waiting for it. An
+// //! operation executes once however often its clerk retries, so the
+// //! server remembers what each clerk did last (3B: in the snapshot, with
+// //! the store).
+// handout: end
 
 // handout: begin
 use std::collections::HashMap;
 
 use labraft::{ApplyMsg, Index, Raft};
 use labrpc::rt::channel::{self, Receiver, Sender};
-use labrpc::rt::sync::{Arc, Mutex};
+use labrpc::rt::sync::{Arc, Mutex, Shutdown};
 use labrpc::rt::thread::{self, JoinHandle};
 use labrpc::rt::time::Duration;
 use labrpc::{ClientEnd, Persister, Service, select};
@@ -42,7 +56,26 @@ pub struct KvServer {
     inner: Arc<Inner>,
     // handout: else
     // // Your state here (3A, 3B). Clones must be the same server: keep the
-    // // state behind an `Arc`.
+    // // state behind an `Arc`. A shape that works (yours may differ: the
+    // // tests see only the API):
+    // //
+    // //     inner: Arc<Inner>,
+    // //
+    // // with, beside `KvServer`,
+    // //
+    // //     struct Inner {
+    // //         me: usize,
+    // //         raft: Raft,
+    // //         max_raft_state: Option<usize>,
+    // //         state: Mutex<State>,    // the store, what each clerk did last,
+    // //                                 // and the handlers waiting, by index
+    // //         killed: Shutdown,       // raised by `kill`: the applier stops
+    // //         applier: Mutex<Option<JoinHandle<()>>>, // for `kill` to join
+    // //     }
+    // //
+    // // (`Mutex`, `Shutdown` and `Arc` from `labrpc::rt::sync`, `JoinHandle`
+    // // from `labrpc::rt::thread`; see `labraft`'s `Raft::kill` for the
+    // // pattern.)
     // handout: end
 }
 
@@ -53,8 +86,9 @@ struct Inner {
     /// Snapshot when the saved Raft state reaches nine tenths of this.
     max_raft_state: Option<usize>,
     state: Mutex<State>,
-    /// Dropped by `kill`, which stops the applier.
-    running: Mutex<Option<Sender<()>>>,
+    /// Raised by `kill` (under the lock of `state`), which stops the
+    /// applier; no handler waits once it is raised.
+    killed: Shutdown,
     applier: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -64,7 +98,6 @@ struct State {
     last_applied: Index,
     /// Handlers waiting for the command they started at an index.
     waiting: HashMap<Index, Waiter>,
-    killed: bool,
 }
 
 struct Waiter {
@@ -130,7 +163,6 @@ impl KvServer {
         let (last_applied, store) = restore(&persister.snapshot(), me);
         let (apply_to, applied) = channel::unbounded();
         let raft = Raft::new(servers, me, persister, apply_to);
-        let (running, stopped) = channel::bounded(0);
         let server = KvServer {
             inner: Arc::new(Inner {
                 me,
@@ -140,16 +172,15 @@ impl KvServer {
                     store,
                     last_applied,
                     waiting: HashMap::new(),
-                    killed: false,
                 }),
-                running: Mutex::new(Some(running)),
+                killed: Shutdown::new(),
                 applier: Mutex::new(None),
             }),
         };
         let inner = Arc::clone(&server.inner);
         let applier = thread::Builder::new()
             .name(format!("kv-{me}-applier"))
-            .spawn(move || inner.apply_loop(&applied, &stopped))
+            .spawn(move || inner.apply_loop(&applied))
             .expect("cannot spawn the key/value applier");
         *server.inner.applier.lock() = Some(applier);
         server
@@ -195,11 +226,10 @@ impl KvServer {
         self.inner.raft.kill();
         {
             let mut state = self.inner.state.lock();
-            state.killed = true;
+            self.inner.killed.raise();
             // Dropping the waiters' senders answers their handlers.
             state.waiting.clear();
         }
-        self.inner.running.lock().take();
         if let Some(applier) = self.inner.applier.lock().take() {
             applier
                 .join()
@@ -218,7 +248,7 @@ impl Inner {
             // Registered under the lock that the applier takes, so that the
             // command cannot be applied before its waiter exists.
             let mut state = self.state.lock();
-            if state.killed {
+            if self.killed.is_raised() {
                 return Reply::WrongLeader;
             }
             let Ok((index, _term)) = self.raft.start(command) else {
@@ -241,14 +271,14 @@ impl Inner {
         }
     }
 
-    fn apply_loop(&self, applied: &Receiver<ApplyMsg>, stopped: &Receiver<()>) {
+    fn apply_loop(&self, applied: &Receiver<ApplyMsg>) {
         loop {
             let message = select! {
                 recv(applied) -> message => match message {
                     Ok(message) => message,
                     Err(_) => return,
                 },
-                recv(stopped) -> _ => return,
+                recv(self.killed.raised()) -> _ => return,
             };
             let mut state = self.state.lock();
             match message {

@@ -17,13 +17,11 @@
 //! the state it reflects is stable. [`Raft::kill`] stops every thread and
 //! joins it.
 
-use std::convert::Infallible;
 use std::fmt;
 use std::panic;
 
 use labrpc::rt::channel::{self, Receiver, Sender, TrySendError};
-use labrpc::rt::sync::atomic::{AtomicBool, Ordering};
-use labrpc::rt::sync::{Arc, Mutex, MutexGuard};
+use labrpc::rt::sync::{Arc, Mutex, MutexGuard, Shutdown};
 use labrpc::rt::thread::{self, JoinHandle};
 use labrpc::rt::time::Instant;
 use labrpc::{ClientEnd, Persister, Service, select};
@@ -55,7 +53,25 @@ pub struct Raft {
     peer: Arc<Peer>,
     // handout: else
     // // Your state here (2A, 2B, 2C, 2D). Clones must be the same peer: keep
-    // // the state behind an `Arc`.
+    // // the state behind an `Arc`. The sketches in this file use one shape
+    // // (yours may differ: the tests see only the API):
+    // //
+    // //     peer: Arc<Peer>,
+    // //
+    // // with, beside `Raft`,
+    // //
+    // //     struct Peer {
+    // //         me: PeerId,
+    // //         peers: Vec<ClientEnd>,                // peers[me] is this peer's own
+    // //         persister: Arc<Persister>,
+    // //         apply_to: Sender<ApplyMsg>,
+    // //         state: Mutex<State>,                  // Figure 2's state, behind one lock
+    // //         killed: Shutdown,                     // raised by `kill`: every wait ends
+    // //         threads: Mutex<Vec<JoinHandle<()>>>,  // every thread, for `kill` to join
+    // //     }
+    // //
+    // // (`Mutex`, `Shutdown` and `Arc` from `labrpc::rt::sync`, `JoinHandle`
+    // // from `labrpc::rt::thread`.)
     // handout: end
 }
 
@@ -82,10 +98,8 @@ struct Peer {
     /// Level-triggered wake-ups: a full channel already holds one.
     wake_applier: (Sender<()>, Receiver<()>),
     wake_ticker: (Sender<()>, Receiver<()>),
-    /// Dropped by `kill`, which wakes every waiting thread.
-    running: Mutex<Option<Sender<Infallible>>>,
-    stopped: Receiver<Infallible>,
-    killed: AtomicBool,
+    /// Raised by `kill`, which wakes every waiting thread.
+    killed: Shutdown,
     /// Threads not yet joined. Kept apart from the core: spawning and joining
     /// are not protocol state, and `kill` must join without the core's lock.
     threads: Mutex<Vec<JoinHandle<()>>>,
@@ -117,11 +131,8 @@ impl Raft {
     // //
     // // Threads (2A). Name each thread and keep its handle, so that `kill`
     // // can join it; a thread that sleeps should wake at once when the peer
-    // // is killed. One way, with a channel whose sender `kill` drops:
+    // // is killed, which `killed` (a `Shutdown`, raised by `kill`) does:
     // //
-    // //     let (stop_sender, stop) = channel::bounded::<()>(0);
-    // //     // keep `stop_sender` in the peer (in a Mutex<Option<..>>), and
-    // //     // `stop` where the threads can reach it
     // //     let ticker = Arc::clone(&peer);
     // //     let handle = thread::Builder::new()
     // //         .name(format!("raft-{me}-ticker"))
@@ -135,7 +146,7 @@ impl Raft {
     // //             // timeout has passed, or send heartbeats if leading;
     // //             // unlock. Then wait a little, or until killed:
     // //             select! {
-    // //                 recv(self.stop) -> _ => return, // `kill` dropped the sender
+    // //                 recv(self.killed.raised()) -> _ => return, // `kill` raised it
     // //                 default(Duration::from_millis(10)) => {}
     // //             }
     // //         }
@@ -172,7 +183,6 @@ impl Raft {
         labrpc::trace::epoch();
         let mut core = Core::new(me, peers.len(), labrpc::rt::rand::random(), now);
         core.restore(&persister.raft_state(), persister.snapshot());
-        let (running, stopped) = channel::bounded(0);
         let peer = Arc::new(Peer {
             me,
             ends: peers,
@@ -181,9 +191,7 @@ impl Raft {
             apply_to,
             wake_applier: channel::bounded(1),
             wake_ticker: channel::bounded(1),
-            running: Mutex::new(Some(running)),
-            stopped,
-            killed: AtomicBool::new(false),
+            killed: Shutdown::new(),
             threads: Mutex::new(Vec::new()),
         });
         let ticker = Arc::clone(&peer);
@@ -210,17 +218,22 @@ impl Raft {
     // // but may take seconds on a bad network, so call from a thread of its own
     // // and never while holding your lock:
     // //
-    // //     fn send_request_vote(self: &Arc<Self>, server: PeerId, args: RequestVoteArgs) {
-    // //         let peer = Arc::clone(self);
-    // //         let handle = thread::spawn(move || {
-    // //             let Ok(reply) = peer.peers[server].call(REQUEST_VOTE, &args) else {
-    // //                 return; // no reply: another election will ask again
-    // //             };
-    // //             let mut state = peer.state.lock();
-    // //             // The world moved on while the call was out: count the vote
-    // //             // only if this peer is still a candidate in `args.term`.
-    // //         });
-    // //         self.threads.lock().push(handle); // `kill` joins it too
+    // //     impl Peer {
+    // //         fn send_request_vote(self: &Arc<Self>, server: PeerId, args: RequestVoteArgs) {
+    // //             let mut threads = self.threads.lock();
+    // //             if self.killed.is_raised() {
+    // //                 return; // `kill` has taken the threads to join: start none
+    // //             }
+    // //             let peer = Arc::clone(self);
+    // //             threads.push(thread::spawn(move || {
+    // //                 let Ok(reply) = peer.peers[server].call(REQUEST_VOTE, &args) else {
+    // //                     return; // no reply: another election will ask again
+    // //                 };
+    // //                 let mut state = peer.state.lock();
+    // //                 // The world moved on while the call was out: count the
+    // //                 // vote only if this peer is still a candidate in `args.term`.
+    // //             }));
+    // //         }
     // //     }
     // handout: end
     pub fn service(&self) -> Service {
@@ -296,30 +309,34 @@ impl Raft {
     // // The tests fail if any thread of a killed peer is still running, so
     // // `kill` must stop every thread and join it. A sketch:
     // //
-    // //     if self.peer.dead.swap(true, Ordering::SeqCst) {
-    // //         return; // killed already
-    // //     }
-    // //     self.peer.stop_sender.lock().take(); // wakes every `recv(stop)`
-    // //     let threads = std::mem::take(&mut *self.peer.threads.lock());
+    // //     let threads = {
+    // //         let mut threads = self.peer.threads.lock();
+    // //         if !self.peer.killed.raise() {
+    // //             return; // killed already
+    // //         }
+    // //         std::mem::take(&mut *threads) // raising woke every wait on `killed`
+    // //     };
     // //     for handle in threads {
     // //         handle.join().expect("a thread of this peer panicked");
     // //     }
     // //
     // // Join without holding your state's lock: a thread you wait for may need
     // // it to finish. A thread that starts threads (a sender per RPC) must not
-    // // start one once the peer is dead, or `kill` could miss it: check `dead`
-    // // under the lock of `threads` before pushing.
+    // // start one once the peer is killed, or `kill` could miss it: check
+    // // `killed.is_raised()` under the lock of `threads` before pushing, as
+    // // `kill` raises it under that lock.
     // handout: end
     pub fn kill(&self) {
         // handout: stub 2A stop every thread of this peer and wait for them to exit.
         let handles = {
+            // Under the lock `spawn` checks `killed` in: no thread starts
+            // after this, unseen.
             let mut threads = self.peer.threads.lock();
-            if self.peer.killed.swap(true, Ordering::SeqCst) {
-                return;
+            if !self.peer.killed.raise() {
+                return; // killed already
             }
             std::mem::take(&mut *threads)
         };
-        self.peer.running.lock().take();
         let mut first_panic = None;
         for handle in handles {
             if let Err(payload) = handle.join() {
@@ -383,7 +400,7 @@ impl Peer {
     /// Starts a thread of this peer, unless it has been killed.
     fn spawn(&self, role: &str, body: impl FnOnce() + Send + 'static) {
         let mut threads = self.threads.lock();
-        if self.killed.load(Ordering::SeqCst) {
+        if self.killed.is_raised() {
             return;
         }
         threads.retain(|handle| !handle.is_finished());
@@ -395,7 +412,7 @@ impl Peer {
     }
 
     fn is_killed(&self) -> bool {
-        self.killed.load(Ordering::SeqCst)
+        self.killed.is_raised()
     }
 
     /// Sends one message and hands the outcome to the core.
@@ -434,7 +451,7 @@ impl Peer {
             let deadline = self.lock().next_wakeup();
             let wait = deadline.saturating_duration_since(Instant::now());
             select! {
-                recv(self.stopped) -> _ => return,
+                recv(self.killed.raised()) -> _ => return,
                 recv(self.wake_ticker.1) -> _ => continue,
                 default(wait) => {}
             }
@@ -445,7 +462,7 @@ impl Peer {
     fn apply_loop(self: Arc<Self>) {
         loop {
             select! {
-                recv(self.stopped) -> _ => return,
+                recv(self.killed.raised()) -> _ => return,
                 recv(self.wake_applier.1) -> _ => {}
             }
             loop {
@@ -460,7 +477,7 @@ impl Peer {
                                 return; // the service is gone
                             }
                         }
-                        recv(self.stopped) -> _ => return,
+                        recv(self.killed.raised()) -> _ => return,
                     }
                 }
             }

@@ -6,7 +6,7 @@ use std::convert::Infallible;
 use std::fmt;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
@@ -16,9 +16,9 @@ use serde::de::DeserializeOwned;
 use crate::codec;
 use crate::method::Method;
 use crate::pool::Pool;
-use crate::rt::channel::{self, Receiver, RecvTimeoutError, Sender};
+use crate::rt::channel::{self, Receiver, Sender};
 use crate::rt::sim;
-use crate::rt::sync::PlainMutex as Mutex;
+use crate::rt::sync::{PlainMutex as Mutex, Shutdown};
 use crate::rt::time::Duration;
 use crate::server::{Outcome, Server};
 use crate::{seed, select};
@@ -72,13 +72,9 @@ struct Inner {
     seed: u64,
     total_count: AtomicU64,
     total_bytes: AtomicU64,
-    /// Dropped by [`Network::cleanup`], which wakes every pause and wait.
-    open: Mutex<Option<Sender<Infallible>>>,
-    /// Disconnected once the network has been cleaned up.
-    closed: Receiver<Infallible>,
-    /// Set once the network has been cleaned up: what a new call checks
-    /// (a flag, so that checking is not a scheduling point).
-    shut: AtomicBool,
+    /// Raised by [`Network::cleanup`], which wakes every pause and wait; a
+    /// new call checks it first.
+    closed: Shutdown,
     handlers: Pool,
     /// Where replies are announced, once someone watches them.
     replies: Mutex<Option<Sender<Replied>>>,
@@ -234,7 +230,6 @@ impl Network {
 
     /// A reliable network whose random choices are drawn from `seed`.
     pub fn with_seed(seed: u64) -> Self {
-        let (open, closed) = channel::bounded(0);
         Network {
             inner: Arc::new(Inner {
                 state: Mutex::new(State {
@@ -250,9 +245,7 @@ impl Network {
                 seed,
                 total_count: AtomicU64::new(0),
                 total_bytes: AtomicU64::new(0),
-                open: Mutex::new(Some(open)),
-                closed,
-                shut: AtomicBool::new(false),
+                closed: Shutdown::new(),
                 handlers: Pool::new(),
                 replies: Mutex::new(None),
             }),
@@ -445,8 +438,7 @@ impl Network {
     /// "no reply" at once, and handler threads exit once their handlers
     /// return.
     pub fn cleanup(&self) {
-        self.inner.shut.store(true, Ordering::Release);
-        self.inner.open.lock().take();
+        self.inner.closed.raise();
         self.inner.handlers.close();
         self.inner.state.lock().servers.clear();
     }
@@ -469,7 +461,7 @@ impl fmt::Debug for Network {
 
 impl Inner {
     fn is_closed(&self) -> bool {
-        self.shut.load(Ordering::Acquire)
+        self.closed.is_raised()
     }
 
     /// A number in `0..bound` from the network's generator.
@@ -504,18 +496,14 @@ impl Inner {
     }
 
     fn wait(&self, time: Duration) -> bool {
-        match self.closed.recv_timeout(time) {
-            Err(RecvTimeoutError::Timeout) => true,
-            Err(RecvTimeoutError::Disconnected) => false,
-            Ok(never) => match never {},
-        }
+        !self.closed.wait_timeout(time)
     }
 
     /// Like [`pause`](Inner::pause), but also ends at once when `watch`'s
     /// lifeline is dropped.
     fn pause_watching(&self, ms: u64, watch: &Receiver<Infallible>) {
         select! {
-            recv(self.closed) -> _ => {}
+            recv(self.closed.raised()) -> _ => {}
             recv(watch) -> _ => {}
             default(Duration::from_millis(ms)) => {}
         }
@@ -600,7 +588,7 @@ impl Inner {
             },
             recv(route.end_watch) -> _ => return None,
             recv(route.server_watch) -> _ => return None,
-            recv(self.closed) -> _ => return None,
+            recv(self.closed.raised()) -> _ => return None,
         };
         let reply = match outcome {
             Ok(Ok(reply)) => reply,

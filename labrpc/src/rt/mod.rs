@@ -71,6 +71,7 @@
 
 pub mod channel;
 pub mod rand;
+mod shutdown;
 pub mod sim;
 pub mod sync;
 pub mod thread;

@@ -1,5 +1,6 @@
 //! Locks: [`Mutex`] and [`Condvar`] with `parking_lot`'s API, simulated
-//! when the caller is; `Arc` and atomics re-exported from `std`.
+//! when the caller is; [`Shutdown`], a signal to stop raised once; `Arc`
+//! and atomics re-exported from `std`.
 //!
 //! In a simulated world, taking a lock, releasing it and waiting on a
 //! condition variable are scheduling points, and a thread that waits for a
@@ -17,6 +18,7 @@ use super::sim::{self, Here, Wake};
 use super::thread::nanos;
 use super::time::{Duration, Instant};
 
+pub use super::shutdown::Shutdown;
 pub use std::sync::atomic;
 pub use std::sync::{Arc, LazyLock, OnceLock, Weak};
 

@@ -37,6 +37,20 @@ const DROP_PER_MILLE: u64 = 100;
 /// encoding), so that clients that send as fast as they can complete about
 /// as many operations as they do in real time.
 const SIM_LATENCY_US: std::ops::Range<u64> = 50..150;
+/// With long reordering on, this many replies in [`HELD_BACK_OUT_OF`] are
+/// held back (the course's two in three).
+const REORDERED_REPLIES: u64 = 600;
+/// With late requests on, this many requests in [`HELD_BACK_OUT_OF`] are
+/// held back before their handler runs (one in three).
+const LATE_REQUESTS: u64 = 300;
+/// The draws [`REORDERED_REPLIES`] and [`LATE_REQUESTS`] are out of (the
+/// course's `rand.Int() % 900`).
+const HELD_BACK_OUT_OF: u64 = 900;
+/// A message held back waits at least this long, in milliseconds…
+const HELD_BACK_MIN_MS: u64 = 200;
+/// …plus a draw below one more than a draw below this (the course's
+/// `200 + rand.Intn(1 + rand.Intn(2000))`: short waits are the likelier).
+const HELD_BACK_SPREAD_MS: u64 = 2000;
 
 /// The reason an RPC got no reply: the server was dead or unreachable, or the
 /// request or the reply was lost. The handler may or may not have run.
@@ -509,7 +523,9 @@ impl Inner {
         }
     }
 
-    /// One call's journey through the network; see [`ClientEnd::call`].
+    /// One call's journey through the network; see [`ClientEnd::call`]:
+    /// the request's way to the server, its handler, and the reply's way
+    /// back, each of which may lose it.
     fn deliver<Req, Rep>(
         &self,
         end: &str,
@@ -521,7 +537,6 @@ impl Inner {
             let exists = state.ends.get(end).map(|e| e.exists.watch.clone());
             (state.route(end), state.faults(), exists)
         };
-
         let Some(route) = route else {
             // A deleted end is gone: its calls fail at once.
             let exists = exists?;
@@ -535,26 +550,58 @@ impl Inner {
             self.pause_watching(self.random(bound), &exists);
             return None;
         };
-
-        if !self.wire() {
+        if !self.request_arrives(faults) {
             return None;
+        }
+        let reply = self.handle(&route, method, request)?;
+        if !self.reply_arrives(end, &route, faults, method.name()) {
+            return None;
+        }
+        self.total_bytes
+            .fetch_add(reply.len() as u64, Ordering::Relaxed);
+        Some(reply)
+    }
+
+    /// The request's way to its server: the wire, and on an unreliable
+    /// network a delay and perhaps its loss; with late requests, perhaps a
+    /// long wait. Whether it arrives.
+    fn request_arrives(&self, faults: Faults) -> bool {
+        if !self.wire() {
+            return false;
         }
         if !faults.reliable {
             if !self.pause(self.random(SHORT_DELAY_MS)) {
-                return None;
+                return false;
             }
             if self.random(1000) < DROP_PER_MILLE {
-                return None;
+                return false;
             }
         }
-
-        if faults.late_requests && self.random(900) < 300 {
-            let ms = 200 + self.random(1 + self.random(2000));
-            if !self.pause(ms) {
-                return None;
-            }
+        if faults.late_requests && self.random(HELD_BACK_OUT_OF) < LATE_REQUESTS {
+            return self.pause(self.held_back_ms());
         }
+        true
+    }
 
+    /// How long a held-back message waits.
+    fn held_back_ms(&self) -> u64 {
+        HELD_BACK_MIN_MS + self.random(1 + self.random(HELD_BACK_SPREAD_MS))
+    }
+
+    /// Runs the handler on a thread of the server's and waits for its
+    /// reply; `None` when the end is disabled or deleted, the server
+    /// deleted, or the network cleaned up meanwhile (the call stops waiting
+    /// at once).
+    ///
+    /// # Panics
+    /// When the request does not decode as the handler's, or the handler
+    /// panicked: a bug, not a network fault.
+    fn handle<Req, Rep>(
+        &self,
+        route: &Route,
+        method: Method<Req, Rep>,
+        request: Vec<u8>,
+    ) -> Option<Vec<u8>> {
         // The handler runs on a thread of its own, so that this call can stop
         // waiting when its server is deleted or its end disabled.
         let handler = route.server.dispatch(method);
@@ -590,8 +637,8 @@ impl Inner {
             recv(route.server_watch) -> _ => return None,
             recv(self.closed.raised()) -> _ => return None,
         };
-        let reply = match outcome {
-            Ok(Ok(reply)) => reply,
+        match outcome {
+            Ok(Ok(reply)) => Some(reply),
             Ok(Err(codec_error)) => {
                 panic!("labrpc: call to {}: request {codec_error}", method.name())
             }
@@ -599,28 +646,41 @@ impl Inner {
                 "labrpc: call to {}: the handler panicked: {message}",
                 method.name()
             ),
-        };
+        }
+    }
 
+    /// The reply's way back to `end`: dropped if the route fell meanwhile,
+    /// held while the tester holds it, perhaps lost on an unreliable
+    /// network, announced to whoever watches replies, then the wire, and
+    /// with long reordering perhaps a long wait. Whether it arrives (and
+    /// counts its bytes).
+    fn reply_arrives(
+        &self,
+        end: &str,
+        route: &Route,
+        faults: Faults,
+        method: &'static str,
+    ) -> bool {
         // Checked again now that the handler has returned: a reply from a
         // server that was deleted or replaced meanwhile, or to an end that was
         // disabled meanwhile, must not be delivered. Otherwise a client could
         // get a positive reply for an update its server persisted into a
         // persister the tester has since superseded.
-        if !self.state.lock().still_stands(end, &route) {
-            return None;
+        if !self.state.lock().still_stands(end, route) {
+            return false;
         }
         if self.replies_held(end) {
             while self.replies_held(end) {
                 if !self.pause(1) {
-                    return None;
+                    return false;
                 }
             }
-            if !self.state.lock().still_stands(end, &route) {
-                return None;
+            if !self.state.lock().still_stands(end, route) {
+                return false;
             }
         }
         if !faults.reliable && self.random(1000) < DROP_PER_MILLE {
-            return None;
+            return false;
         }
         // Sent outside the lock: a send is a scheduling point in a
         // simulation, where no thread may wait holding a plain lock.
@@ -629,21 +689,19 @@ impl Inner {
             // Nobody listening any more is as good as nobody asking.
             let _ = announce.send(Replied {
                 server: route.server_name.clone(),
-                method: method.name(),
+                method,
             });
         }
         if !self.wire() {
-            return None;
+            return false;
         }
-        if faults.long_reordering && self.random(900) < 600 {
-            let ms = 200 + self.random(1 + self.random(2000));
-            if !self.pause(ms) {
-                return None;
-            }
+        if faults.long_reordering
+            && self.random(HELD_BACK_OUT_OF) < REORDERED_REPLIES
+            && !self.pause(self.held_back_ms())
+        {
+            return false;
         }
-        self.total_bytes
-            .fetch_add(reply.len() as u64, Ordering::Relaxed);
-        Some(reply)
+        true
     }
 }
 

@@ -433,105 +433,66 @@ impl Ran {
     }
 }
 
-/// Runs `test` once in its own process with `LAB_SEED=seed`, in `mode`,
-/// its output (stdout and stderr, interleaved) going to `log`, cut to its
-/// head and tail past a few MiB (see [`output`]), and its run record to a
-/// file beside it, read back and removed when the process has ended. Kills
-/// it after `timeout`, or as soon as `interrupted` is set. With `graded`,
-/// the run passes only with the harness's verdict in the record (see
-/// [`Graded`]).
+/// One run of a test in a process of its own: `test` with `LAB_SEED=seed`
+/// in `mode`, killed after `timeout`, its output going to `log`.
+#[derive(Clone, Copy, Debug)]
+pub struct TestRun<'a> {
+    /// The test.
+    pub test: &'a Test,
+    /// Its clock (and, simulated, how many seeds).
+    pub mode: Runs,
+    /// Its seed (the first, with several).
+    pub seed: u64,
+    /// Its wall-time limit.
+    pub timeout: Duration,
+    /// Where its output goes.
+    pub log: &'a Path,
+}
+
+/// Runs `run`, its output (stdout and stderr, interleaved) going to its log,
+/// cut to its head and tail past a few MiB (see [`output`]), and its run
+/// record to a file beside it, read back and removed when the process has
+/// ended. Kills it after its timeout, or as soon as `interrupted` is set.
+/// With `graded`, the run passes only with the harness's verdict in the
+/// record (see [`Graded`]).
 ///
 /// # Errors
 /// When the log or the record cannot be created or the process cannot be
 /// started.
 pub fn run_once(
-    test: &Test,
-    mode: Runs,
-    seed: u64,
-    timeout: Duration,
-    log: &Path,
+    run: &TestRun<'_>,
     interrupted: &AtomicBool,
     graded: Option<Graded>,
 ) -> Result<Ran, String> {
-    let file = File::create(log).map_err(|e| format!("cannot create {}: {e}", log.display()))?;
-    let record_path = log.with_extension("record.jsonl");
+    let record_path = run.log.with_extension("record.jsonl");
     File::create(&record_path)
         .map_err(|e| format!("cannot create {}: {e}", record_path.display()))?;
-    let (output, stdout) = std::io::pipe().map_err(|e| format!("cannot make a pipe: {e}"))?;
-    let stderr = stdout
-        .try_clone()
-        .map_err(|e| format!("cannot share a pipe: {e}"))?;
     let token = graded.map(|_| format!("{:032x}", rand::random::<u128>()));
-    let mut command = Command::new(&test.binary);
-    if let Some(graded) = graded {
-        command.env(GRADING_VAR, "1").stdin(Stdio::piped());
-        if let Some((uid, gid)) = graded.run_as {
-            // The record is the one file the test process writes.
-            std::os::unix::fs::chown(&record_path, Some(uid), Some(gid))
-                .map_err(|e| format!("cannot hand {} over: {e}", record_path.display()))?;
-            command.uid(uid).gid(gid);
-        }
-    } else {
-        command.env_remove(GRADING_VAR).stdin(Stdio::null());
-    }
     let started = Instant::now();
-    let mut child = command
-        .args([
-            test.path.as_str(),
-            "--exact",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(SEED_VAR, seed.to_string())
-        .env(TIME_VAR, mode.name())
-        .env(
-            RUNS_VAR,
-            match mode {
-                Runs::Sim { seeds } => seeds.to_string(),
-                Runs::Real => String::new(),
-            },
-        )
-        .env(RECORD_VAR, &record_path)
-        .current_dir(&test.package_dir)
-        .stdout(stdout)
-        .stderr(stderr)
-        .spawn()
-        .map_err(|e| format!("cannot start {}: {e}", test.binary.display()))?;
-    // The command holds the pipe's writing ends: without them, the output
-    // ends when the process (and anything it left holding them) is gone.
-    drop(command);
-    let keeper = {
-        let (done, kept) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let _ = done.send(output::keep(output, file));
-        });
-        kept
-    };
-    // The log is complete (or as complete as it gets) once this returns.
-    let wait_for_output = || {
-        let _ = keeper.recv_timeout(OUTPUT_GRACE);
-    };
+    let (mut child, output) = start(run, &record_path, graded)?;
     if let (Some(token), Some(mut stdin)) = (&token, child.stdin.take()) {
         // A test that has already died cannot take it: its outcome says so.
         let _ = writeln!(stdin, "{token}");
     }
-    let (exited, took) = loop {
+    let exited = loop {
         if let Some(status) = child
             .try_wait()
-            .map_err(|e| format!("waiting for {}: {e}", test.path))?
+            .map_err(|e| format!("waiting for {}: {e}", run.test.path))?
         {
-            break (Some(status), started.elapsed());
+            break Some(status);
         }
-        if interrupted.load(Ordering::SeqCst) || started.elapsed() > timeout {
+        if interrupted.load(Ordering::SeqCst) || started.elapsed() > run.timeout {
             // Killing fails only when it has just exited, which is as good.
             let _ = child.kill();
             let _ = child.wait();
-            break (None, started.elapsed());
+            break None;
         }
         std::thread::sleep(Duration::from_millis(20));
     };
-    wait_for_output();
-    let records = read_record(&record_path, log);
+    let took = started.elapsed();
+    // The log is complete (or as complete as it gets) once this returns.
+    let _ = output.recv_timeout(OUTPUT_GRACE);
+    let records = read_record(&record_path, run.log);
     let outcome = match exited {
         _ if interrupted.load(Ordering::SeqCst)
             && !exited.is_some_and(|status| status.success()) =>
@@ -541,7 +502,9 @@ pub fn run_once(
         None => Outcome::TimedOut,
         Some(status) if !status.success() => Outcome::Failed,
         Some(_) => match &token {
-            Some(token) if !record::has_verdict(&records, token, &test.path, runs_in(mode)) => {
+            Some(token)
+                if !record::has_verdict(&records, token, &run.test.path, runs_in(run.mode)) =>
+            {
                 Outcome::NoVerdict
             }
             _ => Outcome::Passed,
@@ -552,6 +515,70 @@ pub fn run_once(
         took,
         records,
     })
+}
+
+/// Starts `run`'s process, its run record going to `record_path`, and a
+/// thread that keeps its output in its log; the process, and the channel
+/// on which that thread says it is done.
+fn start(
+    run: &TestRun<'_>,
+    record_path: &Path,
+    graded: Option<Graded>,
+) -> Result<
+    (
+        std::process::Child,
+        std::sync::mpsc::Receiver<std::io::Result<output::Kept>>,
+    ),
+    String,
+> {
+    let log = run.log;
+    let file = File::create(log).map_err(|e| format!("cannot create {}: {e}", log.display()))?;
+    let (output, stdout) = std::io::pipe().map_err(|e| format!("cannot make a pipe: {e}"))?;
+    let stderr = stdout
+        .try_clone()
+        .map_err(|e| format!("cannot share a pipe: {e}"))?;
+    let mut command = Command::new(&run.test.binary);
+    if let Some(graded) = graded {
+        command.env(GRADING_VAR, "1").stdin(Stdio::piped());
+        if let Some((uid, gid)) = graded.run_as {
+            // The record is the one file the test process writes.
+            std::os::unix::fs::chown(record_path, Some(uid), Some(gid))
+                .map_err(|e| format!("cannot hand {} over: {e}", record_path.display()))?;
+            command.uid(uid).gid(gid);
+        }
+    } else {
+        command.env_remove(GRADING_VAR).stdin(Stdio::null());
+    }
+    let child = command
+        .args([
+            run.test.path.as_str(),
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(SEED_VAR, run.seed.to_string())
+        .env(TIME_VAR, run.mode.name())
+        .env(
+            RUNS_VAR,
+            match run.mode {
+                Runs::Sim { seeds } => seeds.to_string(),
+                Runs::Real => String::new(),
+            },
+        )
+        .env(RECORD_VAR, record_path)
+        .current_dir(&run.test.package_dir)
+        .stdout(stdout)
+        .stderr(stderr)
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", run.test.binary.display()))?;
+    // The command holds the pipe's writing ends: without them, the output
+    // ends when the process (and anything it left holding them) is gone.
+    drop(command);
+    let (done, kept) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(output::keep(output, file));
+    });
+    Ok((child, kept))
 }
 
 /// The run record at `path`, which is then removed; none if it cannot be

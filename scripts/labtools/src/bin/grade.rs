@@ -252,13 +252,80 @@ struct Grader<'a> {
     interrupted: Arc<AtomicBool>,
 }
 
+/// The tree a grading builds and runs.
+struct Tree {
+    root: PathBuf,
+    /// Its build's target directory.
+    target: PathBuf,
+    /// Whether it is this checkout, graded in place (trusted).
+    in_place: bool,
+}
+
+/// Why a grading stopped before its runs.
+enum Halt {
+    /// The submission scores 0 on every test: `note` says why, and each
+    /// test's entry `not_run`.
+    Stopped {
+        status: Status,
+        note: String,
+        not_run: &'static str,
+    },
+    /// The grader itself failed.
+    Error(String),
+}
+
+impl From<String> for Halt {
+    fn from(error: String) -> Halt {
+        Halt::Error(error)
+    }
+}
+
 impl Grader<'_> {
     /// Grades the checkout at `path` (this one, in place, if `None`),
     /// building a submission's copy in `work` and keeping failed runs'
-    /// output under `logs`.
+    /// output under `logs`: its graded copy, the static gate, the build,
+    /// then the runs, each step able to end the grading with 0 points.
     fn grade(&self, path: Option<&Path>, work: &Path, logs: &Path) -> Result<Report, String> {
         let started = Instant::now();
         let mut notes = Vec::new();
+        let graded = self.graded_copy(path, work, &mut notes).and_then(|tree| {
+            self.static_gate(&tree)?;
+            let tests = self.build_tests(&tree)?;
+            Ok(self.run_tests(&tests, &tree.root, logs, &mut notes)?)
+        });
+        match graded {
+            Ok((results, status)) => {
+                if self.interrupted.load(Ordering::SeqCst) {
+                    eprintln!("grade: interrupted");
+                }
+                Ok(Report {
+                    results,
+                    notes,
+                    status,
+                    elapsed: started.elapsed(),
+                })
+            }
+            Err(Halt::Stopped {
+                status,
+                note,
+                not_run,
+            }) => {
+                notes.push(note);
+                Report::nothing_ran(self, status, notes, not_run, started)
+            }
+            Err(Halt::Error(e)) => Err(e),
+        }
+    }
+
+    /// The tree to grade: this checkout in place, or a copy of it with the
+    /// submission at `path`'s student sources, written to `work`, unless
+    /// the submission is refused. Notes what was left out of it.
+    fn graded_copy(
+        &self,
+        path: Option<&Path>,
+        work: &Path,
+        notes: &mut Vec<String>,
+    ) -> Result<Tree, Halt> {
         let in_place = match path {
             None => true,
             Some(path) => {
@@ -267,97 +334,107 @@ impl Grader<'_> {
                     == self.this
             }
         };
-        let (root, target) = if in_place {
+        if in_place {
             let target = std::env::var_os("CARGO_TARGET_DIR")
                 .map_or_else(|| self.this.join("target"), PathBuf::from);
-            (self.this.clone(), target)
-        } else {
-            let path = path.expect("not in place");
-            eprintln!("grade: inspecting {}", path.display());
-            let submission = match submission::inspect(path, &self.this) {
-                Ok(submission) => submission,
-                Err(reasons) => {
-                    eprintln!("grade: refused:\n  {}", reasons.join("\n  "));
-                    notes.push(format!(
-                        "REFUSED, 0 points: this submission tries to change how it is built or \
-                         graded.\n  {}",
-                        reasons.join("\n  ")
-                    ));
-                    return Report::nothing_ran(
-                        self,
-                        Status::Refused,
-                        notes,
-                        "not run: the submission was refused (see above)",
-                        started,
-                    );
-                }
-            };
-            notes.extend(submission.replaced_notice());
-            submission::write_graded_copy(&submission, &self.this, work)?;
-            (work.to_owned(), work.join("target"))
-        };
+            return Ok(Tree {
+                root: self.this.clone(),
+                target,
+                in_place,
+            });
+        }
+        let path = path.expect("not in place");
+        eprintln!("grade: inspecting {}", path.display());
+        let submission = submission::inspect(path, &self.this).map_err(|reasons| {
+            eprintln!("grade: refused:\n  {}", reasons.join("\n  "));
+            Halt::Stopped {
+                status: Status::Refused,
+                note: format!(
+                    "REFUSED, 0 points: this submission tries to change how it is built or \
+                     graded.\n  {}",
+                    reasons.join("\n  ")
+                ),
+                not_run: "not run: the submission was refused (see above)",
+            }
+        })?;
+        notes.extend(submission.replaced_notice());
+        submission::write_graded_copy(&submission, &self.this, work)?;
+        Ok(Tree {
+            root: work.to_owned(),
+            target: work.join("target"),
+            in_place,
+        })
+    }
+
+    /// The static gate over `tree`'s student crates (unless skipped): a
+    /// refusal, or a submission that does not compile, ends the grading.
+    fn static_gate(&self, tree: &Tree) -> Result<(), Halt> {
         if self.args.no_static_gate {
             eprintln!("grade: the static gate is SKIPPED (--no-static-gate)");
-        } else {
+            return Ok(());
+        }
+        eprintln!(
+            "grade: static gate: clippy over the student crates with {} forbidden",
+            gate::FORBIDDEN.join(", ")
+        );
+        let findings = gate::check(&tree.root, &tree.target)?;
+        if !findings.refusals.is_empty() {
+            let errors = &findings.refusals;
             eprintln!(
-                "grade: static gate: clippy over the student crates with {} forbidden",
-                gate::FORBIDDEN.join(", ")
+                "grade: refused by the static gate:\n  {}",
+                errors.join("\n  ")
             );
-            let findings = gate::check(&root, &target)?;
-            if !findings.refusals.is_empty() {
-                let errors = &findings.refusals;
-                eprintln!(
-                    "grade: refused by the static gate:\n  {}",
-                    errors.join("\n  ")
-                );
-                notes.push(format!(
+            return Err(Halt::Stopped {
+                status: Status::Refused,
+                note: format!(
                     "REFUSED, 0 points: the static gate (a scan for state that outlives a \
                      peer's instance, and clippy with the lab's rules, which an #[allow] cannot \
                      switch off) found:\n  {}",
                     errors.join("\n  ")
-                ));
-                return Report::nothing_ran(
-                    self,
-                    Status::Refused,
-                    notes,
-                    "not run: the submission was refused by the static gate (see above)",
-                    started,
-                );
-            }
-            if !findings.compile_errors.is_empty() && !in_place {
-                eprintln!("grade: the submission does not build");
-                notes.push(format!(
+                ),
+                not_run: "not run: the submission was refused by the static gate (see above)",
+            });
+        }
+        if !findings.compile_errors.is_empty() && !tree.in_place {
+            eprintln!("grade: the submission does not build");
+            return Err(Halt::Stopped {
+                status: Status::DidNotBuild,
+                note: format!(
                     "0 points: the submission does not build; the compiler says:\n{}",
                     findings.compile_errors.join("\n")
-                ));
-                return Report::nothing_ran(
-                    self,
-                    Status::DidNotBuild,
-                    notes,
-                    "not run: the submission does not build (see above)",
-                    started,
-                );
-            }
+                ),
+                not_run: "not run: the submission does not build (see above)",
+            });
         }
-        eprintln!("grade: building the tests in {}", root.display());
-        let own_target = (!in_place).then_some(target.as_path());
-        let tests = match suite::build_and_list(&root, own_target, Linking::Relink, &[]) {
-            Ok(tests) => tests,
-            Err(e) if in_place => return Err(e),
-            Err(e) => {
-                notes.push(format!(
-                    "0 points: the suites do not build against this submission:\n{e}"
-                ));
-                return Report::nothing_ran(
-                    self,
-                    Status::DidNotBuild,
-                    notes,
-                    "not run: the suites do not build against the submission (see above)",
-                    started,
-                );
-            }
-        };
-        let fingerprints = Fingerprints::take(&tests)?;
+        Ok(())
+    }
+
+    /// Builds `tree`'s test binaries afresh and lists their tests.
+    fn build_tests(&self, tree: &Tree) -> Result<Vec<suite::Test>, Halt> {
+        eprintln!("grade: building the tests in {}", tree.root.display());
+        let own_target = (!tree.in_place).then_some(tree.target.as_path());
+        match suite::build_and_list(&tree.root, own_target, Linking::Relink, &[]) {
+            Ok(tests) => Ok(tests),
+            Err(e) if tree.in_place => Err(Halt::Error(e)),
+            Err(e) => Err(Halt::Stopped {
+                status: Status::DidNotBuild,
+                note: format!("0 points: the suites do not build against this submission:\n{e}"),
+                not_run: "not run: the suites do not build against the submission (see above)",
+            }),
+        }
+    }
+
+    /// Runs the graded parts' tests (simulated, then in real time), their
+    /// failed runs' output kept under `logs`: the results of the tests that
+    /// ran, and whether they stand (void once a test binary changed).
+    fn run_tests(
+        &self,
+        tests: &[suite::Test],
+        root: &Path,
+        logs: &Path,
+        notes: &mut Vec<String>,
+    ) -> Result<(Vec<TestResult>, Status), String> {
+        let fingerprints = Fingerprints::take(tests)?;
         fs::create_dir_all(logs).map_err(|e| format!("cannot create {}: {e}", logs.display()))?;
         let mut graded: Vec<(&suite::Test, TestResult)> = Vec::new();
         for part in &self.parts {
@@ -401,24 +478,15 @@ impl Grader<'_> {
             .map(|(_, r)| r)
             .filter(|r| r.runs > 0 || r.seeds > 0)
             .collect();
-        let mut status = Status::Graded;
-        if let Some(why) = run.tampered.into_inner().expect("no worker panics") {
-            for result in &mut results {
-                result.seeds_passed = false;
-                result.passed = 0;
-            }
-            notes.push(format!("0 points: {why}"));
-            status = Status::Void;
+        let Some(why) = run.tampered.into_inner().expect("no worker panics") else {
+            return Ok((results, Status::Graded));
+        };
+        for result in &mut results {
+            result.seeds_passed = false;
+            result.passed = 0;
         }
-        if self.interrupted.load(Ordering::SeqCst) {
-            eprintln!("grade: interrupted");
-        }
-        Ok(Report {
-            results,
-            notes,
-            status,
-            elapsed: started.elapsed(),
-        })
+        notes.push(format!("0 points: {why}"));
+        Ok((results, Status::Void))
     }
 
     /// Grades every directory under `dir`, writing `results/NAME.json`
@@ -515,15 +583,14 @@ impl Run<'_> {
             return Ok(void(Duration::ZERO));
         }
         let interrupted = &self.grader.interrupted;
-        let ran = suite::run_once(
+        let run = suite::TestRun {
             test,
             mode,
             seed,
             timeout,
             log,
-            interrupted,
-            Some(self.grader.graded),
-        )?;
+        };
+        let ran = suite::run_once(&run, interrupted, Some(self.grader.graded))?;
         if !self.check_binary(test) {
             return Ok(void(ran.took));
         }

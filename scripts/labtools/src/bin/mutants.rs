@@ -167,17 +167,7 @@ fn run(args: &Args) -> Result<ExitCode, String> {
     let _lock = Lock::take(&scratch.join("lock"))?;
     let mut copy = WorkCopy::sync(&root, &scratch.join("src"))?;
     if let Some(name) = &args.plant {
-        let mutant = catalogue
-            .iter()
-            .find(|m| m.name == *name)
-            .ok_or_else(|| format!("no mutant named {name} (list them with --list)"))?;
-        copy.plant(mutant)?;
-        println!(
-            "mutants: planted {name} in {}; run its tests there with\n  cd {} && {}",
-            copy.dir().display(),
-            copy.dir().display(),
-            cargo_env(&target_dir)
-        );
+        plant_by_hand(&catalogue, name, &mut copy, &target_dir)?;
         return Ok(ExitCode::SUCCESS);
     }
     let selected = mutants::select(&catalogue, &args.patterns);
@@ -190,11 +180,82 @@ fn run(args: &Args) -> Result<ExitCode, String> {
     if args.seeds == 0 {
         return Err("--seeds must be at least 1".into());
     }
-    let jobs = args
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
-        .max(1);
-    let first_seed = args.seed.unwrap_or_else(rand::random);
+    let settings = Settings {
+        seeds: args.seeds,
+        first_seed: args.seed.unwrap_or_else(rand::random),
+        real: args.real,
+        jobs: args
+            .jobs
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
+            .max(1),
+        timeout: Duration::from_secs(args.timeout),
+        target_dir,
+        logs,
+    };
+    eprintln!(
+        "mutants: {} mutant(s), {} seed(s) per test from seed {}{}, {} at once; the copy is {}",
+        selected.len(),
+        settings.seeds,
+        settings.first_seed,
+        if settings.real {
+            ", then real time"
+        } else {
+            ""
+        },
+        settings.jobs,
+        copy.dir().display()
+    );
+    let started = Instant::now();
+    let (rows, interrupted) = measure(&selected, &mut copy, &settings)?;
+    copy.restore()?;
+    print_table(&rows, settings.first_seed, settings.seeds);
+    eprintln!("mutants: {:.0} s in all", started.elapsed().as_secs_f64());
+    if let Some(path) = &args.json {
+        let text = serde_json::to_string_pretty(&rows).expect("plain data");
+        fs::write(path, text + "\n")
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
+    if interrupted {
+        eprintln!("mutants: interrupted");
+        return Ok(ExitCode::from(130));
+    }
+    let failed = rows.iter().filter(|r| r.verdict != Verdict::Caught).count();
+    if failed > 0 {
+        eprintln!("mutants: {failed} of {} not caught", rows.len());
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `--plant NAME`: leaves that mutant planted in the copy, and says how to
+/// run its tests there.
+fn plant_by_hand(
+    catalogue: &[Mutant],
+    name: &str,
+    copy: &mut WorkCopy,
+    target_dir: &Path,
+) -> Result<(), String> {
+    let mutant = catalogue
+        .iter()
+        .find(|m| m.name == *name)
+        .ok_or_else(|| format!("no mutant named {name} (list them with --list)"))?;
+    copy.plant(mutant)?;
+    println!(
+        "mutants: planted {name} in {}; run its tests there with\n  cd {} && {}",
+        copy.dir().display(),
+        copy.dir().display(),
+        cargo_env(target_dir)
+    );
+    Ok(())
+}
+
+/// Plants each of `selected` in `copy` in turn and tests it, printing how
+/// each fared; the rows, and whether Ctrl-C cut the measurement short.
+fn measure(
+    selected: &[&Mutant],
+    copy: &mut WorkCopy,
+    settings: &Settings,
+) -> Result<(Vec<Row>, bool), String> {
     let interrupted = Arc::new(AtomicBool::new(false));
     let stop = Arc::new(AtomicBool::new(false));
     {
@@ -205,24 +266,6 @@ fn run(args: &Args) -> Result<ExitCode, String> {
         })
         .map_err(|e| format!("cannot catch Ctrl-C: {e}"))?;
     }
-    eprintln!(
-        "mutants: {} mutant(s), {} seed(s) per test from seed {first_seed}{}, {jobs} at once; \
-         the copy is {}",
-        selected.len(),
-        args.seeds,
-        if args.real { ", then real time" } else { "" },
-        copy.dir().display()
-    );
-    let settings = Settings {
-        seeds: args.seeds,
-        first_seed,
-        real: args.real,
-        jobs,
-        timeout: Duration::from_secs(args.timeout),
-        target_dir,
-        logs,
-    };
-    let started = Instant::now();
     let mut rows = Vec::new();
     for (n, mutant) in selected.iter().enumerate() {
         if interrupted.load(Ordering::SeqCst) {
@@ -237,28 +280,11 @@ fn run(args: &Args) -> Result<ExitCode, String> {
             mutant.description
         );
         stop.store(false, Ordering::SeqCst);
-        let row = one_mutant(mutant, &mut copy, &settings, &stop)?;
+        let row = one_mutant(mutant, copy, settings, &stop)?;
         eprintln!("      {}", summary(&row));
         rows.push(row);
     }
-    copy.restore()?;
-    print_table(&rows, first_seed, args.seeds);
-    eprintln!("mutants: {:.0} s in all", started.elapsed().as_secs_f64());
-    if let Some(path) = &args.json {
-        let text = serde_json::to_string_pretty(&rows).expect("plain data");
-        fs::write(path, text + "\n")
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    }
-    if interrupted.load(Ordering::SeqCst) {
-        eprintln!("mutants: interrupted");
-        return Ok(ExitCode::from(130));
-    }
-    let failed = rows.iter().filter(|r| r.verdict != Verdict::Caught).count();
-    if failed > 0 {
-        eprintln!("mutants: {failed} of {} not caught", rows.len());
-        return Ok(ExitCode::FAILURE);
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok((rows, interrupted.load(Ordering::SeqCst)))
 }
 
 /// The working copy's lock: two runs planting in one copy would test each
@@ -443,7 +469,14 @@ fn hunt(
             test.name(),
             mode.name()
         ));
-        let ran = suite::run_once(test, run_mode, run_seed, per_process, &log, stop, None)?;
+        let run = suite::TestRun {
+            test,
+            mode: run_mode,
+            seed: run_seed,
+            timeout: per_process,
+            log: &log,
+        };
+        let ran = suite::run_once(&run, stop, None)?;
         let outcome = match ran.outcome {
             Outcome::Passed | Outcome::Interrupted => {
                 let _ = fs::remove_file(&log);

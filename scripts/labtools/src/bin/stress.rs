@@ -177,10 +177,9 @@ fn stress(args: &Args) -> Result<ExitCode, String> {
     if args.runs == 0 {
         return Err("--runs must be at least 1".into());
     }
-    let jobs = args
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
-        .max(1);
+    if args.seeds == 0 {
+        return Err("--seeds must be at least 1".into());
+    }
     let root = suite::this_checkout();
     eprintln!("stress: building the tests");
     let tests = suite::build_and_list(&root, None, Linking::Reuse, &[])?;
@@ -199,23 +198,11 @@ fn stress(args: &Args) -> Result<ExitCode, String> {
         fs::remove_file(&runs_path)
             .map_err(|e| format!("cannot remove {}: {e}", runs_path.display()))?;
     }
-    let earlier = read_finished(&runs_path)?;
-
     let plan: Vec<(&Test, u32)> = suite::plan(selected.len(), args.runs, args.shard)
         .into_iter()
         .map(|(test, run)| (selected[test], run))
         .collect();
-    let planned: HashSet<(String, u32)> = plan.iter().map(|(t, r)| (t.path.clone(), *r)).collect();
-    let mut done: Vec<Run> = earlier
-        .into_iter()
-        .filter(|r| planned.contains(&(r.test.clone(), r.run)))
-        .collect();
-    let finished: HashSet<(String, u32)> = done.iter().map(|r| (r.test.clone(), r.run)).collect();
-    let queue: Vec<(Test, u32)> = plan
-        .iter()
-        .filter(|(t, r)| !finished.contains(&(t.path.clone(), *r)))
-        .map(|(t, r)| ((*t).clone(), *r))
-        .collect();
+    let (mut done, queue) = resume(&plan, read_finished(&runs_path)?);
     if !done.is_empty() {
         eprintln!(
             "stress: resuming: {} of {} runs already done (listed in {}; \
@@ -225,7 +212,6 @@ fn stress(args: &Args) -> Result<ExitCode, String> {
             runs_path.display()
         );
     }
-
     let interrupted = Arc::new(AtomicBool::new(false));
     {
         let interrupted = Arc::clone(&interrupted);
@@ -233,37 +219,19 @@ fn stress(args: &Args) -> Result<ExitCode, String> {
             .map_err(|e| format!("cannot catch Ctrl-C: {e}"))?;
     }
     let progress = Progress::new(plan.len() as u64, done.len() as u64, failures(&done));
-    let finished = Mutex::new(
-        OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&runs_path)
-            .map_err(|e| format!("cannot open {}: {e}", runs_path.display()))?,
-    );
-    let results = Mutex::new(Vec::new());
-    if args.seeds == 0 {
-        return Err("--seeds must be at least 1".into());
-    }
     let mode = if args.real {
         Runs::Real
     } else {
         Runs::Sim { seeds: args.seeds }
     };
-    let timeout = Duration::from_secs(args.timeout.saturating_mul(u64::from(args.seeds)));
-    let ran = suite::in_parallel(jobs, queue, &interrupted, |(test, run)| {
-        let Some(result) = one_run(&test, mode, run, timeout, &out, &root, &interrupted)? else {
-            return Ok(()); // interrupted: not listed, so a rerun redoes it
-        };
-        let line = serde_json::to_string(&result).expect("plain data");
-        writeln!(finished.lock().expect("no panics"), "{line}")
-            .map_err(|e| format!("cannot write {}: {e}", runs_path.display()))?;
-        progress.finished(&result);
-        results.lock().expect("no panics").push(result);
-        Ok(())
-    });
+    let place = Place {
+        root: &root,
+        out: &out,
+        runs: &runs_path,
+    };
+    let ran = run_queue(args, mode, queue, &place, &progress, &interrupted);
     progress.finish();
-    ran?;
-    done.extend(results.into_inner().expect("no panics"));
+    done.extend(ran?);
     print_table(&done);
     if let Some(path) = &args.json {
         write_json(path, &done)?;
@@ -279,6 +247,78 @@ fn stress(args: &Args) -> Result<ExitCode, String> {
     Ok(exit_code(&done, stopped))
 }
 
+/// Where a stress keeps things: the checkout, the output directory, and the
+/// list of finished runs in it.
+struct Place<'a> {
+    root: &'a Path,
+    out: &'a Path,
+    runs: &'a Path,
+}
+
+/// Of `plan`, the runs an earlier stress already finished (listed in
+/// `earlier`), and those still to do.
+fn resume(plan: &[(&Test, u32)], earlier: Vec<Run>) -> (Vec<Run>, Vec<(Test, u32)>) {
+    let planned: HashSet<(String, u32)> = plan.iter().map(|(t, r)| (t.path.clone(), *r)).collect();
+    let done: Vec<Run> = earlier
+        .into_iter()
+        .filter(|r| planned.contains(&(r.test.clone(), r.run)))
+        .collect();
+    let finished: HashSet<(String, u32)> = done.iter().map(|r| (r.test.clone(), r.run)).collect();
+    let queue = plan
+        .iter()
+        .filter(|(t, r)| !finished.contains(&(t.path.clone(), *r)))
+        .map(|(t, r)| ((*t).clone(), *r))
+        .collect();
+    (done, queue)
+}
+
+/// Runs `queue`, `--jobs` at once, listing each finished run in the runs
+/// file as it ends (an interrupted one is not listed, so a rerun redoes
+/// it); the finished runs.
+fn run_queue(
+    args: &Args,
+    mode: Runs,
+    queue: Vec<(Test, u32)>,
+    place: &Place<'_>,
+    progress: &Progress,
+    interrupted: &AtomicBool,
+) -> Result<Vec<Run>, String> {
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
+        .max(1);
+    let timeout = Duration::from_secs(args.timeout.saturating_mul(u64::from(args.seeds)));
+    let finished = Mutex::new(
+        OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(place.runs)
+            .map_err(|e| format!("cannot open {}: {e}", place.runs.display()))?,
+    );
+    let results = Mutex::new(Vec::new());
+    suite::in_parallel(jobs, queue, interrupted, |(test, run)| {
+        let Some(result) = one_run(
+            &test,
+            mode,
+            run,
+            timeout,
+            place.out,
+            place.root,
+            interrupted,
+        )?
+        else {
+            return Ok(()); // interrupted: not listed, so a rerun redoes it
+        };
+        let line = serde_json::to_string(&result).expect("plain data");
+        writeln!(finished.lock().expect("no panics"), "{line}")
+            .map_err(|e| format!("cannot write {}: {e}", place.runs.display()))?;
+        progress.finished(&result);
+        results.lock().expect("no panics").push(result);
+        Ok(())
+    })?;
+    Ok(results.into_inner().expect("no panics"))
+}
+
 /// Runs one test once; keeps its output only if it failed. `None` when the
 /// run was interrupted.
 fn one_run(
@@ -292,7 +332,17 @@ fn one_run(
 ) -> Result<Option<Run>, String> {
     let seed: u64 = rand::random();
     let running = out.join(format!(".running-{}-{run}.log", test.name()));
-    let ran = suite::run_once(test, mode, seed, timeout, &running, interrupted, None)?;
+    let ran = suite::run_once(
+        &suite::TestRun {
+            test,
+            mode,
+            seed,
+            timeout,
+            log: &running,
+        },
+        interrupted,
+        None,
+    )?;
     let (outcome, elapsed) = (ran.outcome, ran.took);
     let mut result = Run {
         test: test.path.clone(),

@@ -6,6 +6,9 @@
 //! linearizable and executes exactly once, however often the network makes
 //! the clerk retry. With a `max_raft_state`, servers snapshot their state
 //! (the duplicate table included) so that Raft can discard its log.
+//!
+//! Modules: `client` ([`Clerk`]), `server` ([`KvServer`]), [`rpc`] (the
+//! service's methods and the commands in the Raft log).
 
 mod client;
 pub mod rpc;

@@ -21,6 +21,12 @@
 //! and apply. A thin set of threads drives it (see the `raft` module). The
 //! code follows Figure 2 of the extended Raft paper (Ongaro and Ousterhout,
 //! 2014) and cites it rule by rule.
+//!
+//! Modules: `raft` (the [`Raft`] handle and its threads: ticker, applier,
+//! a sender per RPC), `core` (the protocol: `election`, `replication`,
+//! `snapshot`, the log with its snapshot offset in `log`, the saved state
+//! in `persist`, and unit tests rule by rule), [`rpc`] (the messages and
+//! their methods), `apply` ([`ApplyMsg`]).
 // handout: else
 // //! Say here how your implementation is organised: its threads, its lock,
 // //! and where each rule of Figure 2 of the extended Raft paper lives.

@@ -7,6 +7,19 @@
 //! [`Method`]. The tester builds and rewires the network; Raft peers and
 //! clients only ever [`call`](ClientEnd::call) through the ends they are given.
 //!
+//! # Map
+//!
+//! Three parts, a directory each:
+//!
+//! | part | what it holds | used by |
+//! |---|---|---|
+//! | the network (`net/`) | [`Network`], [`ClientEnd`], [`Server`], [`Service`], [`Method`], the message [`codec`] and the [`Persister`] | lab code and the testers |
+//! | the runtime and the simulator ([`rt`]) | the facade: [`rt::thread`], [`rt::time`], [`rt::sync`], [`rt::channel`], [`rt::rand`] and [`select!`]; and [`rt::sim`], the simulated world a test runs in | lab code (the facade); the harness (`sim`) |
+//! | the lab's contract (`contract/`) | the parts, limits and environment variables ([`lab`]), a run's seed ([`seed`]), the run record and the grader's verdict ([`record`]), the log-line grammar ([`trace`]) | the harness and the tools |
+//!
+//! Lab code needs only the `use` lines its docs show: the network's types
+//! at the crate's root, the facade under `labrpc::rt`.
+//!
 //! # The contract of `call`
 //!
 //! `end.call(METHOD, &args)` sends an RPC and waits for the reply.
@@ -85,19 +98,14 @@
 //! net.cleanup();
 //! ```
 
-pub mod codec;
-pub mod lab;
-mod method;
-mod network;
-mod persister;
-mod pool;
-pub mod record;
+mod contract;
+mod net;
 pub mod rt;
-pub mod seed;
-mod server;
-pub mod trace;
 
-pub use method::Method;
-pub use network::{ClientEnd, Network, NoReply, Replied};
-pub use persister::Persister;
-pub use server::{Server, Service};
+pub use contract::{lab, record, seed, trace};
+pub use net::codec;
+
+pub use net::method::Method;
+pub use net::network::{ClientEnd, Network, NoReply, Replied};
+pub use net::persister::Persister;
+pub use net::server::{Server, Service};

@@ -13,14 +13,14 @@ use rand::{RngExt, SeedableRng};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::method::Method;
+use super::pool::Pool;
+use super::server::{Outcome, Server};
 use crate::codec;
-use crate::method::Method;
-use crate::pool::Pool;
 use crate::rt::channel::{self, Receiver, Sender};
 use crate::rt::sim;
 use crate::rt::sync::{PlainMutex as Mutex, Shutdown};
 use crate::rt::time::Duration;
-use crate::server::{Outcome, Server};
 use crate::{seed, select};
 
 /// Before delivery on an unreliable network, a request waits up to this long.

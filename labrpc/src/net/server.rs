@@ -10,8 +10,8 @@ use crate::rt::sync::PlainRwLock as RwLock;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::method::{Method, Signature};
 use crate::codec::{self, CodecError};
-use crate::method::{Method, Signature};
 
 /// A request that reached a handler and what became of it.
 pub(crate) type Outcome = Result<Vec<u8>, CodecError>;

@@ -5,7 +5,7 @@
 use std::panic::{self, AssertUnwindSafe};
 
 use labrpc::rt::channel::{self, RecvError, RecvTimeoutError, TryRecvError, TrySendError};
-use labrpc::rt::sim::{self, Policy, Settings, Trace};
+use labrpc::rt::sim::{self, Policy, ScheduleCheck, Settings};
 use labrpc::rt::sync::{Arc, Condvar, Mutex};
 use labrpc::rt::thread;
 use labrpc::rt::time::{Duration, Instant};
@@ -18,7 +18,7 @@ fn settings(seed: u64) -> Settings {
         limit: Duration::from_secs(3600 * 24),
         replay: format!("(test seed {seed})"),
         node: "main".to_owned(),
-        trace: Trace::Off,
+        schedule: ScheduleCheck::Off,
     }
 }
 
@@ -308,7 +308,7 @@ fn one_seed_gives_one_schedule() {
 
     let (_, schedule) = sim::run(
         Settings {
-            trace: Trace::Record,
+            schedule: ScheduleCheck::Record,
             ..settings(7)
         },
         busy_world,
@@ -317,7 +317,7 @@ fn one_seed_gives_one_schedule() {
     assert!(schedule.len() > 100);
     sim::run(
         Settings {
-            trace: Trace::Compare(Arc::clone(&schedule)),
+            schedule: ScheduleCheck::Compare(Arc::clone(&schedule)),
             ..settings(7)
         },
         busy_world,
@@ -328,7 +328,7 @@ fn one_seed_gives_one_schedule() {
 fn a_run_that_differs_from_its_recording_is_reported() {
     let (_, schedule) = sim::run(
         Settings {
-            trace: Trace::Record,
+            schedule: ScheduleCheck::Record,
             ..settings(9)
         },
         busy_world,
@@ -337,7 +337,7 @@ fn a_run_that_differs_from_its_recording_is_reported() {
     let payload = panic::catch_unwind(AssertUnwindSafe(|| {
         sim::run(
             Settings {
-                trace: Trace::Compare(recorded),
+                schedule: ScheduleCheck::Compare(recorded),
                 ..settings(9)
             },
             || {

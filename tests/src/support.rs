@@ -12,7 +12,7 @@ use labrpc::lab::{
 };
 use labrpc::record::{self, Failure};
 use labrpc::rt::channel::{self, Receiver, Sender};
-use labrpc::rt::sim::{self, Policy, Settings, Trace};
+use labrpc::rt::sim::{self, Policy, ScheduleCheck, Settings};
 use labrpc::rt::sync::{Arc, Mutex, MutexGuard, OnceLock, PlainMutex};
 use labrpc::rt::thread;
 use labrpc::rt::time::{Duration, Instant};
@@ -105,13 +105,13 @@ pub fn run(body: impl Fn()) {
     for k in 0..runs {
         let seed = first.wrapping_add(k);
         let replay = replay_command(Time::Sim, seed, &name);
-        let settings = |trace| Settings {
+        let settings = |schedule| Settings {
             seed,
             policy: Policy::from_env(),
             limit: TEST_LIMIT,
             replay: replay.clone(),
             node: "tester".to_owned(),
-            trace,
+            schedule,
         };
         eprintln!("labrpc: simulation seed {seed} (replay with {replay})");
         let run = record::Run::start(&name, mode, seed, replay.clone());
@@ -122,13 +122,13 @@ pub fn run(body: impl Fn()) {
             body();
         };
         if check {
-            let ((), schedule) = sim::run(settings(Trace::Record), body);
+            let ((), schedule) = sim::run(settings(ScheduleCheck::Record), body);
             let schedule = schedule.expect("a recording run returns its schedule");
             let steps = schedule.len();
-            sim::run(settings(Trace::Compare(Arc::new(schedule))), body);
+            sim::run(settings(ScheduleCheck::Compare(Arc::new(schedule))), body);
             eprintln!("determinism: seed {seed}: both runs took the same {steps} steps");
         } else {
-            sim::run(settings(Trace::Off), body);
+            sim::run(settings(ScheduleCheck::Off), body);
         }
         run.passed();
     }

@@ -119,7 +119,7 @@ impl fmt::Debug for Shutdown {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rt::sim::{self, Policy, Settings, Trace};
+    use crate::rt::sim::{self, Policy, ScheduleCheck, Settings};
     use crate::rt::thread;
 
     fn in_a_world(body: impl Fn()) {
@@ -130,7 +130,7 @@ mod tests {
                 limit: Duration::from_secs(60),
                 replay: "a unit test".into(),
                 node: "test".into(),
-                trace: Trace::Off,
+                schedule: ScheduleCheck::Off,
             },
             body,
         );

@@ -18,7 +18,7 @@
 //!
 //! Determinism: the schedule depends only on the seed and on what the
 //! threads do, as long as they do everything that waits or reads the clock
-//! through the facade. [`Trace`] records the schedule (who ran, from which
+//! through the facade. [`ScheduleCheck`] records the schedule (who ran, from which
 //! call site) so that a second run can be compared step by step.
 
 use std::any::Any;
@@ -149,12 +149,12 @@ pub struct Settings {
     /// The node of the main thread, for reports.
     pub node: String,
     /// Record the schedule for a later comparison, or compare with one.
-    pub trace: Trace,
+    pub schedule: ScheduleCheck,
 }
 
 /// What a world does with its schedule.
 #[derive(Clone, Debug, Default)]
-pub enum Trace {
+pub enum ScheduleCheck {
     /// Nothing.
     #[default]
     Off,
@@ -301,13 +301,13 @@ struct State {
     spawned: u64,
     /// With `LAB_SIM_STATS`: steps per call site.
     sites: Option<HashMap<(&'static str, u32, &'static str), u64>>,
-    trace: TraceState,
+    check: ScheduleState,
     death: Option<String>,
     /// Priority floor for PCT demotions (goes down).
     pct_floor: i64,
 }
 
-enum TraceState {
+enum ScheduleState {
     Off,
     Record(Schedule),
     Compare(Arc<Schedule>),
@@ -543,7 +543,7 @@ impl World {
                  the baton",
                 state.running
             );
-            if let Some(report) = state.trace_step(tid, site) {
+            if let Some(report) = state.check_step(tid, site) {
                 drop(state);
                 self.die(report);
                 return self.after_death(tid);
@@ -909,12 +909,12 @@ impl State {
 
     /// Records or compares a step; a report when it differs from the
     /// recorded one.
-    fn trace_step(&mut self, tid: Tid, site: &'static Location<'static>) -> Option<String> {
+    fn check_step(&mut self, tid: Tid, site: &'static Location<'static>) -> Option<String> {
         let step = self.step;
         let now = self.now;
-        match &mut self.trace {
-            TraceState::Off => None,
-            TraceState::Record(schedule) => {
+        match &mut self.check {
+            ScheduleState::Off => None,
+            ScheduleState::Record(schedule) => {
                 schedule.steps.push((tid, site, now));
                 if schedule.names.len() <= tid {
                     schedule.names.resize(tid + 1, String::new());
@@ -926,7 +926,7 @@ impl State {
                 }
                 None
             }
-            TraceState::Compare(schedule) => {
+            ScheduleState::Compare(schedule) => {
                 let expected = schedule.steps.get(step as usize);
                 if expected.is_none_or(|&(t, s, n)| t != tid || s != site || n != now) {
                     let name = |t: Tid| {
@@ -1230,10 +1230,10 @@ pub fn run<R>(settings: Settings, main: impl FnOnce() -> R) -> (R, Option<Schedu
             switches: 0,
             spawned: 1,
             sites: std::env::var_os(crate::lab::SIM_STATS_VAR).map(|_| HashMap::new()),
-            trace: match settings.trace {
-                Trace::Off => TraceState::Off,
-                Trace::Record => TraceState::Record(Schedule::default()),
-                Trace::Compare(schedule) => TraceState::Compare(schedule),
+            check: match settings.schedule {
+                ScheduleCheck::Off => ScheduleState::Off,
+                ScheduleCheck::Record => ScheduleState::Record(Schedule::default()),
+                ScheduleCheck::Compare(schedule) => ScheduleState::Compare(schedule),
             },
             death: None,
             pct_floor: 0,
@@ -1293,8 +1293,8 @@ pub fn run<R>(settings: Settings, main: impl FnOnce() -> R) -> (R, Option<Schedu
         }
     }
     LIVE_WORLDS.fetch_sub(1, Ordering::SeqCst);
-    let schedule = match std::mem::replace(&mut world.state.lock().trace, TraceState::Off) {
-        TraceState::Record(schedule) => Some(schedule),
+    let schedule = match std::mem::replace(&mut world.state.lock().check, ScheduleState::Off) {
+        ScheduleState::Record(schedule) => Some(schedule),
         _ => None,
     };
     match result {

@@ -215,6 +215,22 @@ struct Packet<T> {
     done: AtomicBool,
 }
 
+impl<T> Packet<T> {
+    /// The simulated side of a join: waits in virtual time until the thread
+    /// of `finished` has finished, lets its OS thread go (`os_join`: it has
+    /// passed the baton on and is returning), and takes its result.
+    #[track_caller]
+    fn join(&self, finished: &Finished, os_join: impl FnOnce()) -> Result<T> {
+        step("join");
+        finished.wait(Location::caller(), "join");
+        os_join();
+        self.result
+            .lock()
+            .take()
+            .expect("a finished thread left its result")
+    }
+}
+
 impl<T> Default for Packet<T> {
     fn default() -> Self {
         Packet {
@@ -247,18 +263,9 @@ impl<T> JoinHandle<T> {
     pub fn join(self) -> Result<T> {
         match self.0 {
             Flavor::Real(handle) => handle.join(),
-            Flavor::Sim(handle) => {
-                step("join");
-                handle.finished.wait(Location::caller(), "join");
-                // The OS thread has passed the baton on and is returning.
+            Flavor::Sim(handle) => handle.packet.join(&handle.finished, || {
                 let _ = handle.os.join();
-                handle
-                    .packet
-                    .result
-                    .lock()
-                    .take()
-                    .expect("a finished thread left its result")
-            }
+            }),
         }
     }
 
@@ -404,17 +411,9 @@ impl<T> ScopedJoinHandle<'_, T> {
                 os,
                 packet,
                 finished,
-            } => {
-                step("join");
-                finished.wait(Location::caller(), "join");
-                // The OS thread has passed the baton on and is returning.
+            } => packet.join(&finished, || {
                 let _ = os.join();
-                packet
-                    .result
-                    .lock()
-                    .take()
-                    .expect("a finished thread left its result")
-            }
+            }),
         }
     }
 

@@ -459,12 +459,11 @@ impl Peer {
         }
     }
 
+    /// Delivers whatever is committed and not yet applied, then waits to
+    /// be woken for more; from the start, so that whatever a restarted
+    /// peer holds committed goes out without waiting for an event.
     fn apply_loop(self: Arc<Self>) {
         loop {
-            select! {
-                recv(self.killed.raised()) -> _ => return,
-                recv(self.wake_applier.1) -> _ => {}
-            }
             loop {
                 let batch = self.lock().take_apply_batch();
                 if batch.is_empty() {
@@ -480,6 +479,10 @@ impl Peer {
                         recv(self.killed.raised()) -> _ => return,
                     }
                 }
+            }
+            select! {
+                recv(self.killed.raised()) -> _ => return,
+                recv(self.wake_applier.1) -> _ => {}
             }
         }
     }

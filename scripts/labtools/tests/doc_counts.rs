@@ -176,6 +176,55 @@ fn the_readme_and_the_part_pages_count_the_tests_there_are() {
 
     // docs/labs.md: each part's row, "| 3 + 5 |" or "| 14 |".
     for (&part, &(course, beyond)) in &counts {
+        // README: "cargo test 2b   # part 2B: 12 tests (10 + 2)", or with
+        // "(3 of the course's, 5 beyond it)", or no split for a part with
+        // none of its own.
+        let marker = format!("# part {part}: ");
+        let found: Vec<_> = lines("README.md")
+            .into_iter()
+            .filter_map(|(n, line)| {
+                let rest = &line[line.find(&marker)? + marker.len()..];
+                let (all, split) = rest.split_once(" tests")?;
+                let numbers: Vec<usize> = split
+                    .split(|c: char| !c.is_ascii_digit())
+                    .filter_map(|w| w.parse().ok())
+                    .collect();
+                Some((n, parse_number(all), numbers))
+            })
+            .collect();
+        wrong.require_found(
+            "README.md",
+            &format!("part {part}'s number of tests"),
+            &found,
+        );
+        for (n, says, split) in found {
+            wrong.expect(
+                "README.md",
+                n,
+                &format!("{part}'s tests"),
+                says,
+                course + beyond,
+            );
+            let (says_course, says_beyond) = match split.as_slice() {
+                [c, b] => (Some(*c), Some(*b)),
+                _ => (Some(course), Some(0)),
+            };
+            wrong.expect(
+                "README.md",
+                n,
+                &format!("{part}'s course tests"),
+                says_course,
+                course,
+            );
+            wrong.expect(
+                "README.md",
+                n,
+                &format!("{part}'s own tests"),
+                says_beyond,
+                beyond,
+            );
+        }
+
         let link = format!("| [{part}]({}.md) |", part.name());
         let rows: Vec<_> = lines("docs/labs.md")
             .into_iter()

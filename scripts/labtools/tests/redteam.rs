@@ -125,9 +125,9 @@ fn nothing_run_is_zero_of_every_point_and_a_compile_error_is_no_refusal() {
         &[],
     );
     assert_eq!(refused.results.extra_data.status, Status::Refused);
-    assert_eq!(refused.results.tests.len(), 12, "2C has 12 tests");
+    assert_eq!(refused.results.tests.len(), 13, "2C has 13 tests");
     assert!(
-        refused.results.output.contains("0 of 60 points"),
+        refused.results.output.contains("0 of 65 points"),
         "{}",
         refused.results.output
     );

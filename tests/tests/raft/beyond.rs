@@ -1062,6 +1062,53 @@ fn a_success_reply_vouches_only_for_what_the_request_checked_2b() {
     });
 }
 
+/// A restarted peer takes nothing for committed: it learns its commit
+/// index from a leader.
+///
+/// Figure 2: `commitIndex` and `lastApplied` are volatile state,
+/// "initialized to 0" (to the snapshot's last index, with one, §7): what a
+/// peer saved may hold entries that never commit, and another leader may
+/// have written other entries at their indices since. A peer that restarts
+/// believing its whole saved log committed applies those, and its service
+/// sees commands the group never chose. The course's tests see it only when
+/// their churn happens to restart a peer that holds an uncommitted suffix
+/// (`unreliable_churn_2c` caught the planted bug at the eighth seed, and
+/// later at the twentieth). Here, of three peers, the leader L is cut off
+/// and logs three commands only it has; the other two commit three others
+/// at the same indices; L restarts, still cut off, and waits an election
+/// timeout, then rejoins and the group agrees on one more entry. The
+/// appliers' check judges: every command a peer applies at an index must
+/// be the one the others applied there, so L may apply nothing past the
+/// first entry until the new leader tells it what is committed.
+#[test]
+fn a_restarted_peer_takes_nothing_for_committed_2c() {
+    run(|| {
+        let servers = 3;
+        let cfg = Config::new(servers, Net::Reliable, Applier::Plain);
+        cfg.begin("Test (2C, beyond the course): a restarted peer takes nothing for committed");
+        let first = cfg.one(cfg.random_int(), servers, Retry::Resubmit);
+        let leader = cfg.check_one_leader();
+
+        // L logs three commands alone; the others commit three of theirs.
+        cfg.disconnect(leader);
+        for index in first + 1..=first + 3 {
+            start_at(&cfg, leader, index);
+        }
+        for _ in 0..3 {
+            cfg.one(cfg.random_int(), servers - 1, Retry::Resubmit);
+        }
+
+        // L restarts alone, with its three in its saved log.
+        cfg.crash1(leader);
+        cfg.start1(leader);
+        thread::sleep(ELECTION_TIMEOUT);
+
+        cfg.connect(leader);
+        cfg.one(cfg.random_int(), servers, Retry::Resubmit);
+        cfg.end();
+    });
+}
+
 /// Submits a fresh command to peer `peer`, which must place it at index
 /// `expected`: the scenario has steered the logs there, and a test that
 /// goes on from anywhere else would check nothing.

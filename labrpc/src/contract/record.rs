@@ -46,12 +46,12 @@
 use std::fs::OpenOptions;
 use std::io::Write as _;
 use std::path::Path;
-use std::sync::Mutex;
 use std::thread::ThreadId;
 
 use serde::{Deserialize, Serialize};
 
 use crate::lab::{RECORD_VAR, Time};
+use crate::rt::sync::PlainMutex;
 
 /// One line of the record.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -242,13 +242,12 @@ struct Open {
     first: Option<Failure>,
 }
 
-/// The runs of this process under way.
-static OPEN: Mutex<Vec<Open>> = Mutex::new(Vec::new());
+/// The runs of this process under way, in every world: a plain lock (held
+/// for a few lines, never across a wait).
+static OPEN: PlainMutex<Vec<Open>> = PlainMutex::new(Vec::new());
 
-fn open_runs() -> std::sync::MutexGuard<'static, Vec<Open>> {
-    // A panic while the lock is held leaves the list as it was.
+fn open_runs() -> parking_lot::MutexGuard<'static, Vec<Open>> {
     OPEN.lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Run {
@@ -362,7 +361,9 @@ pub fn panicked(world: Option<u64>, failure: &Failure) {
 pub fn stop_process(thread: &str, report: &str) -> ! {
     let _ = writeln!(std::io::stderr(), "{report}");
     let why = Failure::at(thread, std::panic::Location::caller(), report);
-    for open in std::mem::take(&mut *open_runs()) {
+    // Taken out first: no lock is held while the lines are written.
+    let open = std::mem::take(&mut *open_runs());
+    for open in open {
         write(&ended(open, Some(why.clone())));
     }
     std::process::exit(101);

@@ -179,7 +179,8 @@ pub fn read(path: &Path) -> Result<Vec<Record>, String> {
 /// [`Failed`](Event::Failed) line, else the last that started and never
 /// ended (its process was killed). `None` when every run ended well.
 pub fn failed_run(records: &[Record]) -> Option<&Record> {
-    let key = |r: &Record| (r.test.clone(), r.time, r.seed);
+    let same_run =
+        |a: &Record, b: &Record| a.test == b.test && a.time == b.time && a.seed == b.seed;
     records
         .iter()
         .find(|r| matches!(r.event, Event::Failed { .. }))
@@ -188,7 +189,7 @@ pub fn failed_run(records: &[Record]) -> Option<&Record> {
                 started.event == Event::Started
                     && !records
                         .iter()
-                        .any(|r| key(r) == key(started) && matches!(r.event, Event::Passed))
+                        .any(|r| r.event == Event::Passed && same_run(r, started))
             })
         })
 }

@@ -517,6 +517,9 @@ pub fn run_once(
     })
 }
 
+/// Where the thread that keeps a process's output says it is done.
+type OutputKept = std::sync::mpsc::Receiver<std::io::Result<output::Kept>>;
+
 /// Starts `run`'s process, its run record going to `record_path`, and a
 /// thread that keeps its output in its log; the process, and the channel
 /// on which that thread says it is done.
@@ -524,13 +527,7 @@ fn start(
     run: &TestRun<'_>,
     record_path: &Path,
     graded: Option<Graded>,
-) -> Result<
-    (
-        std::process::Child,
-        std::sync::mpsc::Receiver<std::io::Result<output::Kept>>,
-    ),
-    String,
-> {
+) -> Result<(std::process::Child, OutputKept), String> {
     let log = run.log;
     let file = File::create(log).map_err(|e| format!("cannot create {}: {e}", log.display()))?;
     let (output, stdout) = std::io::pipe().map_err(|e| format!("cannot make a pipe: {e}"))?;

@@ -291,7 +291,8 @@ impl Grader<'_> {
         let graded = self.graded_copy(path, work, &mut notes).and_then(|tree| {
             self.static_gate(&tree)?;
             let tests = self.build_tests(&tree)?;
-            Ok(self.run_tests(&tests, &tree.root, logs, &mut notes)?)
+            self.run_tests(&tests, &tree.root, logs, &mut notes)
+                .map_err(Halt::Error)
         });
         match graded {
             Ok((results, status)) => {

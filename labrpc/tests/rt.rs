@@ -497,3 +497,169 @@ fn a_server_crash_spares_the_idle_handler_threads() {
         });
     }
 }
+
+/// Recurses `frames` deep; the address of its deepest frame's array, to
+/// measure the stack it takes.
+fn recurse(frames: u64) -> usize {
+    let frame = std::hint::black_box([frames; 64]);
+    if frames == 0 {
+        std::ptr::from_ref(&frame).addr()
+    } else {
+        std::hint::black_box(recurse(frames - 1)) + usize::from(frame[2] == u64::MAX)
+    }
+}
+
+/// The stack `recurse` takes per frame, measured on an OS thread.
+fn bytes_per_frame() -> usize {
+    std::thread::spawn(|| {
+        let top = [0u8; 1];
+        let bottom = recurse(1_000);
+        (std::ptr::from_ref(&top).addr() - bottom) / 1_000
+    })
+    .join()
+    .unwrap()
+}
+
+/// A simulated thread has the stack an OS thread of `std::thread::spawn`
+/// has (2 MiB), and more when it asks.
+#[test]
+fn a_simulated_thread_recurses_as_deep_as_an_os_thread() {
+    let mib = (1 << 20) / bytes_per_frame() as u64;
+    simulate(12, move || {
+        let deep = thread::spawn(move || recurse(3 * mib / 2) > 0);
+        assert!(deep.join().unwrap());
+        let deeper = thread::Builder::new()
+            .stack_size(16 << 20)
+            .spawn(move || recurse(12 * mib) > 0)
+            .unwrap();
+        assert!(deeper.join().unwrap());
+    });
+}
+
+/// A thread that runs off its stack fails the world with a report naming
+/// it, where an OS thread would abort the process.
+#[test]
+fn a_stack_overflow_is_reported_naming_the_thread() {
+    let report = failure_of(13, || {
+        let endless = thread::Builder::new()
+            .name("endless".into())
+            .spawn(|| recurse(1_000_000))
+            .unwrap();
+        let _ = endless.join();
+    });
+    assert!(
+        report.contains("thread 'endless' (#1, main) has overflowed its stack (2048 KiB)"),
+        "{report}"
+    );
+    assert!(report.contains("replay: (test seed 13)"), "{report}");
+}
+
+/// `thread::current` names the simulated thread, not the OS thread that
+/// runs it, and tells threads apart.
+#[test]
+fn the_current_thread_is_the_simulated_one() {
+    let outside = thread::current();
+    simulate(14, move || {
+        let main = thread::current();
+        assert_eq!(main.name(), outside.name());
+        let worker = thread::Builder::new()
+            .name("worker".into())
+            .spawn(|| {
+                let me = thread::current();
+                (me.name().map(str::to_owned), me.id())
+            })
+            .unwrap();
+        let handle_id = worker.thread().id();
+        let (name, id) = worker.join().unwrap();
+        assert_eq!(name.as_deref(), Some("worker"));
+        assert_eq!(id, handle_id);
+        assert_ne!(id, main.id());
+        assert_ne!(id, outside.id());
+    });
+}
+
+/// While a thread unwinds (here, a destructor that waits for another
+/// thread), `thread::panicking` says so in that thread alone, though the
+/// standard library counts panics per OS thread and the two share one.
+#[test]
+fn panicking_is_per_simulated_thread() {
+    struct JoinsOnDrop {
+        other: Option<thread::JoinHandle<bool>>,
+        seen: Arc<Mutex<Vec<(&'static str, bool)>>>,
+    }
+    impl Drop for JoinsOnDrop {
+        fn drop(&mut self) {
+            self.seen.lock().push(("unwinding", thread::panicking()));
+            let other = self.other.take().unwrap().join().unwrap();
+            self.seen.lock().push(("the other", other));
+        }
+    }
+    simulate(15, || {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let record = Arc::clone(&seen);
+        let failing = thread::spawn(move || {
+            let other = thread::spawn(|| {
+                thread::sleep(Duration::from_millis(10));
+                thread::panicking()
+            });
+            let _guard = JoinsOnDrop {
+                other: Some(other),
+                seen: record,
+            };
+            // Raised without the panic hook: nothing to print.
+            panic::resume_unwind(Box::new("deliberate"));
+        });
+        assert!(failing.join().is_err());
+        assert!(!thread::panicking());
+        assert_eq!(*seen.lock(), [("unwinding", true), ("the other", false)]);
+    });
+}
+
+/// Run by [`a_thread_blocked_outside_the_facade_stalls_the_world`], in a
+/// process of its own (the stall ends it).
+#[test]
+#[ignore = "run by a_thread_blocked_outside_the_facade_stalls_the_world"]
+fn sleeps_in_a_handler_outside_the_facade() {
+    const SLOW: labrpc::Method<u32, u32> = labrpc::Method::new("Slow.Call");
+    simulate(16, || {
+        let net = labrpc::Network::with_seed(16);
+        let mut service = labrpc::Service::new("Slow");
+        service.handle(SLOW, |x: u32| {
+            #[allow(clippy::disallowed_methods)] // the mistake under test
+            std::thread::sleep(std::time::Duration::from_secs(60));
+            x
+        });
+        let server = labrpc::Server::new();
+        server.add_service(service);
+        net.add_server("server-0", server);
+        let end = net.make_end("client");
+        net.connect("client", "server-0");
+        net.enable("client", true);
+        let _ = end.call(SLOW, &1);
+    });
+}
+
+/// A handler blocked in `std::thread::sleep` holds up its whole world: the
+/// watchdog ends the process with a report naming the thread, its node and
+/// handler, and its last facade call.
+#[test]
+fn a_thread_blocked_outside_the_facade_stalls_the_world() {
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--ignored",
+            "--exact",
+            "sleeps_in_a_handler_outside_the_facade",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(101), "{stderr}");
+    assert!(
+        stderr.contains(
+            "simulation stalled: thread 'labrpc-handler' (server-0, in the handler of \
+             Slow.Call) has run for more than 5 s of wall time without a facade call"
+        ),
+        "{stderr}"
+    );
+    assert!(stderr.contains("replay: (test seed 16)"), "{stderr}");
+}

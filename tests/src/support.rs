@@ -547,9 +547,32 @@ fn install_panic_recorder() {
                 let _ = watchdog.try_send(message.clone());
             }
             PANICS.lock().push((sim::world_id().unwrap_or(0), message));
-            report(info);
+            if sim::is_simulated() {
+                // The standard report would name the OS thread, which runs
+                // every coroutine of the world.
+                report_simulated(thread_name, info);
+            } else {
+                report(info);
+            }
         }));
     });
+}
+
+/// A panic of a simulated thread, reported as the standard hook reports
+/// one: the thread, where, what it said, and a backtrace when
+/// `RUST_BACKTRACE` asks for one (else, once, how to ask).
+fn report_simulated(thread_name: &str, info: &std::panic::PanicHookInfo<'_>) {
+    static NOTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    let backtrace = std::backtrace::Backtrace::capture();
+    let trailer = match backtrace.status() {
+        std::backtrace::BacktraceStatus::Captured => format!("\nstack backtrace:\n{backtrace}"),
+        _ if !NOTED.swap(true, std::sync::atomic::Ordering::Relaxed) => {
+            "\nnote: run with `RUST_BACKTRACE=1` environment variable to display a backtrace"
+                .to_owned()
+        }
+        _ => String::new(),
+    };
+    eprintln!("\nthread '{thread_name}' {info}{trailer}");
 }
 
 /// The kernel's id of the calling thread, if this system shows it.

@@ -121,9 +121,10 @@ struct EndState {
     /// Lives as long as the end: wakes calls waiting to time out when the
     /// end is deleted.
     exists: Lifeline,
-    /// Whether replies to this end's calls are held back (see
-    /// [`Network::hold_replies`]).
-    replies_held: bool,
+    /// `Some` while replies to this end's calls are held back (see
+    /// [`Network::hold_replies`]); letting them go drops it, which wakes
+    /// every reply waiting.
+    replies_held: Option<Lifeline>,
     /// Whether this end's new calls are lost (see
     /// [`Network::block_requests`]).
     requests_blocked: bool,
@@ -289,7 +290,7 @@ impl Network {
                 server: None,
                 enabled: None,
                 exists,
-                replies_held: false,
+                replies_held: None,
                 requests_blocked: false,
             },
         );
@@ -364,7 +365,13 @@ impl Network {
     /// # Panics
     /// When there is no end called `end`.
     pub fn hold_replies(&self, end: &str, held: bool) {
-        self.inner.state.lock().end(end).replies_held = held;
+        let mut state = self.inner.state.lock();
+        let hold = held.then(|| state.lifeline());
+        let released = std::mem::replace(&mut state.end(end).replies_held, hold);
+        // Woken outside the lock: the drop is a scheduling point in a
+        // simulation, where no thread may wait holding a plain lock.
+        drop(state);
+        drop(released);
     }
 
     /// Loses `end`'s new calls (`true`), as if it were disabled, until
@@ -483,14 +490,15 @@ impl Inner {
         self.rng.lock().random_range(0..bound)
     }
 
-    /// Whether replies to `end`'s calls are held back now (see
-    /// [`Network::hold_replies`]); false for an end that no longer exists.
-    fn replies_held(&self, end: &str) -> bool {
-        self.state
-            .lock()
-            .ends
-            .get(end)
-            .is_some_and(|e| e.replies_held)
+    /// While replies to `end`'s calls are held back (see
+    /// [`Network::hold_replies`]), what wakes a reply waiting: the hold's
+    /// end and the end's deletion. `None` once they are let go, or the end
+    /// no longer exists.
+    fn reply_hold(&self, end: &str) -> Option<(Receiver<Infallible>, Receiver<Infallible>)> {
+        let state = self.state.lock();
+        let end = state.ends.get(end)?;
+        let hold = end.replies_held.as_ref()?;
+        Some((hold.watch.clone(), end.exists.watch.clone()))
     }
 
     /// Sleeps `ms` milliseconds; false when the network was cleaned up
@@ -669,10 +677,12 @@ impl Inner {
         if !self.state.lock().still_stands(end, route) {
             return false;
         }
-        if self.replies_held(end) {
-            while self.replies_held(end) {
-                if !self.pause(1) {
-                    return false;
+        if self.reply_hold(end).is_some() {
+            while let Some((released, deleted)) = self.reply_hold(end) {
+                select! {
+                    recv(released) -> _ => {}
+                    recv(deleted) -> _ => {}
+                    recv(self.closed.raised()) -> _ => return false,
                 }
             }
             if !self.state.lock().still_stands(end, route) {

@@ -29,8 +29,7 @@ use std::sync::Arc;
 use crossbeam_channel as cb;
 use parking_lot::Mutex as Plain;
 
-use super::sim::{self, Here, Tid, Wake};
-use super::thread::nanos;
+use super::sim::{self, Here, Op, Tid, Wake};
 use super::time::Duration;
 
 pub use crate::select;
@@ -388,8 +387,8 @@ pub enum __Timeout {
 pub trait __Arm<'a> {
     /// Whether the arm's channel is simulated.
     fn is_sim(&self) -> bool;
-    /// "recv" or "send", for reports.
-    fn kind(&self) -> &'static str;
+    /// A receive or a send, for reports.
+    fn kind(&self) -> Op;
     /// Adds the arm to a crossbeam select.
     fn register_real(&self, select: &mut cb::Select<'a>);
     /// Completes the arm that a crossbeam select chose.
@@ -442,8 +441,8 @@ impl<'a, T> __Arm<'a> for __RecvArm<'a, T> {
         matches!(self.receiver.0, Flavor::Sim(_))
     }
 
-    fn kind(&self) -> &'static str {
-        "recv"
+    fn kind(&self) -> Op {
+        Op::Recv
     }
 
     fn register_real(&self, select: &mut cb::Select<'a>) {
@@ -542,8 +541,8 @@ impl<'a, T> __Arm<'a> for __SendArm<'a, T> {
         matches!(self.sender.0, Flavor::Sim(_))
     }
 
-    fn kind(&self) -> &'static str {
-        "send"
+    fn kind(&self) -> Op {
+        Op::Send
     }
 
     fn register_real(&self, select: &mut cb::Select<'a>) {
@@ -671,11 +670,11 @@ fn select_sim(
 ) -> Option<usize> {
     let what = match arms {
         [only] => only.kind(),
-        _ => "select",
+        _ => Op::Select,
     };
     let world = &here.world;
     let deadline = match timeout {
-        __Timeout::After(timeout) => Some(world.now().saturating_add(nanos(timeout))),
+        __Timeout::After(timeout) => Some(world.now().after(timeout)),
         _ => None,
     };
     // Every call is one scheduling point: a wait when it must wait, else a

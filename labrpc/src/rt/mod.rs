@@ -42,8 +42,9 @@
 //! wall clock runs.
 //!
 //! **Simulation** (the default for the lab tests): a test runs in a
-//! simulated *world* ([`sim::run`]). Its threads are real OS threads, but
-//! only one runs at a time; every call into this facade (lock, unlock,
+//! simulated *world* ([`sim::run`]). Its threads are coroutines on one OS
+//! thread (scoped threads are OS threads of their own), and only one runs
+//! at a time; every call into this facade (lock, unlock,
 //! wait, send, receive, select, sleep, spawn, join, yield) is a point where
 //! a scheduler seeded from `LAB_SEED` picks the next thread. Time is
 //! virtual: it advances a few microseconds per step and jumps ahead when
@@ -64,6 +65,12 @@
 //! calls, with the reason; iterating a `HashMap` is the one no lint can
 //! see (its order changes from process to process): where the order
 //! decides anything, use a `BTreeMap` or sort.
+//!
+//! The OS thread is not the simulated thread: a world's threads share one,
+//! so `std::thread::current` and `std::thread::panicking` would answer for
+//! all of them, and a `thread_local!` would be shared by all of them. Use
+//! this facade's [`thread::current`] and [`thread::panicking`]; student code
+//! keeps no thread-locals (the grader refuses them).
 //!
 //! In a simulation, computation is free: only waiting takes time. A handler
 //! that burns 50 ms of CPU, or a persist that copies the whole log, costs

@@ -11,27 +11,18 @@ use rand::{RngExt, SeedableRng};
 
 use super::sim;
 
-/// A world id no simulated world has: the real-time generator's tag.
-const REAL: u64 = 0;
-
 thread_local! {
-    /// This thread's generator, tagged with the world it belongs to.
-    static GENERATOR: RefCell<Option<(u64, Xoshiro256PlusPlus)>> = const { RefCell::new(None) };
+    /// A real thread's generator (a simulated thread's is the world's).
+    static GENERATOR: RefCell<Option<Xoshiro256PlusPlus>> = const { RefCell::new(None) };
 }
 
 fn with_rng<R>(f: impl FnOnce(&mut Xoshiro256PlusPlus) -> R) -> R {
-    let here = sim::here();
-    let world = here.as_ref().map_or(REAL, |h| h.world.id);
+    if let Some(here) = sim::here() {
+        return here.world.with_thread_rng(here.tid, f);
+    }
     GENERATOR.with(|cell| {
         let mut slot = cell.borrow_mut();
-        if slot.as_ref().is_none_or(|(tag, _)| *tag != world) {
-            let seed = match &here {
-                Some(here) => here.world.rng_seed(here.tid),
-                None => rand::random(),
-            };
-            *slot = Some((world, Xoshiro256PlusPlus::seed_from_u64(seed)));
-        }
-        let (_, rng) = slot.as_mut().expect("set above");
+        let rng = slot.get_or_insert_with(|| Xoshiro256PlusPlus::seed_from_u64(rand::random()));
         f(rng)
     })
 }

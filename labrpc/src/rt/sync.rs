@@ -14,8 +14,7 @@ use std::ops::{Deref, DerefMut};
 use std::panic::{self, AssertUnwindSafe, Location};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::sim::{self, Here, Wake};
-use super::thread::nanos;
+use super::sim::{self, Here, Op, Wake};
 use super::time::{Duration, Instant};
 
 pub use super::shutdown::Shutdown;
@@ -104,7 +103,7 @@ impl<T: ?Sized> Mutex<T> {
         // One scheduling point: the wait when the lock is taken, else a
         // step before taking it.
         if !self.inner.is_locked() {
-            here.world.step_at(here.tid, site, "lock");
+            here.world.step_at(here.tid, site, Op::Lock);
         }
         loop {
             if let Some(guard) = self.inner.try_lock() {
@@ -116,7 +115,7 @@ impl<T: ?Sized> Mutex<T> {
                 };
             }
             here.world
-                .wait(here.tid, site, "lock", &[self.id.get()], None);
+                .wait(here.tid, site, Op::Lock, &[self.id.get()], None);
         }
     }
 
@@ -126,7 +125,7 @@ impl<T: ?Sized> Mutex<T> {
         let here = sim::here();
         let site = Location::caller();
         if let Some(here) = &here {
-            here.world.step_at(here.tid, site, "try_lock");
+            here.world.step_at(here.tid, site, Op::TryLock);
         }
         let guard = self.inner.try_lock()?;
         if let Some(here) = &here {
@@ -187,7 +186,7 @@ impl<T: ?Sized> Drop for MutexGuard<'_, T> {
         if let Some((here, site)) = &self.sim {
             here.world.set_holder(self.mutex.id.get(), None);
             here.world.notify(self.mutex.id.get());
-            here.world.step_at(here.tid, site, "unlock");
+            here.world.step_at(here.tid, site, Op::Unlock);
         }
     }
 }
@@ -290,12 +289,12 @@ impl Condvar {
         };
         let mutex = guard.mutex;
         let world = &here.world;
-        let deadline = timeout.map(|t| world.now().saturating_add(nanos(t)));
+        let deadline = timeout.map(|t| world.now().after(t));
         parking_lot::MutexGuard::unlocked(inner, || {
             world.set_holder(mutex.id.get(), None);
             world.notify(mutex.id.get());
             let waited = panic::catch_unwind(AssertUnwindSafe(|| {
-                world.wait(here.tid, site, "condvar wait", &[self.id.get()], deadline)
+                world.wait(here.tid, site, Op::CondvarWait, &[self.id.get()], deadline)
             }));
             // Take the lock back in the simulation before the real lock is
             // taken again on return, even for a killed thread (whose every
@@ -303,7 +302,7 @@ impl Condvar {
             // contended.
             while mutex.inner.is_locked() {
                 let _ = panic::catch_unwind(AssertUnwindSafe(|| {
-                    world.wait(here.tid, site, "lock", &[mutex.id.get()], None)
+                    world.wait(here.tid, site, Op::Lock, &[mutex.id.get()], None)
                 }));
             }
             world.set_holder(mutex.id.get(), Some((here.tid, site)));

@@ -1,10 +1,16 @@
 //! Threads: `std::thread`'s API, simulated when the caller is.
 //!
-//! In a simulated world a spawned thread is a real OS thread that runs only
-//! when the scheduler gives it the baton; `sleep` waits in virtual time and
+//! In a simulated world a spawned thread is a coroutine that runs only in
+//! its turn (a scoped thread, which borrows from its parent's stack, is an
+//! OS thread that waits for its turn); `sleep` waits in virtual time and
 //! `yield_now` lets the scheduler choose again. Elsewhere each function is
 //! `std::thread`'s own.
+//!
+//! [`current`] and [`Thread`] are the facade's own: in a simulation they
+//! name the simulated thread, where `std::thread::current` would name the
+//! OS thread that runs every coroutine of the world.
 
+use std::fmt;
 use std::io;
 use std::marker::PhantomData;
 use std::panic::{self, AssertUnwindSafe, Location};
@@ -15,9 +21,72 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 
-use super::sim::{self, Here, ThreadKind, Tid};
+use super::sim::{self, Backing, Here, Op, ThreadKind, Tid};
 
-pub use std::thread::{Result, Thread, ThreadId, current, panicking};
+pub use std::thread::Result;
+
+/// A handle to a thread, as [`std::thread::Thread`]: its name and id.
+#[derive(Clone, Debug)]
+pub struct Thread(Who);
+
+#[derive(Clone, Debug)]
+enum Who {
+    Real(std_thread::Thread),
+    Simulated { name: Arc<str>, id: ThreadId },
+}
+
+impl Thread {
+    /// The thread's name, if it has one.
+    pub fn name(&self) -> Option<&str> {
+        match &self.0 {
+            Who::Real(thread) => thread.name(),
+            Who::Simulated { name, .. } => Some(name),
+        }
+    }
+
+    /// The thread's id, unique in the process.
+    pub fn id(&self) -> ThreadId {
+        match &self.0 {
+            Who::Real(thread) => ThreadId(IdOf::Real(thread.id())),
+            Who::Simulated { id, .. } => *id,
+        }
+    }
+
+    fn simulated(world: u64, tid: Tid, name: &str) -> Thread {
+        Thread(Who::Simulated {
+            name: name.into(),
+            id: ThreadId(IdOf::Simulated { world, tid }),
+        })
+    }
+}
+
+/// A thread's id, as [`std::thread::ThreadId`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ThreadId(IdOf);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum IdOf {
+    Real(std_thread::ThreadId),
+    Simulated { world: u64, tid: Tid },
+}
+
+/// The calling thread, as [`std::thread::current`]; in a simulation, the
+/// simulated thread.
+pub fn current() -> Thread {
+    match sim::here() {
+        Some(here) => Thread::simulated(here.world.id, here.tid, &here.world.name_of(here.tid)),
+        None => Thread(Who::Real(std_thread::current())),
+    }
+}
+
+/// Whether the calling thread is unwinding, as [`std::thread::panicking`];
+/// in a simulation, the simulated thread.
+pub fn panicking() -> bool {
+    match sim::here() {
+        Some(here) => here.world.is_unwinding(here.tid),
+        None => std_thread::panicking(),
+    }
+}
 
 /// Spawns a thread; see [`std::thread::spawn`].
 ///
@@ -38,9 +107,9 @@ where
 pub fn sleep(duration: Duration) {
     match sim::here() {
         Some(here) => {
-            let deadline = here.world.now().saturating_add(nanos(duration));
+            let deadline = here.world.now().after(duration);
             here.world
-                .wait(here.tid, Location::caller(), "sleep", &[], Some(deadline));
+                .wait(here.tid, Location::caller(), Op::Sleep, &[], Some(deadline));
         }
         None => std_thread::sleep(duration),
     }
@@ -50,15 +119,9 @@ pub fn sleep(duration: Duration) {
 #[track_caller]
 pub fn yield_now() {
     match sim::here() {
-        Some(here) => here
-            .world
-            .step_at(here.tid, Location::caller(), "yield_now"),
+        Some(here) => here.world.step_at(here.tid, Location::caller(), Op::Yield),
         None => std_thread::yield_now(),
     }
-}
-
-pub(crate) fn nanos(duration: Duration) -> u64 {
-    u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// A thread factory, as [`std::thread::Builder`].
@@ -131,27 +194,24 @@ impl Builder {
             return Ok(JoinHandle(Flavor::Real(self.std_builder().spawn(f)?)));
         };
         let site = Location::caller();
-        let (start, finished) = SimStart::new(&here, &self, kind);
+        let (start, finished) = SimStart::new(&here, &self, kind, Backing::Coroutine, site);
         let packet = Arc::new(Packet::default());
-        let result_slot = Arc::clone(&packet);
-        let os = self
-            .std_builder()
-            .spawn(move || start.run(f, &result_slot))?;
-        let tid = finished.tid;
-        here.world.set_os_thread(tid, os.thread().clone());
-        here.world.step_at(here.tid, site, "spawn");
+        let slot = Arc::clone(&packet);
+        let thread = start.thread();
+        let body: sim::Body = Box::new(move || start.run_coroutine(f, &slot));
+        here.world.set_body(finished.tid, body, self.stack_size);
+        here.world.step_at(here.tid, site, Op::Spawn);
         Ok(JoinHandle(Flavor::Sim(SimHandle {
-            os,
+            thread,
             packet,
             finished,
         })))
     }
 }
 
-/// What a simulated thread needs to start: its world, its id, its baton.
+/// What a simulated thread needs to start: its world and its number.
 struct SimStart {
     here: Here,
-    baton: Arc<AtomicBool>,
     completion: u64,
 }
 
@@ -165,22 +225,28 @@ impl Finished {
     /// Waits in virtual time, from a thread of the same world, until the
     /// thread has finished (its slot in the world is gone: threads' ids are
     /// never reused). The one way a simulated thread waits for another.
-    fn wait(&self, site: &'static Location<'static>, what: &'static str) {
+    fn wait(&self, site: &'static Location<'static>, op: Op) {
         let here = sim::here().expect("a simulated thread is joined from its own world");
         while !here.world.is_finished(self.tid) {
-            here.world.stop_if_dead(what);
+            here.world.stop_if_dead(op);
             here.world
-                .wait(here.tid, site, what, &[self.completion], None);
+                .wait(here.tid, site, op, &[self.completion], None);
         }
     }
 }
 
 impl SimStart {
-    fn new(spawner: &Here, builder: &Builder, kind: ThreadKind) -> (SimStart, Finished) {
+    fn new(
+        spawner: &Here,
+        builder: &Builder,
+        kind: ThreadKind,
+        backing: Backing,
+        site: &'static Location<'static>,
+    ) -> (SimStart, Finished) {
         let world = &spawner.world;
         let node = world.node_of(spawner.tid);
         let name = builder.name.clone().unwrap_or_else(|| "unnamed".to_owned());
-        let (tid, baton) = world.add_thread(name, node, kind);
+        let tid = world.add_thread(name, node, kind, backing, site);
         let completion = sim::new_object_id();
         (
             SimStart {
@@ -188,23 +254,36 @@ impl SimStart {
                     world: Arc::clone(world),
                     tid,
                 },
-                baton,
                 completion,
             },
             Finished { tid, completion },
         )
     }
 
-    /// The body of the OS thread: wait for the baton, run `f`, report.
-    fn run<T>(self, f: impl FnOnce() -> T, packet: &Packet<T>) {
-        self.here.world.pin();
-        sim::take_baton(&self.baton);
+    /// The thread's handle.
+    fn thread(&self) -> Thread {
+        let world = &self.here.world;
+        Thread::simulated(world.id, self.here.tid, &world.name_of(self.here.tid))
+    }
+
+    /// The body of a coroutine (the world's driver makes it the current
+    /// thread whenever it runs): run `f`, keep its result, finish.
+    fn run_coroutine<T>(self, f: impl FnOnce() -> T, packet: &Packet<T>) {
+        let result = panic::catch_unwind(AssertUnwindSafe(f));
+        packet.keep(result);
+        self.here.world.finish(self.here.tid, self.completion);
+    }
+
+    /// The body of an OS thread: wait for its turn, run `f`, keep its
+    /// result, finish.
+    fn run_os<T>(self, f: impl FnOnce() -> T, packet: &Packet<T>, baton: &AtomicBool) {
+        sim::pin_to_world(&self.here.world);
+        sim::take_baton(baton);
         let world = Arc::clone(&self.here.world);
         let tid = self.here.tid;
         sim::enter(self.here);
         let result = panic::catch_unwind(AssertUnwindSafe(f));
-        *packet.result.lock() = Some(result);
-        packet.done.store(true, Ordering::Release);
+        packet.keep(result);
         sim::leave();
         world.finish(tid, self.completion);
     }
@@ -216,13 +295,19 @@ struct Packet<T> {
 }
 
 impl<T> Packet<T> {
+    fn keep(&self, result: Result<T>) {
+        *self.result.lock() = Some(result);
+        self.done.store(true, Ordering::Release);
+    }
+
     /// The simulated side of a join: waits in virtual time until the thread
-    /// of `finished` has finished, lets its OS thread go (`os_join`: it has
-    /// passed the baton on and is returning), and takes its result.
+    /// of `finished` has finished, lets its OS thread go if it has one
+    /// (`os_join`: it has passed the world on and is returning), and takes
+    /// its result.
     #[track_caller]
     fn join(&self, finished: &Finished, os_join: impl FnOnce()) -> Result<T> {
-        step("join");
-        finished.wait(Location::caller(), "join");
+        step(Op::Join);
+        finished.wait(Location::caller(), Op::Join);
         os_join();
         self.result
             .lock()
@@ -241,7 +326,7 @@ impl<T> Default for Packet<T> {
 }
 
 struct SimHandle<T> {
-    os: std_thread::JoinHandle<()>,
+    thread: Thread,
     packet: Arc<Packet<T>>,
     finished: Finished,
 }
@@ -263,9 +348,7 @@ impl<T> JoinHandle<T> {
     pub fn join(self) -> Result<T> {
         match self.0 {
             Flavor::Real(handle) => handle.join(),
-            Flavor::Sim(handle) => handle.packet.join(&handle.finished, || {
-                let _ = handle.os.join();
-            }),
+            Flavor::Sim(handle) => handle.packet.join(&handle.finished, || {}),
         }
     }
 
@@ -278,16 +361,16 @@ impl<T> JoinHandle<T> {
     }
 
     /// The thread's handle.
-    pub fn thread(&self) -> &Thread {
+    pub fn thread(&self) -> Thread {
         match &self.0 {
-            Flavor::Real(handle) => handle.thread(),
-            Flavor::Sim(handle) => handle.os.thread(),
+            Flavor::Real(handle) => Thread(Who::Real(handle.thread().clone())),
+            Flavor::Sim(handle) => handle.thread.clone(),
         }
     }
 }
 
-impl<T> std::fmt::Debug for JoinHandle<T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl<T> fmt::Debug for JoinHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JoinHandle")
             .field("thread", &self.thread().name())
             .finish()
@@ -296,9 +379,9 @@ impl<T> std::fmt::Debug for JoinHandle<T> {
 
 /// One step of the calling simulated thread, at the caller's caller.
 #[track_caller]
-fn step(what: &'static str) {
+fn step(op: Op) {
     let here = sim::here().expect("a simulated thread is joined from its own world");
-    here.world.step_at(here.tid, Location::caller(), what);
+    here.world.step_at(here.tid, Location::caller(), op);
 }
 
 /// Runs `f` with a scope whose threads may borrow from the caller's stack;
@@ -350,21 +433,28 @@ impl<'scope> Scope<'scope, '_> {
         let site = Location::caller();
         let builder =
             Builder::new().name(format!("{}-scoped", current().name().unwrap_or("unnamed")));
-        let (start, finished) = SimStart::new(&here, &builder, ThreadKind::Lab);
+        let backing = Backing::os_thread_to_come();
+        let Backing::Os(wakeup) = &backing else {
+            unreachable!("made as an OS thread")
+        };
+        let baton = Arc::clone(&wakeup.baton);
+        let (start, finished) = SimStart::new(&here, &builder, ThreadKind::Lab, backing, site);
         let packet = Arc::new(Packet::default());
         let slot = Arc::clone(&packet);
+        let thread = start.thread();
         let os = builder
             .std_builder()
-            .spawn_scoped(self.inner, move || start.run(f, &slot))
+            .spawn_scoped(self.inner, move || start.run_os(f, &slot, &baton))
             .expect("failed to spawn a scoped thread");
         here.world.set_os_thread(finished.tid, os.thread().clone());
         self.pending.lock().push(Finished {
             tid: finished.tid,
             completion: finished.completion,
         });
-        here.world.step_at(here.tid, site, "spawn");
+        here.world.step_at(here.tid, site, Op::Spawn);
         ScopedJoinHandle(ScopedFlavor::Sim {
             os,
+            thread,
             packet,
             finished,
         })
@@ -384,7 +474,7 @@ impl<'scope> Scope<'scope, '_> {
             here.world.kill_threads(&tids);
         }
         for finished in pending {
-            finished.wait(site, "scope end");
+            finished.wait(site, Op::ScopeEnd);
         }
     }
 }
@@ -393,6 +483,7 @@ enum ScopedFlavor<'scope, T> {
     Real(std_thread::ScopedJoinHandle<'scope, T>),
     Sim {
         os: std_thread::ScopedJoinHandle<'scope, ()>,
+        thread: Thread,
         packet: Arc<Packet<T>>,
         finished: Finished,
     },
@@ -411,6 +502,7 @@ impl<T> ScopedJoinHandle<'_, T> {
                 os,
                 packet,
                 finished,
+                ..
             } => packet.join(&finished, || {
                 let _ = os.join();
             }),
@@ -422,6 +514,14 @@ impl<T> ScopedJoinHandle<'_, T> {
         match &self.0 {
             ScopedFlavor::Real(handle) => handle.is_finished(),
             ScopedFlavor::Sim { packet, .. } => packet.done.load(Ordering::Acquire),
+        }
+    }
+
+    /// The thread's handle.
+    pub fn thread(&self) -> Thread {
+        match &self.0 {
+            ScopedFlavor::Real(handle) => Thread(Who::Real(handle.thread().clone())),
+            ScopedFlavor::Sim { thread, .. } => thread.clone(),
         }
     }
 }

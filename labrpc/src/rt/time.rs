@@ -44,7 +44,7 @@ impl Instant {
     /// monotonic clock.
     pub fn now() -> Instant {
         match sim::here() {
-            Some(here) => Instant(origin() + Duration::from_nanos(here.world.now())),
+            Some(here) => Instant(origin() + here.world.now().since_start()),
             None => Instant(std::time::Instant::now()),
         }
     }

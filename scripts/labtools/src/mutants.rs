@@ -243,7 +243,7 @@ mod tests {
             "kvraft"
         );
         assert_eq!(at("labraft/src/tests/x.rs:3:1"), "labraft");
-        assert_eq!(at("labrpc/src/rt/sim.rs:1300:17"), "labrpc");
+        assert_eq!(at("labrpc/src/rt/sim/world.rs:300:17"), "labrpc");
         assert_eq!(at("/rustc/abc/library/core/src/option.rs:2:3"), "other");
         assert_eq!(
             at("/home/u/.cargo/registry/src/x/serde-1/src/de.rs:2:3"),

@@ -264,11 +264,13 @@ pub(super) struct Worker {
     /// The body to start at the next resume.
     load: Option<Body>,
     stack_bytes: usize,
+    /// Whether it has the default stack, and so goes back to the pool.
+    pooled: bool,
 }
 
 impl Worker {
     #[allow(deprecated)] // see `suspend`
-    fn new(stack_bytes: usize) -> Worker {
+    fn new(stack_bytes: usize, pooled: bool) -> Worker {
         // In words, and even: the crate fills an odd-sized stack to
         // measure it.
         let words = stack_bytes.div_ceil(2 * size_of::<usize>()) * 2;
@@ -285,6 +287,7 @@ impl Worker {
             coroutine,
             load: None,
             stack_bytes: words * size_of::<usize>(),
+            pooled,
         }
     }
 
@@ -329,8 +332,11 @@ impl Coroutines {
             .remove(&tid)
             .expect("a coroutine thread has started or has a body");
         let mut worker = match stack {
-            Some(bytes) if bytes > STACK_BYTES => Worker::new(bytes),
-            _ => self.idle.pop().unwrap_or_else(|| Worker::new(STACK_BYTES)),
+            Some(bytes) if bytes > STACK_BYTES => Worker::new(bytes, false),
+            _ => self
+                .idle
+                .pop()
+                .unwrap_or_else(|| Worker::new(STACK_BYTES, true)),
         };
         worker.load = Some(body);
         worker
@@ -339,7 +345,7 @@ impl Coroutines {
     /// Keeps a worker whose thread has finished for the next thread, or
     /// returns it to retire when its stack is not the default.
     fn finished(&mut self, worker: Worker) -> Option<Worker> {
-        if worker.stack_bytes == Worker::default_stack_bytes() {
+        if worker.pooled {
             self.idle.push(worker);
             None
         } else {
@@ -361,11 +367,5 @@ impl Coroutines {
                 worker.retire();
             }
         }
-    }
-}
-
-impl Worker {
-    fn default_stack_bytes() -> usize {
-        STACK_BYTES.div_ceil(2 * size_of::<usize>()) * 2 * size_of::<usize>()
     }
 }

@@ -226,7 +226,7 @@ impl ThreadRec {
 }
 
 impl State {
-    pub(super) fn new(settings_seed: u64, limit: VirtualTime, policy: Policy) -> State {
+    pub(super) fn new(seed: u64, limit: VirtualTime, policy: Policy) -> State {
         State {
             now: VirtualTime::START,
             limit,
@@ -237,7 +237,7 @@ impl State {
             timers: Timers::default(),
             waiters: HashMap::new(),
             holders: HashMap::new(),
-            rng: Xoshiro256PlusPlus::seed_from_u64(settings_seed),
+            rng: Xoshiro256PlusPlus::seed_from_u64(seed),
             policy,
             pct_floor: 0,
             step: 0,

@@ -22,7 +22,11 @@ use labrpc::{ClientEnd, Network, Persister, Server, Service};
 use rand::RngExt;
 use rand::rngs::Xoshiro256PlusPlus;
 
+use crate::linearizability::{Budget, Model, Operation, Verdict, check, html};
 use crate::support::Session;
+
+/// Writes a history as text, for a failure to save it.
+pub type HistoryText<M> = fn(&[Operation<M>]) -> String;
 
 /// A group of servers on one network, for one test.
 pub struct Cluster {
@@ -261,6 +265,61 @@ impl Cluster {
              thread that outlives kill()",
             each.join(", "),
             self.n
+        ));
+    }
+
+    /// Checks `history` for linearizability against `model`, within the
+    /// default [`Budget`], and prints how many operations passed. On
+    /// failure (an illegal history, or one the budget could not decide:
+    /// unlike the course's checker, an undecided history fails), writes
+    /// the HTML timeline, and the history itself if `saved` can write it
+    /// as text, to the system's temporary directory, and fails with their
+    /// paths and the command that re-checks the text.
+    pub fn check_linearizable<M: Model>(
+        &self,
+        model: &M,
+        history: &[Operation<M>],
+        saved: Option<HistoryText<M>>,
+    ) {
+        // Computation, not waiting: in a simulation it takes no virtual time.
+        let report = sim::outside(|| check(model, history, Budget::default()));
+        if report.verdict == Verdict::Linearizable {
+            // The check's wall time is printed in real time only: a simulated
+            // run's output must not vary from run to run.
+            let took = if sim::is_simulated() {
+                String::new()
+            } else {
+                format!(" (checked in {:.0} ms)", report.elapsed.as_secs_f64() * 1e3)
+            };
+            println!("  ... {} operations linearizable{took}", history.len());
+            return;
+        }
+        let stem = std::env::temp_dir().join(format!(
+            "{}-{}",
+            self.session.name().replace("::", "-"),
+            self.net.seed()
+        ));
+        let page = stem.with_extension("html");
+        let title = format!("{}: {}", self.session.name(), report.verdict);
+        let _ = std::fs::write(&page, html::render(model, history, &report, &title));
+        let saved = match saved {
+            Some(text) => {
+                let path = stem.with_extension("history");
+                let _ = std::fs::write(&path, text(history));
+                format!(
+                    "history saved to {}\ntimeline written to {}\n\
+                     re-check with: cargo run -p tests --bin check-history -- {}",
+                    path.display(),
+                    page.display(),
+                    path.display()
+                )
+            }
+            None => format!("timeline written to {}", page.display()),
+        };
+        self.fail(format!(
+            "history is {}\n{}{saved}",
+            report.verdict,
+            report.describe(model, history)
         ));
     }
 

@@ -7,7 +7,6 @@ use std::fmt;
 
 use kvraft::{Clerk, KvServer};
 use labrpc::lab::Part;
-use labrpc::rt::sim;
 use labrpc::rt::sync::Mutex;
 use labrpc::rt::sync::atomic::{AtomicU64, Ordering};
 use labrpc::rt::time::Instant;
@@ -15,7 +14,6 @@ use rand::seq::SliceRandom;
 
 use crate::cluster::Cluster;
 use crate::linearizability::kv::{KvInput, KvOperation, KvOutput, SeenValues, format_history};
-use crate::linearizability::{Budget, Verdict, check, html};
 use crate::support::Net;
 
 /// The key of the harness's persistence probe, which [`Config::new`] runs
@@ -286,60 +284,16 @@ impl Config {
         client
     }
 
-    /// Checks every recorded operation for linearizability. On failure,
-    /// writes the history and its HTML timeline next to each other in the
-    /// system's temporary directory and fails with their paths.
+    /// Checks every recorded operation for linearizability (see
+    /// [`Cluster::check_linearizable`]); the history is saved on failure
+    /// in the text `check-history` reads.
     pub fn check_linearizable(&self) {
         let history = std::mem::take(&mut *self.history.lock());
-        // Computation, not waiting: in a simulation it takes no virtual time.
-        let report = sim::outside(|| {
-            check(
-                &crate::linearizability::kv::KvModel,
-                &history,
-                Budget::default(),
-            )
-        });
-        match report.verdict {
-            Verdict::Linearizable => {
-                // The check's wall time is printed in real time only: a
-                // simulated run's output must not vary from run to run.
-                let took = if sim::is_simulated() {
-                    String::new()
-                } else {
-                    format!(" (checked in {:.0} ms)", report.elapsed.as_secs_f64() * 1e3)
-                };
-                println!("  ... {} operations linearizable{took}", history.len());
-            }
-            Verdict::Illegal | Verdict::Unknown => {
-                let stem = std::env::temp_dir().join(format!(
-                    "{}-{}",
-                    self.cluster.session().name().replace("::", "-"),
-                    self.cluster.net().seed()
-                ));
-                let saved = stem.with_extension("history");
-                let page = stem.with_extension("html");
-                let text = report.describe(&crate::linearizability::kv::KvModel, &history);
-                let _ = std::fs::write(&saved, format_history(&history));
-                let title = format!("{}: {}", self.cluster.session().name(), report.verdict);
-                let _ = std::fs::write(
-                    &page,
-                    html::render(
-                        &crate::linearizability::kv::KvModel,
-                        &history,
-                        &report,
-                        &title,
-                    ),
-                );
-                self.fail(format!(
-                    "history is {}\n{text}history saved to {}\ntimeline written to {}\n\
-                     re-check with: cargo run -p tests --bin check-history -- {}",
-                    report.verdict,
-                    saved.display(),
-                    page.display(),
-                    saved.display()
-                ));
-            }
-        }
+        self.cluster.check_linearizable(
+            &crate::linearizability::kv::KvModel,
+            &history,
+            Some(format_history),
+        );
     }
 
     fn record(&self, op: KvOperation) {

@@ -11,6 +11,10 @@
 //!   for two leaders in one term, for snapshots older than what their peer
 //!   applied, and (from 2C on) for persisters too small for the random tags
 //!   of the committed entries.
+//! * [`kvsrv`]: the versioned key/value server's tester (the course's
+//!   `kvsrv1/test.go`): one server, clients with ends of their own, every
+//!   logged operation checked against the versioned model, and the client
+//!   workload of the course's `kvtest1` (concurrent versioned puts).
 //! * [`kv`]: the key/value tester (the course's kvraft `config.go`): servers,
 //!   clerks with their own ends, partitions, every clerk operation recorded
 //!   for the linearizability check, and a probe of what the servers persist.
@@ -33,6 +37,7 @@
 
 pub mod cluster;
 pub mod kv;
+pub mod kvsrv;
 pub mod linearizability;
 pub mod raft;
 pub mod support;

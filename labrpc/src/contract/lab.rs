@@ -20,14 +20,19 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A part of the labs. Its [`name`](Part::name) is the suffix of its tests'
-/// names (`initial_election_2a`), which is how `cargo test 2a` picks it; it
-/// prints in capitals (`2A`), as the course writes it; and it parses from
-/// either. Parts order as students do them.
+/// names (`initial_election_2a`, `reliable_put_kvsrv`), which is how
+/// `cargo test 2a` picks it; a numbered part prints in capitals (`2A`), as
+/// the course writes it, a named one as it is (`kvsrv`); each parses from
+/// either case. Parts order as students do them: the versioned key/value
+/// server and its lock (the 2025 course's first lab), then Raft and the
+/// key/value service on it.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Part(usize);
 
 /// The parts' names, in order: `Part(i)` is `NAMES[i]`.
-const NAMES: [&str; 6] = ["2a", "2b", "2c", "2d", "3a", "3b"];
+/// No name may contain another, nor occur in the name of any other test of
+/// the workspace: `cargo test NAME` selects by substring.
+const NAMES: [&str; 8] = ["kvsrv", "kvlock", "2a", "2b", "2c", "2d", "3a", "3b"];
 
 impl Part {
     /// Every part, in the order students do them.
@@ -58,8 +63,14 @@ impl Part {
 }
 
 impl fmt::Display for Part {
+    /// `2A`, or `kvsrv`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad(&self.name().to_ascii_uppercase())
+        let name = self.name();
+        if name.starts_with(|c: char| c.is_ascii_digit()) {
+            f.pad(&name.to_ascii_uppercase())
+        } else {
+            f.pad(name)
+        }
     }
 }
 
@@ -168,6 +179,8 @@ mod tests {
             Some("2d")
         );
         assert_eq!(part("basic_3a"), Some("3a"));
+        assert_eq!(part("part_kvsrv::reliable_put_kvsrv"), Some("kvsrv"));
+        assert_eq!(part("nested_kvlock"), Some("kvlock"));
         assert_eq!(part("part_2a::helper"), None);
         assert_eq!(part("x2a"), None);
         assert_eq!(part("tests_2a::helper_2e"), None);
@@ -176,14 +189,28 @@ mod tests {
     #[test]
     fn a_part_prints_in_capitals_and_parses_either_way() {
         let b: Part = "2b".parse().unwrap();
-        assert_eq!(b, Part::ALL[1]);
+        assert_eq!(b, Part::ALL[3]);
         assert_eq!("2B".parse::<Part>(), Ok(b));
         assert_eq!(b.to_string(), "2B");
         assert_eq!(format!("{b:<4}|"), "2B  |");
+        let kvsrv: Part = "KVSRV".parse().unwrap();
+        assert_eq!(kvsrv.to_string(), "kvsrv", "a named part prints as it is");
         assert_eq!(
             "2e".parse::<Part>(),
-            Err("unknown part \"2e\"; the parts are 2a, 2b, 2c, 2d, 3a, 3b".to_owned())
+            Err(
+                "unknown part \"2e\"; the parts are kvsrv, kvlock, 2a, 2b, 2c, 2d, 3a, 3b"
+                    .to_owned()
+            )
         );
+        for (i, a) in Part::ALL.iter().enumerate() {
+            for b in &Part::ALL[i + 1..] {
+                assert!(
+                    !a.name().contains(b.name()) && !b.name().contains(a.name()),
+                    "`cargo test {}` would select {b} too, or the other way round",
+                    a.name()
+                );
+            }
+        }
         assert!(Part::ALL.windows(2).all(|w| w[0] < w[1]), "in order");
     }
 }

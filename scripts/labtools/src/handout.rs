@@ -343,7 +343,7 @@ const INSTRUCTORS_ONLY: [&str; 3] = [".git", ".ci", "mutants"];
 const INSTRUCTORS_ONLY_DIRS: [&str; 2] = ["scripts/redteam", "scripts/mutants"];
 /// The crates whose Rust sources carry handout markers; everything else is
 /// copied as it is, except the top-level README.md.
-const REDUCED: [&str; 2] = ["labraft", "kvraft"];
+const REDUCED: [&str; 3] = ["kvsrv", "labraft", "kvraft"];
 
 /// Writes the handout of the checkout at `root` into `out` (new or empty):
 /// every file but the instructors' (`.git`, `.ci`), the student crates'

@@ -3,7 +3,7 @@
 //! A submission is untrusted code. The grader builds a copy made of the
 //! instructor's tree (the root manifest and lockfile, `labrpc`, `tests`,
 //! `scripts`, the student crates' manifests and lint rules) with only the
-//! Rust sources of the student crates, `labraft/src/` and `kvraft/src/`,
+//! Rust sources of the student crates, `kvsrv/src/`, `labraft/src/` and `kvraft/src/`,
 //! taken from the submission. Everything else the submission carries is
 //! either ignored (a changed test, script or framework file: the
 //! instructor's is used, and the student is told) or, when it could only be
@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 use crate::{scan, tree};
 
 /// The crates a student writes; only their `src/` is taken.
-pub const STUDENT_CRATES: [&str; 2] = ["labraft", "kvraft"];
+pub const STUDENT_CRATES: [&str; 3] = ["kvsrv", "labraft", "kvraft"];
 
 /// The most Rust source a submission may hold, in bytes (the reference is
 /// about a tenth of it).
@@ -37,7 +37,7 @@ const NEVER_COPIED: [&str; 2] = [".git", "target"];
 /// A submission that passed inspection.
 #[derive(Debug)]
 pub struct Submission {
-    /// The directory holding its `labraft/` and `kvraft/`.
+    /// The directory holding its student crates.
     pub root: PathBuf,
     /// The files taken from it, relative to `root`, all under a student
     /// crate's `src/`.
@@ -65,8 +65,9 @@ impl Submission {
             n => format!(" and {n} more"),
         };
         Some(format!(
-            "not graded: only labraft/src/ and kvraft/src/ are taken from a submission; \
+            "not graded: only {} are taken from a submission; \
              the instructor's files were used instead of these changed or added ones: {}{more}",
+            sources_named(),
             shown.join(", ")
         ))
     }
@@ -91,13 +92,15 @@ pub fn inspect(path: &Path, instructor: &Path) -> Result<Submission, Vec<String>
     for name in STUDENT_CRATES {
         if !root.join(name).join("src").is_dir() {
             inspection.refusals.push(format!(
-                "{name}/src/: missing; a submission needs both student crates"
+                "{name}/src/: missing; a submission needs every student crate ({})",
+                crates_named()
             ));
         }
     }
     if inspection.source_bytes > MAX_SOURCE_BYTES {
         inspection.refusals.push(format!(
-            "labraft/src/ and kvraft/src/ hold {} bytes; the limit is {MAX_SOURCE_BYTES}",
+            "{} hold {} bytes; the limit is {MAX_SOURCE_BYTES}",
+            sources_named(),
             inspection.source_bytes
         ));
     }
@@ -109,6 +112,25 @@ pub fn inspect(path: &Path, instructor: &Path) -> Result<Submission, Vec<String>
         })
     } else {
         Err(inspection.refusals)
+    }
+}
+
+/// The student crates' directories, for messages: `kvsrv/, labraft/ and kvraft/`.
+fn crates_named() -> String {
+    listed(&STUDENT_CRATES.map(|c| format!("{c}/")))
+}
+
+/// Their sources, for messages: `kvsrv/src/, labraft/src/ and kvraft/src/`.
+fn sources_named() -> String {
+    listed(&STUDENT_CRATES.map(|c| format!("{c}/src/")))
+}
+
+/// `a, b and c`.
+fn listed(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
     }
 }
 
@@ -128,9 +150,10 @@ fn find_root(path: &Path) -> Result<PathBuf, String> {
     match &candidates[..] {
         [one] => Ok(one.clone()),
         _ => Err(format!(
-            "{}: no labraft/ and kvraft/ at its top (or in one directory below it); \
-             submit your checkout (or its labraft/ and kvraft/ directories)",
-            path.display()
+            "{}: no {} at its top (or in one directory below it); \
+             submit your checkout (or those directories)",
+            path.display(),
+            crates_named()
         )),
     }
 }
@@ -472,6 +495,8 @@ mod tests {
             &format!("instructor-{name}"),
             &[
                 ("Cargo.toml", "[workspace]\n"),
+                ("kvsrv/Cargo.toml", "[package]\nname = \"kvsrv\"\n"),
+                ("kvsrv/src/lib.rs", "// reference\n"),
                 ("labraft/Cargo.toml", MANIFEST),
                 ("labraft/src/lib.rs", "// reference\n"),
                 ("kvraft/Cargo.toml", "[package]\nname = \"kvraft\"\n"),
@@ -492,6 +517,7 @@ mod tests {
                 ("lab/labraft/src/lib.rs", "// mine\n"),
                 ("lab/labraft/src/core/log.rs", "// mine too\n"),
                 ("lab/kvraft/src/lib.rs", "// mine\n"),
+                ("lab/kvsrv/src/lib.rs", "// mine\n"),
                 ("lab/tests/src/lib.rs", "// tests that pass anything\n"),
                 ("lab/README.md", "notes\n"),
                 ("lab/target/debug/junk", "ignored\n"),
@@ -503,6 +529,7 @@ mod tests {
             submission.sources,
             [
                 "kvraft/src/lib.rs",
+                "kvsrv/src/lib.rs",
                 "labraft/src/core/log.rs",
                 "labraft/src/lib.rs"
             ]
@@ -547,6 +574,7 @@ mod tests {
                 ("labraft/tests/extra.rs", "\n"),
                 ("labraft/src/lib.rs", "// fine\n#[path = \"/etc/x.rs\"]\nmod x;\n"),
                 ("kvraft/src/lib.rs", "const A: &str = include_str!(\"/etc/passwd\");\n"),
+                ("kvsrv/src/lib.rs", "// fine\n"),
             ],
         );
         std::os::unix::fs::symlink("/etc/passwd", ours.join("kvraft/src/link.rs")).unwrap();
@@ -578,7 +606,7 @@ mod tests {
     }
 
     #[test]
-    fn a_submission_needs_both_crates_and_a_bounded_size() {
+    fn a_submission_needs_every_crate_and_a_bounded_size() {
         let theirs = instructor("partial");
         let ours = tree_of(
             "partial",
@@ -589,14 +617,18 @@ mod tests {
         );
         let refusals = inspect(&ours, &theirs).expect_err("refused");
         assert!(
-            refusals[0].starts_with("kvraft/src/: missing"),
+            refusals[0].starts_with("kvsrv/src/: missing"),
             "{refusals:?}"
         );
-        assert!(refusals[1].contains("the limit is"), "{refusals:?}");
+        assert!(
+            refusals[1].starts_with("kvraft/src/: missing"),
+            "{refusals:?}"
+        );
+        assert!(refusals[2].contains("the limit is"), "{refusals:?}");
         let nothing = tree_of("nothing", &[("notes.txt", "")]);
         let refusals = inspect(&nothing, &theirs).expect_err("refused");
         assert!(
-            refusals[0].contains("no labraft/ and kvraft/"),
+            refusals[0].contains("no kvsrv/, labraft/ and kvraft/"),
             "{refusals:?}"
         );
         for dir in [ours, nothing, theirs] {

@@ -22,7 +22,7 @@ fn main() -> ExitCode {
     match handout::write(&suite::this_checkout(), &args.outdir) {
         Ok(count) => {
             eprintln!(
-                "make-handout: wrote {count} files to {}; labraft and kvraft are stubs.\n\
+                "make-handout: wrote {count} files to {}; kvsrv, labraft and kvraft are stubs.\n\
                  Try it: cd {} && cargo test 2a",
                 args.outdir.display(),
                 args.outdir.display()

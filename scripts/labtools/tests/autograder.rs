@@ -36,12 +36,12 @@ impl Autograder {
         (output.status.success(), common::printed(&output))
     }
 
-    /// Makes `crates` (a checkout holding labraft/ and kvraft/) the
+    /// Makes `crates` (a checkout holding the student crates) the
     /// submission, grades it and returns the results file.
     fn grade(&self, crates: &Path, edit: impl FnOnce(&Path)) -> Results {
         let submission = self.root.join("submission");
         let _ = fs::remove_dir_all(&submission);
-        for name in ["labraft", "kvraft"] {
+        for name in ["kvsrv", "labraft", "kvraft"] {
             for file in tree::files(&crates.join(name), &[]).unwrap() {
                 tree::copy(&crates.join(name), &submission.join(name), &file).unwrap();
             }

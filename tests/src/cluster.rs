@@ -268,8 +268,8 @@ impl Cluster {
         ));
     }
 
-    /// Checks `history` for linearizability against `model`, within the
-    /// default [`Budget`], and prints how many operations passed. On
+    /// Checks `history` for linearizability against `model`, within
+    /// `budget`, and prints how many operations passed. On
     /// failure (an illegal history, or one the budget could not decide:
     /// unlike the course's checker, an undecided history fails), writes
     /// the HTML timeline, and the history itself if `saved` can write it
@@ -279,10 +279,11 @@ impl Cluster {
         &self,
         model: &M,
         history: &[Operation<M>],
+        budget: Budget,
         saved: Option<HistoryText<M>>,
     ) {
         // Computation, not waiting: in a simulation it takes no virtual time.
-        let report = sim::outside(|| check(model, history, Budget::default()));
+        let report = sim::outside(|| check(model, history, budget));
         if report.verdict == Verdict::Linearizable {
             // The check's wall time is printed in real time only: a simulated
             // run's output must not vary from run to run.

@@ -292,6 +292,7 @@ impl Config {
         self.cluster.check_linearizable(
             &crate::linearizability::kv::KvModel,
             &history,
+            crate::linearizability::Budget::default(),
             Some(format_history),
         );
     }

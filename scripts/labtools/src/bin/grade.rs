@@ -807,7 +807,7 @@ fn print_table(results: &[TestResult], seeds: u32) {
         .max(4);
     let sim_header = format!("{seeds} seeds");
     println!(
-        "{:<4}  {:<width$}  {:>9}  {:>9}  {:>9}  {:>6}",
+        "{:<6}  {:<width$}  {:>9}  {:>9}  {:>9}  {:>6}",
         "part", "test", sim_header, "real time", "max time", "points"
     );
     let (mut total, mut possible) = (0.0, 0.0);
@@ -835,7 +835,7 @@ fn print_table(results: &[TestResult], seeds: u32) {
             format!("{:.1}s", result.max_time.as_secs_f64())
         };
         println!(
-            "{:<4}  {:<width$}  {:>9}  {:>9}  {:>9}  {:>6}{note}",
+            "{:<6}  {:<width$}  {:>9}  {:>9}  {:>9}  {:>6}{note}",
             result.part,
             result.name,
             sim,
@@ -845,7 +845,7 @@ fn print_table(results: &[TestResult], seeds: u32) {
         );
     }
     println!(
-        "{:<4}  {:<width$}  {:>9}  {:>9}  {:>9}  {:>6}",
+        "{:<6}  {:<width$}  {:>9}  {:>9}  {:>9}  {:>6}",
         "",
         "total",
         "",

@@ -95,8 +95,6 @@ impl Config {
             next_client: AtomicU64::new(0),
             origin: Instant::now(),
         };
-        // The server has no peers and no state to keep: it ignores both.
-        let _ = config.cluster.restart_inputs(SERVER);
         let server = config.cluster.on_server(SERVER, KvServer::new);
         let mut ping = labrpc::Service::new("Tester");
         ping.handle(PING, |()| ());
@@ -117,12 +115,8 @@ impl Config {
     /// Prints the test's title with its network (the course's `Begin`:
     /// `Test: ... (reliable network)...`) and starts its summary counters.
     pub fn begin(&self, description: &str) {
-        let net = match self.net {
-            Net::Reliable => "reliable",
-            Net::Unreliable => "unreliable",
-        };
         self.cluster
-            .title(&format!("{description} ({net} network)"));
+            .title(&format!("{description} ({} network)", self.net.name()));
         *self.mark.lock() = (Instant::now(), self.cluster.rpc_total());
         self.ops.store(0, Ordering::SeqCst);
     }
@@ -298,14 +292,14 @@ pub fn parse_entry(value: &str) -> Option<(usize, Version)> {
 
 /// Runs `clients` clients at once for `duration`, each with a client of its
 /// own running `body(client, done)` until `done` is raised, which `body`
-/// must check between operations; returns what each did, in order (the
+/// must check between operations; returns what each returned, in order (the
 /// course's `SpawnClientsAndWait`). The clients' ends are deleted after.
-pub fn spawn_clients_and_wait(
+pub fn spawn_clients_and_wait<T: Send>(
     cfg: &Config,
     clients: usize,
     duration: Duration,
-    body: impl Fn(&Client<'_>, &AtomicBool) -> ClientResult + Sync,
-) -> Vec<ClientResult> {
+    body: impl Fn(&Client<'_>, &AtomicBool) -> T + Sync,
+) -> Vec<T> {
     let done = AtomicBool::new(false);
     thread::scope(|s| {
         let running: Vec<_> = (0..clients)

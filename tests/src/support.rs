@@ -39,12 +39,17 @@ pub enum Net {
 }
 
 impl Net {
-    /// Sets `net` to deliver as `self` says, and logs it.
-    pub fn apply_to(self, net: &Network) {
-        let name = match self {
+    /// `reliable` or `unreliable`, as titles and logs say it.
+    pub fn name(self) -> &'static str {
+        match self {
             Net::Reliable => "reliable",
             Net::Unreliable => "unreliable",
-        };
+        }
+    }
+
+    /// Sets `net` to deliver as `self` says, and logs it.
+    pub fn apply_to(self, net: &Network) {
+        let name = self.name();
         labrpc::harness_event!("network {name}");
         net.set_reliable(self == Net::Reliable);
     }

@@ -5,7 +5,7 @@ use kvsrv::{Error, KvClerk, Lock};
 use labrpc::rt::sync::atomic::{AtomicBool, Ordering};
 use labrpc::rt::thread;
 use labrpc::rt::time::Duration;
-use tests::kvsrv::{Client, ClientResult, Config, spawn_clients_and_wait};
+use tests::kvsrv::{Client, Config, spawn_clients_and_wait};
 use tests::support::{Net, run};
 
 /// How long the course's client tests run.
@@ -100,12 +100,7 @@ pub fn run_clients(clients: usize, net: Net) {
 }
 
 /// One client of [`run_clients`]; returns how often it acquired the lock.
-fn one_client(
-    cfg: &Config,
-    client: &Client<'_>,
-    names: &[String; 2],
-    done: &AtomicBool,
-) -> ClientResult {
+fn one_client(cfg: &Config, client: &Client<'_>, names: &[String; 2], done: &AtomicBool) -> u64 {
     let ck = client.clerk();
     let me = client.id();
     let first = Lock::new(ck, &names[0]);
@@ -134,10 +129,7 @@ fn one_client(
         put_holding(cfg, ck, "", version + 1);
         first.release();
     }
-    ClientResult {
-        ok: acquired,
-        maybe: 0,
-    }
+    acquired
 }
 
 /// A put to [`GUARDED`] by the lock's holder, which must take effect: OK,

@@ -15,6 +15,10 @@
 //!   `kvsrv1/test.go`): one server, clients with ends of their own, every
 //!   logged operation checked against the versioned model, and the client
 //!   workload of the course's `kvtest1` (concurrent versioned puts).
+//! * [`rsm`]: the replicated state machine's tester (the course's
+//!   `kvraft1/rsm/test.go`): three servers, each an `rsm::Rsm` of the
+//!   test's counter, submits made in-process, partitions, shutdown and
+//!   restart, and the course's checks (`one_partition`, `check_counter`).
 //! * [`kv`]: the key/value tester (the course's kvraft `config.go`): servers,
 //!   clerks with their own ends, partitions, every clerk operation recorded
 //!   for the linearizability check, and a probe of what the servers persist.
@@ -32,12 +36,14 @@
 //! The suites themselves are integration tests, one module per part, with
 //! the course's test names in snake case and the part as suffix:
 //! `tests/raft/` holds parts 2A–2D (`cargo test 2b` runs part 2B), with the
-//! suite's own tests beyond the course's in `tests/raft/beyond.rs`, and
-//! `tests/kv/` parts 3A–3B (`cargo test 3a`).
+//! suite's own tests beyond the course's in `tests/raft/beyond.rs`,
+//! `tests/kvsrv/` parts kvsrv and kvlock, `tests/rsm/` part rsm
+//! (`cargo test rsm`), and `tests/kv/` parts 3A–3B (`cargo test 3a`).
 
 pub mod cluster;
 pub mod kv;
 pub mod kvsrv;
 pub mod linearizability;
 pub mod raft;
+pub mod rsm;
 pub mod support;

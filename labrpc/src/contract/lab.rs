@@ -24,15 +24,16 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// `cargo test 2a` picks it; a numbered part prints in capitals (`2A`), as
 /// the course writes it, a named one as it is (`kvsrv`); each parses from
 /// either case. Parts order as students do them: the versioned key/value
-/// server and its lock (the 2025 course's first lab), then Raft and the
-/// key/value service on it.
+/// server and its lock (the 2025 course's first lab), then Raft, the
+/// replicated state machine on it (the 2025 course's 4A), and the
+/// key/value service on Raft.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Part(usize);
 
 /// The parts' names, in order: `Part(i)` is `NAMES[i]`.
 /// No name may contain another, nor occur in the name of any other test of
 /// the workspace: `cargo test NAME` selects by substring.
-const NAMES: [&str; 8] = ["kvsrv", "kvlock", "2a", "2b", "2c", "2d", "3a", "3b"];
+const NAMES: [&str; 9] = ["kvsrv", "kvlock", "2a", "2b", "2c", "2d", "rsm", "3a", "3b"];
 
 impl Part {
     /// Every part, in the order students do them.
@@ -198,7 +199,7 @@ mod tests {
         assert_eq!(
             "2e".parse::<Part>(),
             Err(
-                "unknown part \"2e\"; the parts are kvsrv, kvlock, 2a, 2b, 2c, 2d, 3a, 3b"
+                "unknown part \"2e\"; the parts are kvsrv, kvlock, 2a, 2b, 2c, 2d, rsm, 3a, 3b"
                     .to_owned()
             )
         );

@@ -260,8 +260,31 @@ fn is_fn_line(trimmed: &str) -> bool {
 /// `Raft` from the rest of `impl Raft {` or `impl fmt::Display for Raft {`.
 fn impl_target(rest: &str) -> String {
     let head = rest.trim().trim_end_matches('{').trim();
+    let head = skip_generics(head);
     let head = head.rsplit(" for ").next().unwrap_or(head);
     head.split(['<', ' ']).next().unwrap_or("").to_owned()
+}
+
+/// `text` after the generic parameters it starts with (`<S: Trait<T>> Rsm<S>`
+/// → `Rsm<S>`), or all of it if it starts with none.
+fn skip_generics(text: &str) -> &str {
+    if !text.starts_with('<') {
+        return text;
+    }
+    let mut depth = 0;
+    for (at, c) in text.char_indices() {
+        match c {
+            '<' => depth += 1,
+            '>' => {
+                depth -= 1;
+                if depth == 0 {
+                    return text[at + 1..].trim_start();
+                }
+            }
+            _ => {}
+        }
+    }
+    text
 }
 
 /// The function's name and its parameters' names (not `self`), from its
@@ -341,9 +364,9 @@ const INSTRUCTORS_ONLY: [&str; 3] = [".git", ".ci", "mutants"];
 /// cheating submissions (their test grades the reference) and the runner of
 /// planted bugs (it plants them in the reference).
 const INSTRUCTORS_ONLY_DIRS: [&str; 2] = ["scripts/redteam", "scripts/mutants"];
-/// The crates whose Rust sources carry handout markers; everything else is
-/// copied as it is, except the top-level README.md.
-const REDUCED: [&str; 3] = ["kvsrv", "labraft", "kvraft"];
+/// The crates whose Rust sources carry handout markers (the student crates);
+/// everything else is copied as it is, except the top-level README.md.
+const REDUCED: [&str; 4] = crate::submission::STUDENT_CRATES;
 
 /// Writes the handout of the checkout at `root` into `out` (new or empty):
 /// every file but the instructors' (`.git`, `.ci`), the student crates'
@@ -473,6 +496,20 @@ mod tests {
 }
 "#
         );
+    }
+
+    #[test]
+    fn stubs_name_the_type_of_a_generic_impl() {
+        for (head, owner) in [
+            ("impl<S: StateMachine> Rsm<S> {", "Rsm::f"),
+            ("impl<S: Trait<u8>> Clone for Rsm<S> {", "Rsm::f"),
+            ("impl Lock<C> {", "Lock::f"),
+        ] {
+            let source =
+                format!("{head}\n    fn f() {{\n        // handout: stub RSM x.\n    }}\n}}\n");
+            let out = rust(&source).unwrap();
+            assert!(out.contains(&format!("todo!(\"RSM: {owner}\")")), "{out}");
+        }
     }
 
     #[test]

@@ -198,7 +198,7 @@ pub fn raised_in(failure: &Failure) -> &'static str {
 }
 
 /// The workspace members a panic can be raised in.
-const MEMBERS: [&str; 5] = ["tests", "kvsrv", "labraft", "kvraft", "labrpc"];
+const MEMBERS: [&str; 6] = ["tests", "kvsrv", "labraft", "rsm", "kvraft", "labrpc"];
 
 #[cfg(test)]
 mod tests {

@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 use crate::{scan, tree};
 
 /// The crates a student writes; only their `src/` is taken.
-pub const STUDENT_CRATES: [&str; 3] = ["kvsrv", "labraft", "kvraft"];
+pub const STUDENT_CRATES: [&str; 4] = ["kvsrv", "labraft", "rsm", "kvraft"];
 
 /// The most Rust source a submission may hold, in bytes (the reference is
 /// about a tenth of it).
@@ -499,6 +499,8 @@ mod tests {
                 ("kvsrv/src/lib.rs", "// reference\n"),
                 ("labraft/Cargo.toml", MANIFEST),
                 ("labraft/src/lib.rs", "// reference\n"),
+                ("rsm/Cargo.toml", "[package]\nname = \"rsm\"\n"),
+                ("rsm/src/lib.rs", "// reference\n"),
                 ("kvraft/Cargo.toml", "[package]\nname = \"kvraft\"\n"),
                 ("kvraft/src/lib.rs", "// reference\n"),
                 ("tests/src/lib.rs", "// the suites\n"),
@@ -518,6 +520,7 @@ mod tests {
                 ("lab/labraft/src/core/log.rs", "// mine too\n"),
                 ("lab/kvraft/src/lib.rs", "// mine\n"),
                 ("lab/kvsrv/src/lib.rs", "// mine\n"),
+                ("lab/rsm/src/lib.rs", "// mine\n"),
                 ("lab/tests/src/lib.rs", "// tests that pass anything\n"),
                 ("lab/README.md", "notes\n"),
                 ("lab/target/debug/junk", "ignored\n"),
@@ -531,7 +534,8 @@ mod tests {
                 "kvraft/src/lib.rs",
                 "kvsrv/src/lib.rs",
                 "labraft/src/core/log.rs",
-                "labraft/src/lib.rs"
+                "labraft/src/lib.rs",
+                "rsm/src/lib.rs"
             ]
             .map(PathBuf::from)
         );
@@ -575,6 +579,7 @@ mod tests {
                 ("labraft/src/lib.rs", "// fine\n#[path = \"/etc/x.rs\"]\nmod x;\n"),
                 ("kvraft/src/lib.rs", "const A: &str = include_str!(\"/etc/passwd\");\n"),
                 ("kvsrv/src/lib.rs", "// fine\n"),
+                ("rsm/src/lib.rs", "// fine\n"),
             ],
         );
         std::os::unix::fs::symlink("/etc/passwd", ours.join("kvraft/src/link.rs")).unwrap();
@@ -620,15 +625,16 @@ mod tests {
             refusals[0].starts_with("kvsrv/src/: missing"),
             "{refusals:?}"
         );
+        assert!(refusals[1].starts_with("rsm/src/: missing"), "{refusals:?}");
         assert!(
-            refusals[1].starts_with("kvraft/src/: missing"),
+            refusals[2].starts_with("kvraft/src/: missing"),
             "{refusals:?}"
         );
-        assert!(refusals[2].contains("the limit is"), "{refusals:?}");
+        assert!(refusals[3].contains("the limit is"), "{refusals:?}");
         let nothing = tree_of("nothing", &[("notes.txt", "")]);
         let refusals = inspect(&nothing, &theirs).expect_err("refused");
         assert!(
-            refusals[0].contains("no kvsrv/, labraft/ and kvraft/"),
+            refusals[0].contains("no kvsrv/, labraft/, rsm/ and kvraft/"),
             "{refusals:?}"
         );
         for dir in [ours, nothing, theirs] {

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use labtools::grading::Results;
+use labtools::submission::STUDENT_CRATES;
 use labtools::{suite, tree};
 
 /// A directory laid out like Gradescope's `/autograder`.
@@ -41,7 +42,7 @@ impl Autograder {
     fn grade(&self, crates: &Path, edit: impl FnOnce(&Path)) -> Results {
         let submission = self.root.join("submission");
         let _ = fs::remove_dir_all(&submission);
-        for name in ["kvsrv", "labraft", "kvraft"] {
+        for name in STUDENT_CRATES {
             for file in tree::files(&crates.join(name), &[]).unwrap() {
                 tree::copy(&crates.join(name), &submission.join(name), &file).unwrap();
             }

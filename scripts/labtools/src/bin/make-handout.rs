@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
+use labtools::submission::STUDENT_CRATES;
 use labtools::{handout, suite};
 
 /// Writes the students' tree to OUTDIR: the framework, the suites, the
@@ -22,9 +23,10 @@ fn main() -> ExitCode {
     match handout::write(&suite::this_checkout(), &args.outdir) {
         Ok(count) => {
             eprintln!(
-                "make-handout: wrote {count} files to {}; kvsrv, labraft and kvraft are stubs.\n\
+                "make-handout: wrote {count} files to {}; {} are stubs.\n\
                  Try it: cd {} && cargo test 2a",
                 args.outdir.display(),
+                STUDENT_CRATES.join(", "),
                 args.outdir.display()
             );
             ExitCode::SUCCESS

@@ -413,6 +413,34 @@ fn killed_threads_unwind_without_a_panic() {
     });
 }
 
+/// A failing scope kills its threads, and a killed thread that waits at
+/// the end of a scope of its own kills that scope's threads in turn: none
+/// is left for std's real join to wait on (which would stall the world).
+#[test]
+fn a_failing_scope_ends_the_scopes_nested_in_it() {
+    let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
+        simulate(11, || {
+            let (_tx, rx) = channel::bounded::<()>(0);
+            thread::scope(|s| {
+                s.spawn(|| {
+                    thread::scope(|s| {
+                        for _ in 0..3 {
+                            s.spawn(|| {
+                                let _ = rx.recv();
+                                unreachable!("nobody sends");
+                            });
+                        }
+                    });
+                });
+                thread::sleep(Duration::from_millis(5));
+                panic!("the test fails here");
+            });
+        })
+    }));
+    let payload = outcome.expect_err("the scope's panic reaches the caller");
+    assert_eq!(payload.downcast_ref::<&str>(), Some(&"the test fails here"));
+}
+
 #[test]
 fn real_and_simulated_channels_do_not_mix() {
     let (real_tx, _real_rx) = channel::bounded::<u32>(1);

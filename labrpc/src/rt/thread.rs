@@ -463,18 +463,37 @@ impl<'scope> Scope<'scope, '_> {
     /// Before std joins the OS threads (a real wait, invisible to the
     /// simulation), waits for every simulated one in virtual time. When the
     /// scope's closure panicked, they are killed first: the test is failing,
-    /// and they may be waiting for a signal that will never come.
+    /// and they may be waiting for a signal that will never come. So are
+    /// they when the thread waiting here is killed (a scope nested in a
+    /// thread of a failing scope).
     fn settle(&self, failing: bool, site: &'static Location<'static>) {
         let Some(here) = sim::here() else {
             return;
         };
         let pending = std::mem::take(&mut *self.pending.lock());
-        if failing {
+        let kill_all = || {
             let tids: Vec<Tid> = pending.iter().map(|f| f.tid).collect();
             here.world.kill_threads(&tids);
+        };
+        if failing {
+            kill_all();
         }
-        for finished in pending {
-            finished.wait(site, Op::ScopeEnd);
+        let mut killed = None;
+        for finished in &pending {
+            let waited = panic::catch_unwind(AssertUnwindSafe(|| {
+                finished.wait(site, Op::ScopeEnd);
+            }));
+            if let Err(payload) = waited {
+                // This thread was killed while it waited (its own scope's
+                // closure failed, or its node crashed): its threads go too,
+                // or std's join below would wait for them for real.
+                kill_all();
+                finished.wait(site, Op::ScopeEnd);
+                killed.get_or_insert(payload);
+            }
+        }
+        if let Some(payload) = killed {
+            panic::resume_unwind(payload);
         }
     }
 }

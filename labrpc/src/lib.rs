@@ -103,6 +103,7 @@ mod net;
 pub mod rt;
 
 pub use contract::{lab, record, seed, trace};
+pub use net::client::Client;
 pub use net::codec;
 
 pub use net::method::Method;

@@ -778,3 +778,87 @@ fn held_replies_wait_until_let_go() {
     assert_eq!(caller.join().unwrap(), Err(NoReply));
     net.cleanup();
 }
+
+/// A client reaches servers by name: its end to a server is made on first
+/// use, and reaches whatever server is registered under that name, a
+/// replacement included.
+#[test]
+fn a_client_reaches_servers_by_name() {
+    let (net, log) = junk_network(1);
+    let client = net.make_client("clerk-1");
+    let end = client.end("server99");
+    assert_eq!(end.call(HANDLER2, &7).as_deref(), Ok("handler2-7"));
+    assert_eq!(
+        client.end("server99").name(),
+        end.name(),
+        "one end per server"
+    );
+    // Restarted under the same name: the same end reaches the new server.
+    net.delete_server("server99");
+    assert_eq!(end.call(HANDLER2, &8), Err(NoReply));
+    let server = Server::new();
+    server.add_service(junk_service(&log));
+    net.add_server("server99", server);
+    assert_eq!(end.call(HANDLER2, &9).as_deref(), Ok("handler2-9"));
+    // A name nobody serves: no reply.
+    assert_eq!(client.end("server-5-0").call(HANDLER2, &1), Err(NoReply));
+    net.cleanup();
+}
+
+/// Disconnecting a client disables its ends, those it makes later too;
+/// reconnecting enables them all. Deleting it fails its calls at once, for
+/// good.
+#[test]
+fn a_client_is_disconnected_and_deleted_whole() {
+    let (net, log) = junk_network(1);
+    let client = net.make_client("controller-1");
+    let end = client.end("server99");
+    net.enable_client("controller-1", false);
+    assert_eq!(end.call(HANDLER2, &1), Err(NoReply));
+    let server = Server::new();
+    server.add_service(junk_service(&log));
+    net.add_server("server98", server);
+    let later = client.end("server98");
+    assert_eq!(
+        later.call(HANDLER2, &2),
+        Err(NoReply),
+        "an end made while disconnected"
+    );
+    assert!(
+        log.lock().log2.is_empty(),
+        "a disconnected client's request was delivered"
+    );
+    net.enable_client("controller-1", true);
+    assert_eq!(end.call(HANDLER2, &3).as_deref(), Ok("handler2-3"));
+    assert_eq!(later.call(HANDLER2, &4).as_deref(), Ok("handler2-4"));
+
+    net.delete_client("controller-1");
+    let t0 = Instant::now();
+    assert_eq!(end.call(HANDLER2, &5), Err(NoReply));
+    assert_eq!(client.end("server-1-0").call(HANDLER2, &6), Err(NoReply));
+    assert!(
+        t0.elapsed() < Duration::from_millis(50),
+        "a deleted client's calls took {:?}; they fail at once",
+        t0.elapsed()
+    );
+    // Another client is not touched.
+    let other = net.make_client("clerk-2");
+    assert_eq!(
+        other.end("server99").call(HANDLER2, &7).as_deref(),
+        Ok("handler2-7")
+    );
+    net.cleanup();
+}
+
+#[test]
+fn a_client_name_is_made_once() {
+    let net = Network::with_seed(1);
+    net.make_client("c");
+    let message = panic_message(|| {
+        net.make_client("c");
+    });
+    assert!(
+        message.contains("a client named \"c\" exists already"),
+        "{message}"
+    );
+}

@@ -13,6 +13,7 @@ use rand::{RngExt, SeedableRng};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::client::Client;
 use super::method::Method;
 use super::pool::Pool;
 use super::server::{Outcome, Server};
@@ -111,7 +112,16 @@ struct State {
     late_requests: bool,
     ends: HashMap<String, EndState>,
     servers: HashMap<String, Hosted>,
+    clients: HashMap<String, ClientState>,
     next_lifeline: u64,
+}
+
+/// A [`Client`]'s wiring: whether its ends are enabled, and which it has.
+struct ClientState {
+    enabled: bool,
+    deleted: bool,
+    /// The names of its ends, one per server it has called.
+    ends: Vec<String>,
 }
 
 struct EndState {
@@ -179,6 +189,12 @@ impl State {
         self.ends
             .get_mut(name)
             .unwrap_or_else(|| panic!("labrpc: no end named {name:?}; make it with make_end"))
+    }
+
+    fn client(&mut self, name: &str) -> &mut ClientState {
+        self.clients
+            .get_mut(name)
+            .unwrap_or_else(|| panic!("labrpc: no client named {name:?}; make it with make_client"))
     }
 
     fn faults(&self) -> Faults {
@@ -254,6 +270,7 @@ impl Network {
                     late_requests: false,
                     ends: HashMap::new(),
                     servers: HashMap::new(),
+                    clients: HashMap::new(),
                     next_lifeline: 0,
                 }),
                 rng: Mutex::new(Xoshiro256PlusPlus::seed_from_u64(seed)),
@@ -305,6 +322,94 @@ impl Network {
     /// ends, so that none of its calls lingers in a long timeout.
     pub fn delete_end(&self, name: &str) {
         self.inner.state.lock().ends.remove(name);
+    }
+
+    /// Makes a client called `name`, which reaches any server by its name
+    /// (the course's `Clnt`): its end to a server is made, connected and
+    /// enabled on its first [`Client::end`] to that server. Disconnect it
+    /// with [`enable_client`](Network::enable_client), cut it off for good
+    /// with [`delete_client`](Network::delete_client).
+    ///
+    /// # Panics
+    /// When a client of that name exists already.
+    pub fn make_client(&self, name: &str) -> Client {
+        let mut state = self.inner.state.lock();
+        let fresh = ClientState {
+            enabled: true,
+            deleted: false,
+            ends: Vec::new(),
+        };
+        assert!(
+            state.clients.insert(name.to_owned(), fresh).is_none(),
+            "labrpc: make_client: a client named {name:?} exists already"
+        );
+        Client::new(name, self.clone())
+    }
+
+    /// Enables or disables every end of the client `name`, those it has and
+    /// those it makes later (the course's `ConnectAll` and `DisconnectAll`
+    /// of a client).
+    ///
+    /// # Panics
+    /// When there is no client called `name`.
+    pub fn enable_client(&self, name: &str, enabled: bool) {
+        let ends = {
+            let mut state = self.inner.state.lock();
+            let client = state.client(name);
+            client.enabled = enabled;
+            client.ends.clone()
+        };
+        for end in ends {
+            self.enable(&end, enabled);
+        }
+    }
+
+    /// Deletes the client `name`'s ends (see [`delete_end`]): its calls in
+    /// flight, and every call it makes later, to any server, return "no
+    /// reply" at once. The tester deletes a controller it abandoned.
+    ///
+    /// # Panics
+    /// When there is no client called `name`.
+    ///
+    /// [`delete_end`]: Network::delete_end
+    pub fn delete_client(&self, name: &str) {
+        let mut state = self.inner.state.lock();
+        let client = state.client(name);
+        client.deleted = true;
+        for end in std::mem::take(&mut client.ends) {
+            state.ends.remove(&end);
+        }
+    }
+
+    /// The client `client`'s end to the server `server`, made on its first
+    /// use (see [`Client::end`]).
+    pub(crate) fn client_end(&self, client: &str, server: &str) -> ClientEnd {
+        let name = format!("{client}->{server}");
+        let end = ClientEnd {
+            name: name.as_str().into(),
+            net: Arc::clone(&self.inner),
+        };
+        let mut state = self.inner.state.lock();
+        let record = state.client(client);
+        if record.deleted || record.ends.contains(&name) {
+            // A deleted client's end is a name the network does not know:
+            // its calls fail at once.
+            return end;
+        }
+        record.ends.push(name.clone());
+        let enabled = record.enabled.then(|| state.lifeline());
+        let exists = state.lifeline();
+        state.ends.insert(
+            name,
+            EndState {
+                server: Some(server.to_owned()),
+                enabled,
+                exists,
+                replies_held: None,
+                requests_blocked: false,
+            },
+        );
+        end
     }
 
     /// Registers `server` under `name`, replacing (as [`delete_server`] does)

@@ -52,6 +52,13 @@ pub const NUM_FIRST: Num = 1;
 /// configuration.
 pub const GID1: Gid = 1;
 
+/// The network name of server `i` of group `gid` (the course's
+/// `ServerName`): `server-1-2`. The controller's key/value server is
+/// `server_name(0, 0)`.
+pub fn server_name(gid: Gid, i: usize) -> String {
+    format!("server-{gid}-{i}")
+}
+
 /// The shard `key` belongs to: the 32-bit FNV-1a hash of its bytes, mod
 /// [`N_SHARDS`].
 pub fn key2shard(key: &str) -> Shard {

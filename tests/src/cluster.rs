@@ -1,7 +1,8 @@
 //! What the Raft and key/value testers share: a group of `n` servers on one
-//! emulated network.
+//! emulated network (or, for the sharded service, several groups on it).
 //!
-//! Server `i` is served as `server-i`. Each instance of it gets fresh ends
+//! Server `i` is served as `server-i` (server `i` of group `gid`, as
+//! `server-gid-i`). Each instance of it gets fresh ends
 //! to every server, with random names, when it starts, and loses them when
 //! it crashes, so a crashed instance can never reach anyone again. Each
 //! server has the persister its next instance starts from: a crash copies
@@ -15,6 +16,8 @@
 //! cleanup checks), its seeded randomness, and the check that what the
 //! servers persisted can hold what they committed
 //! ([`check_persisted`](Cluster::check_persisted)).
+
+use std::collections::BTreeMap;
 
 use labrpc::rt::sim;
 use labrpc::rt::sync::{Arc, Mutex};
@@ -32,7 +35,9 @@ pub type HistoryText<M> = fn(&[Operation<M>]) -> String;
 pub struct Cluster {
     n: usize,
     net: Network,
-    servers: Mutex<Servers>,
+    /// Every group's servers: the one group of the one-group testers under
+    /// `None`, group `gid` of the sharded service's under `Some(gid)`.
+    groups: Mutex<BTreeMap<Option<Gid>, Servers>>,
     rng: Mutex<Xoshiro256PlusPlus>,
     /// The harness's own draws (see [`Session::checks_rng`]).
     checks_rng: Mutex<Xoshiro256PlusPlus>,
@@ -44,7 +49,12 @@ pub struct Cluster {
 /// bytes fit in fewer only by luck, with a chance of 2^-64 for 8 bytes.
 pub const COMPRESSION_SLACK: usize = 8;
 
+/// A group's id, as the sharded service numbers its groups.
+pub type Gid = u64;
+
 struct Servers {
+    /// Each server's network name.
+    names: Vec<String>,
     /// The persister each server's next instance starts from.
     saved: Vec<Arc<Persister>>,
     /// `end_names[i][j]`: the current instance of server i's end to server
@@ -63,10 +73,10 @@ impl Cluster {
         Cluster {
             n,
             net: Network::with_seed(seed),
-            servers: Mutex::new(Servers {
-                saved: (0..n).map(|_| Arc::new(Persister::new())).collect(),
-                end_names: vec![Vec::new(); n],
-            }),
+            groups: Mutex::new(BTreeMap::from([(
+                None,
+                Servers::new((0..n).map(server_name).collect()),
+            )])),
             rng: Mutex::new(session.rng()),
             checks_rng: Mutex::new(session.checks_rng()),
             session,
@@ -133,90 +143,88 @@ impl Cluster {
         }
     }
 
-    /// What a new instance of server `i` starts from: fresh ends to every
-    /// server (connected, none enabled), which become the server's, and a
-    /// copy of what its last instance persisted.
+    /// Group `gid` of a sharded test (see [`add_group`](Cluster::add_group)).
+    pub fn group(&self, gid: Gid) -> Group<'_> {
+        Group {
+            cluster: self,
+            key: Some(gid),
+        }
+    }
+
+    /// The one group of a one-group test.
+    fn only(&self) -> Group<'_> {
+        Group {
+            cluster: self,
+            key: None,
+        }
+    }
+
+    /// Adds group `gid`: `n` servers, none started, served as
+    /// `server-gid-i`, with empty persisters.
+    ///
+    /// # Panics
+    /// When the group exists already.
+    pub fn add_group(&self, gid: Gid, n: usize) {
+        let names = (0..n).map(|i| shardcfg::server_name(gid, i)).collect();
+        let fresh = self.groups.lock().insert(Some(gid), Servers::new(names));
+        assert!(fresh.is_none(), "group {gid} exists already");
+    }
+
+    /// Forgets group `gid` (whose servers the caller has crashed) and its
+    /// persisters.
+    pub fn remove_group(&self, gid: Gid) {
+        self.groups.lock().remove(&Some(gid));
+    }
+
+    /// What a new instance of server `i` starts from: see
+    /// [`Group::restart_inputs`].
     pub fn restart_inputs(&self, i: usize) -> (Vec<ClientEnd>, Arc<Persister>) {
-        let (names, ends) = fresh_ends(&self.net, &self.rng, self.n);
-        let mut servers = self.servers.lock();
-        servers.saved[i] = Arc::new(servers.saved[i].copy());
-        servers.end_names[i] = names;
-        (ends, Arc::clone(&servers.saved[i]))
+        self.only().restart_inputs(i)
     }
 
-    /// Runs `make` as server `i`'s machine: the threads it starts belong to
-    /// that server, and die with it at a crash.
+    /// Runs `make` as server `i`'s machine: see [`Group::on_server`].
     pub fn on_server<T>(&self, i: usize, make: impl FnOnce() -> T) -> T {
-        sim::with_node(&server_name(i), make)
+        self.only().on_server(i, make)
     }
 
-    /// Serves `services` as server `i`, replacing what served it before.
+    /// Serves `services` as server `i`: see [`Group::serve`].
     pub fn serve(&self, i: usize, services: impl IntoIterator<Item = Service>) {
-        let server = Server::new();
-        for service in services {
-            server.add_service(service);
-        }
-        self.net.add_server(&server_name(i), server);
+        self.only().serve(i, services);
     }
 
-    /// Crashes server `i`, which the caller has cut off: deletes its server
-    /// (so no reply it sends from now on is delivered) and its ends, keeps a
-    /// copy of what it persisted, then has `kill` kill the instance. `kill`
-    /// says whether there was one; if so, every thread of its machine must
-    /// have ended with it.
+    /// Crashes server `i`: see [`Group::crash`].
     pub fn crash(&self, i: usize, kill: impl FnOnce() -> bool) {
-        self.net.delete_server(&server_name(i));
-        let ends = {
-            let mut servers = self.servers.lock();
-            // Before the kill: a copy that the dead instance cannot touch.
-            servers.saved[i] = Arc::new(servers.saved[i].copy());
-            std::mem::take(&mut servers.end_names[i])
-        };
-        for name in &ends {
-            self.net.delete_end(name);
-        }
-        if kill() {
-            self.session.crash_node(&server_name(i));
-        }
-    }
-
-    /// Runs `f` on the name of server `from`'s end to server `to`, if server
-    /// `from` is up.
-    fn with_end(&self, from: usize, to: usize, f: impl FnOnce(&str)) {
-        let servers = self.servers.lock();
-        if let Some(name) = servers.end_names[from].get(to) {
-            f(name);
-        }
+        self.only().crash(i, kill);
     }
 
     /// Enables or disables server `from`'s end to server `to` (one way).
     pub fn set_link(&self, from: usize, to: usize, enabled: bool) {
-        self.with_end(from, to, |name| self.net.enable(name, enabled));
+        self.only().set_link(from, to, enabled);
     }
 
-    /// Holds back the replies to server `from`'s calls to server `to` until
-    /// let go (see [`Network::hold_replies`]).
+    /// Holds back the replies to server `from`'s calls to server `to`: see
+    /// [`Group::hold_replies`].
     pub fn hold_replies(&self, from: usize, to: usize, held: bool) {
-        self.with_end(from, to, |name| self.net.hold_replies(name, held));
+        self.only().hold_replies(from, to, held);
     }
 
-    /// Loses server `from`'s new calls to server `to`, while replies to
-    /// those already delivered come back (see [`Network::block_requests`]).
+    /// Loses server `from`'s new calls to server `to`: see
+    /// [`Group::block_requests`].
     pub fn block_requests(&self, from: usize, to: usize, blocked: bool) {
-        self.with_end(from, to, |name| self.net.block_requests(name, blocked));
+        self.only().block_requests(from, to, blocked);
     }
 
     /// Fresh ends to every server, for a client: their names and the ends,
     /// connected, none enabled.
     pub fn client_ends(&self) -> (Vec<String>, Vec<ClientEnd>) {
-        fresh_ends(&self.net, &self.rng, self.n)
+        fresh_ends(&self.net, &self.rng, &self.only().names())
     }
 
     /// [`client_ends`](Cluster::client_ends) for the harness's own client,
     /// named from the harness's generator so that the test's draws stay
     /// as they were.
     pub fn harness_client_ends(&self) -> (Vec<String>, Vec<ClientEnd>) {
-        fresh_ends(&self.net, &self.checks_rng, self.n)
+        fresh_ends(&self.net, &self.checks_rng, &self.only().names())
     }
 
     /// Fails the test unless the servers' persisters, together, are large
@@ -238,9 +246,7 @@ impl Cluster {
     /// persister holds almost nothing; this check sees that from outside,
     /// without trusting the grader's scan of the sources.
     pub fn check_persisted(&self, random_bytes: usize, what: &str) {
-        let sizes: Vec<(usize, usize)> = self
-            .servers
-            .lock()
+        let sizes: Vec<(usize, usize)> = self.groups.lock()[&None]
             .saved
             .iter()
             .map(|p| (p.raft_state_size(), p.snapshot_size()))
@@ -326,29 +332,17 @@ impl Cluster {
 
     /// The largest saved Raft state among the servers, in bytes.
     pub fn log_size(&self) -> usize {
-        let servers = self.servers.lock();
-        servers
-            .saved
-            .iter()
-            .map(|p| p.raft_state_size())
-            .max()
-            .unwrap_or(0)
+        self.only().log_size()
     }
 
     /// The largest saved snapshot among the servers, in bytes.
     pub fn snapshot_size(&self) -> usize {
-        let servers = self.servers.lock();
-        servers
-            .saved
-            .iter()
-            .map(|p| p.snapshot_size())
-            .max()
-            .unwrap_or(0)
+        self.only().snapshot_size()
     }
 
     /// RPCs server `i` has received.
     pub fn rpc_count(&self, i: usize) -> u64 {
-        self.net.count(&server_name(i))
+        self.only().rpc_count(i)
     }
 
     /// All RPCs sent on the network.
@@ -376,6 +370,159 @@ impl Cluster {
     }
 }
 
+/// One group of a [`Cluster`]'s servers: server `i` of it is served under
+/// [`server_name(i)`](Group::server_name).
+pub struct Group<'a> {
+    cluster: &'a Cluster,
+    key: Option<Gid>,
+}
+
+impl Group<'_> {
+    /// Runs `f` on this group's servers.
+    ///
+    /// # Panics
+    /// When the group was never added, or was removed.
+    fn with<R>(&self, f: impl FnOnce(&mut Servers) -> R) -> R {
+        let mut groups = self.cluster.groups.lock();
+        let servers = groups
+            .get_mut(&self.key)
+            .unwrap_or_else(|| panic!("no group {:?} in this cluster", self.key));
+        f(servers)
+    }
+
+    /// The number of servers in the group.
+    pub fn n(&self) -> usize {
+        self.with(|servers| servers.names.len())
+    }
+
+    /// Every server's network name.
+    pub fn names(&self) -> Vec<String> {
+        self.with(|servers| servers.names.clone())
+    }
+
+    /// The network name of server `i`.
+    pub fn server_name(&self, i: usize) -> String {
+        self.with(|servers| servers.names[i].clone())
+    }
+
+    /// What a new instance of server `i` starts from: fresh ends to every
+    /// server (connected, none enabled), which become the server's, and a
+    /// copy of what its last instance persisted.
+    pub fn restart_inputs(&self, i: usize) -> (Vec<ClientEnd>, Arc<Persister>) {
+        let peers = self.names();
+        let (names, ends) = fresh_ends(&self.cluster.net, &self.cluster.rng, &peers);
+        self.with(|servers| {
+            servers.saved[i] = Arc::new(servers.saved[i].copy());
+            servers.end_names[i] = names;
+            (ends, Arc::clone(&servers.saved[i]))
+        })
+    }
+
+    /// Runs `make` as server `i`'s machine: the threads it starts belong to
+    /// that server, and die with it at a crash.
+    pub fn on_server<T>(&self, i: usize, make: impl FnOnce() -> T) -> T {
+        sim::with_node(&self.server_name(i), make)
+    }
+
+    /// Serves `services` as server `i`, replacing what served it before.
+    pub fn serve(&self, i: usize, services: impl IntoIterator<Item = Service>) {
+        let server = Server::new();
+        for service in services {
+            server.add_service(service);
+        }
+        self.cluster.net.add_server(&self.server_name(i), server);
+    }
+
+    /// Crashes server `i`, which the caller has cut off: deletes its server
+    /// (so no reply it sends from now on is delivered) and its ends, keeps a
+    /// copy of what it persisted, then has `kill` kill the instance. `kill`
+    /// says whether there was one; if so, every thread of its machine must
+    /// have ended with it.
+    pub fn crash(&self, i: usize, kill: impl FnOnce() -> bool) {
+        let name = self.server_name(i);
+        self.cluster.net.delete_server(&name);
+        let ends = self.with(|servers| {
+            // Before the kill: a copy that the dead instance cannot touch.
+            servers.saved[i] = Arc::new(servers.saved[i].copy());
+            std::mem::take(&mut servers.end_names[i])
+        });
+        for end in &ends {
+            self.cluster.net.delete_end(end);
+        }
+        if kill() {
+            self.cluster.session.crash_node(&name);
+        }
+    }
+
+    /// Runs `f` on the name of server `from`'s end to server `to`, if server
+    /// `from` is up.
+    fn with_end(&self, from: usize, to: usize, f: impl FnOnce(&str)) {
+        let name = self.with(|servers| servers.end_names[from].get(to).cloned());
+        if let Some(name) = name {
+            f(&name);
+        }
+    }
+
+    /// Enables or disables server `from`'s end to server `to` (one way).
+    pub fn set_link(&self, from: usize, to: usize, enabled: bool) {
+        self.with_end(from, to, |name| self.cluster.net.enable(name, enabled));
+    }
+
+    /// Holds back the replies to server `from`'s calls to server `to` until
+    /// let go (see [`Network::hold_replies`]).
+    pub fn hold_replies(&self, from: usize, to: usize, held: bool) {
+        self.with_end(from, to, |name| self.cluster.net.hold_replies(name, held));
+    }
+
+    /// Loses server `from`'s new calls to server `to`, while replies to
+    /// those already delivered come back (see [`Network::block_requests`]).
+    pub fn block_requests(&self, from: usize, to: usize, blocked: bool) {
+        self.with_end(from, to, |name| {
+            self.cluster.net.block_requests(name, blocked)
+        });
+    }
+
+    /// The largest saved Raft state among the servers, in bytes.
+    pub fn log_size(&self) -> usize {
+        self.with(|servers| {
+            servers
+                .saved
+                .iter()
+                .map(|p| p.raft_state_size())
+                .max()
+                .unwrap_or(0)
+        })
+    }
+
+    /// The largest saved snapshot among the servers, in bytes.
+    pub fn snapshot_size(&self) -> usize {
+        self.with(|servers| {
+            servers
+                .saved
+                .iter()
+                .map(|p| p.snapshot_size())
+                .max()
+                .unwrap_or(0)
+        })
+    }
+
+    /// RPCs server `i` has received.
+    pub fn rpc_count(&self, i: usize) -> u64 {
+        self.cluster.net.count(&self.server_name(i))
+    }
+}
+
+impl Servers {
+    fn new(names: Vec<String>) -> Servers {
+        let n = names.len();
+        Servers {
+            names,
+            saved: (0..n).map(|_| Arc::new(Persister::new())).collect(),
+            end_names: vec![Vec::new(); n],
+        }
+    }
+}
+
 /// A random integer in `0..bound` from `rng`.
 fn random(rng: &Mutex<Xoshiro256PlusPlus>, bound: u64) -> u64 {
     rng.lock().random_range(0..bound)
@@ -395,20 +542,20 @@ pub fn server_name(i: usize) -> String {
     format!("server-{i}")
 }
 
-/// Fresh ends with random names, one to each of `n` servers, connected but
-/// not enabled; their names and the ends.
+/// Fresh ends with random names, one to each of the servers named
+/// `servers`, connected but not enabled; their names and the ends.
 fn fresh_ends(
     net: &Network,
     rng: &Mutex<Xoshiro256PlusPlus>,
-    n: usize,
+    servers: &[String],
 ) -> (Vec<String>, Vec<ClientEnd>) {
-    let names: Vec<String> = (0..n).map(|_| random_string(rng, 20)).collect();
+    let names: Vec<String> = servers.iter().map(|_| random_string(rng, 20)).collect();
     let ends = names
         .iter()
-        .enumerate()
-        .map(|(j, name)| {
+        .zip(servers)
+        .map(|(name, server)| {
             let end = net.make_end(name);
-            net.connect(name, &server_name(j));
+            net.connect(name, server);
             end
         })
         .collect();

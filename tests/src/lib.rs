@@ -1,7 +1,8 @@
 //! The graded lab suites and the harness they share.
 //!
-//! * [`cluster`]: what both testers stand on: a group of servers on one
-//!   network, their persisters, crash and restart, links, sizes and counts,
+//! * [`cluster`]: what every tester stands on: a group of servers on one
+//!   network (or several groups, each a [`cluster::Group`]), their
+//!   persisters, crash and restart, links, sizes and counts,
 //!   the test's session and its seeded randomness, and the check that the
 //!   persisters can hold what the servers committed.
 //! * [`raft`]: the Raft tester (the course's `config.go`): peers with the

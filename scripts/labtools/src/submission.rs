@@ -3,8 +3,8 @@
 //! A submission is untrusted code. The grader builds a copy made of the
 //! instructor's tree (the root manifest and lockfile, `labrpc`, `tests`,
 //! `scripts`, the student crates' manifests and lint rules) with only the
-//! Rust sources of the student crates, `kvsrv/src/`, `labraft/src/` and `kvraft/src/`,
-//! taken from the submission. Everything else the submission carries is
+//! Rust sources of the student crates ([`STUDENT_CRATES`]: `kvsrv/src/`,
+//! `labraft/src/`, `rsm/src/`, `kvraft/src/`) taken from the submission. Everything else the submission carries is
 //! either ignored (a changed test, script or framework file: the
 //! instructor's is used, and the student is told) or, when it could only be
 //! there to change the build or escape the copy, refused outright with a
@@ -115,12 +115,12 @@ pub fn inspect(path: &Path, instructor: &Path) -> Result<Submission, Vec<String>
     }
 }
 
-/// The student crates' directories, for messages: `kvsrv/, labraft/ and kvraft/`.
+/// The student crates' directories, for messages: `kvsrv/, labraft/, rsm/ and kvraft/`.
 fn crates_named() -> String {
     listed(&STUDENT_CRATES.map(|c| format!("{c}/")))
 }
 
-/// Their sources, for messages: `kvsrv/src/, labraft/src/ and kvraft/src/`.
+/// Their sources, for messages: `kvsrv/src/, labraft/src/, rsm/src/ and kvraft/src/`.
 fn sources_named() -> String {
     listed(&STUDENT_CRATES.map(|c| format!("{c}/src/")))
 }

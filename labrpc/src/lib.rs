@@ -5,7 +5,9 @@
 //! Everything lives in one process. A [`Network`] joins [`ClientEnd`]s to
 //! [`Server`]s; a server hosts [`Service`]s; a service has one handler per
 //! [`Method`]. The tester builds and rewires the network; Raft peers and
-//! clients only ever [`call`](ClientEnd::call) through the ends they are given.
+//! clients only ever [`call`](ClientEnd::call) through the ends they are given
+//! (a [`Client`], for services of many groups, gives its owner an end to any
+//! server by name).
 //!
 //! # Map
 //!
@@ -13,7 +15,7 @@
 //!
 //! | part | what it holds | used by |
 //! |---|---|---|
-//! | the network (`net/`) | [`Network`], [`ClientEnd`], [`Server`], [`Service`], [`Method`], the message [`codec`] and the [`Persister`] | lab code and the testers |
+//! | the network (`net/`) | [`Network`], [`ClientEnd`], [`Client`], [`Server`], [`Service`], [`Method`], the message [`codec`] and the [`Persister`] | lab code and the testers |
 //! | the runtime and the simulator ([`rt`]) | the facade: [`rt::thread`], [`rt::time`], [`rt::sync`], [`rt::channel`], [`rt::rand`] and [`select!`]; and [`rt::sim`], the simulated world a test runs in | lab code (the facade); the harness (`sim`) |
 //! | the lab's contract (`contract/`) | the parts, limits and environment variables ([`lab`]), a run's seed ([`seed`]), the run record and the grader's verdict ([`record`]), the log-line grammar ([`trace`]) | the harness and the tools |
 //!

@@ -862,3 +862,29 @@ fn a_client_name_is_made_once() {
         "{message}"
     );
 }
+
+/// An abandoned client's next call ends its thread, without a panic; the
+/// thread's join says so, and a thread that never calls runs on.
+#[test]
+fn an_abandoned_clients_call_ends_its_thread() {
+    let (net, _) = junk_network(1);
+    let client = net.make_client("old-controller");
+    assert_eq!(
+        client.end("server99").call(HANDLER2, &1).as_deref(),
+        Ok("handler2-1")
+    );
+    net.abandon_client("old-controller");
+    let reached = Arc::new(Mutex::new(false));
+    let after = Arc::clone(&reached);
+    let caller = thread::spawn(move || {
+        let _ = client.end("server99").call(HANDLER2, &2);
+        *after.lock() = true;
+    });
+    let payload = caller.join().expect_err("the call ended the thread");
+    assert!(
+        labrpc::rt::sim::is_killed_payload(payload.as_ref()),
+        "not a panic"
+    );
+    assert!(!*reached.lock(), "the thread went on after its call");
+    net.cleanup();
+}

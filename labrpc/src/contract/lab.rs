@@ -25,15 +25,18 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// the course writes it, a named one as it is (`kvsrv`); each parses from
 /// either case. Parts order as students do them: the versioned key/value
 /// server and its lock (the 2025 course's first lab), then Raft, the
-/// replicated state machine on it (the 2025 course's 4A), and the
-/// key/value service on Raft.
+/// replicated state machine on it (the 2025 course's 4A), the
+/// key/value service on Raft, and the sharded key/value service on the
+/// replicated state machine (the 2025 course's Lab 5).
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Part(usize);
 
 /// The parts' names, in order: `Part(i)` is `NAMES[i]`.
 /// No name may contain another, nor occur in the name of any other test of
 /// the workspace: `cargo test NAME` selects by substring.
-const NAMES: [&str; 9] = ["kvsrv", "kvlock", "2a", "2b", "2c", "2d", "rsm", "3a", "3b"];
+const NAMES: [&str; 12] = [
+    "kvsrv", "kvlock", "2a", "2b", "2c", "2d", "rsm", "3a", "3b", "5a", "5b", "5c",
+];
 
 impl Part {
     /// Every part, in the order students do them.
@@ -199,7 +202,7 @@ mod tests {
         assert_eq!(
             "2e".parse::<Part>(),
             Err(
-                "unknown part \"2e\"; the parts are kvsrv, kvlock, 2a, 2b, 2c, 2d, rsm, 3a, 3b"
+                "unknown part \"2e\"; the parts are kvsrv, kvlock, 2a, 2b, 2c, 2d, rsm, 3a, 3b, 5a, 5b, 5c"
                     .to_owned()
             )
         );

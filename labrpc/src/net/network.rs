@@ -53,6 +53,10 @@ const HELD_BACK_MIN_MS: u64 = 200;
 /// `200 + rand.Intn(1 + rand.Intn(2000))`: short waits are the likelier).
 const HELD_BACK_SPREAD_MS: u64 = 2000;
 
+/// Between a client's name and a server's in the name of the client's end
+/// to that server; the tester's own end names never hold it.
+const CLIENT_END_SEPARATOR: &str = "->";
+
 /// The reason an RPC got no reply: the server was dead or unreachable, or the
 /// request or the reply was lost. The handler may or may not have run.
 ///
@@ -120,6 +124,8 @@ struct State {
 struct ClientState {
     enabled: bool,
     deleted: bool,
+    /// Abandoned by the tester: its calls end the thread that makes them.
+    abandoned: bool,
     /// The names of its ends, one per server it has called.
     ends: Vec<String>,
 }
@@ -189,6 +195,19 @@ impl State {
         self.ends
             .get_mut(name)
             .unwrap_or_else(|| panic!("labrpc: no end named {name:?}; make it with make_end"))
+    }
+
+    /// Ends the calling thread if `end` is an abandoned client's (see
+    /// [`Network::abandon_client`]). The unwinding releases the lock the
+    /// caller holds on this state.
+    fn end_the_abandoned(&self, end: &str) {
+        let abandoned = end
+            .split_once(CLIENT_END_SEPARATOR)
+            .and_then(|(client, _)| self.clients.get(client))
+            .is_some_and(|client| client.abandoned);
+        if abandoned {
+            panic::resume_unwind(Box::new(sim::Killed));
+        }
     }
 
     fn client(&mut self, name: &str) -> &mut ClientState {
@@ -337,6 +356,7 @@ impl Network {
         let fresh = ClientState {
             enabled: true,
             deleted: false,
+            abandoned: false,
             ends: Vec::new(),
         };
         assert!(
@@ -381,10 +401,28 @@ impl Network {
         }
     }
 
+    /// Abandons the client `name`: deletes it (see
+    /// [`delete_client`](Network::delete_client)), and from then on each
+    /// call through one of its ends, in flight or new, ends the thread that
+    /// makes it instead of returning, as if the client's machine had
+    /// stopped. (A call in flight returns "no reply" at once, as for any
+    /// deleted end; the next one ends the thread.) The tester abandons a
+    /// controller it cut off and no longer waits for, so that no thread of
+    /// it outlives the test; the thread unwinds (its locks are released,
+    /// its values dropped) without a panic, and a thread that waits for it
+    /// sees it ended.
+    ///
+    /// # Panics
+    /// When there is no client called `name`.
+    pub fn abandon_client(&self, name: &str) {
+        self.inner.state.lock().client(name).abandoned = true;
+        self.delete_client(name);
+    }
+
     /// The client `client`'s end to the server `server`, made on its first
     /// use (see [`Client::end`]).
     pub(crate) fn client_end(&self, client: &str, server: &str) -> ClientEnd {
-        let name = format!("{client}->{server}");
+        let name = format!("{client}{CLIENT_END_SEPARATOR}{server}");
         let end = ClientEnd {
             name: name.as_str().into(),
             net: Arc::clone(&self.inner),
@@ -651,8 +689,12 @@ impl Inner {
             (state.route(end), state.faults(), exists)
         };
         let Some(route) = route else {
-            // A deleted end is gone: its calls fail at once.
-            let exists = exists?;
+            // A deleted end is gone: its calls fail at once (an abandoned
+            // client's end their thread, below).
+            let Some(exists) = exists else {
+                self.state.lock().end_the_abandoned(end);
+                return None;
+            };
             // Emulate a request that vanished: the caller hears nothing for a
             // while, then gives up.
             let bound = if faults.long_delays {

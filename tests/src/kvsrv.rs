@@ -46,12 +46,38 @@ pub struct Config {
     cluster: Cluster,
     server: Mutex<Option<KvServer>>,
     net: Net,
-    /// Logged operations since `begin`.
-    ops: AtomicU64,
     mark: Mutex<(Instant, u64)>,
-    history: Mutex<Vec<VersionedOperation>>,
+    log: VersionedLog,
     next_client: AtomicU64,
+}
+
+/// Every logged operation of a test on a versioned key/value service, for
+/// the linearizability check, and how many were logged since the summary
+/// counters were last reset. Shared by the testers of every service with
+/// versioned puts.
+pub struct VersionedLog {
+    ops: AtomicU64,
+    history: Mutex<Vec<VersionedOperation>>,
     origin: Instant,
+}
+
+/// A client whose gets and puts are logged: what the workload
+/// ([`one_put`], [`one_client_put`]) drives.
+pub trait LoggedClient {
+    /// The client's number, unique in its test.
+    fn id(&self) -> usize;
+    /// A logged get.
+    ///
+    /// # Errors
+    /// [`Error::NoKey`] alone (any other fails the test).
+    fn get(&self, key: &str) -> Result<(String, Version), Error>;
+    /// A logged put.
+    ///
+    /// # Errors
+    /// As [`KvClerk::put`].
+    fn put(&self, key: &str, value: &str, version: Version) -> Result<(), Error>;
+    /// Fails the test.
+    fn fail(&self, message: String) -> !;
 }
 
 /// A clerk with its own end to the server, which logs what it does through
@@ -89,11 +115,9 @@ impl Config {
             cluster: Cluster::new(1),
             server: Mutex::new(None),
             net,
-            ops: AtomicU64::new(0),
             mark: Mutex::new((Instant::now(), 0)),
-            history: Mutex::new(Vec::new()),
+            log: VersionedLog::new(),
             next_client: AtomicU64::new(0),
-            origin: Instant::now(),
         };
         let server = config.cluster.on_server(SERVER, KvServer::new);
         let mut ping = labrpc::Service::new("Tester");
@@ -118,7 +142,7 @@ impl Config {
         self.cluster
             .title(&format!("{description} ({} network)", self.net.name()));
         *self.mark.lock() = (Instant::now(), self.cluster.rpc_total());
-        self.ops.store(0, Ordering::SeqCst);
+        self.log.reset_ops();
     }
 
     /// Checks the time limit, then prints the course's summary line:
@@ -130,7 +154,7 @@ impl Config {
             "  ... Passed --  {:4.1}  1 {:5} {:4}",
             t0.elapsed().as_secs_f64(),
             self.cluster.rpc_total() - rpcs0,
-            self.ops.load(Ordering::SeqCst)
+            self.log.ops()
         );
     }
 
@@ -177,18 +201,127 @@ impl Config {
     /// versioned model (see [`Cluster::check_linearizable`]), within
     /// [`CHECK_TIME`].
     pub fn check_linearizable(&self) {
-        // The whole history so far, as the course's: it is never cleared.
+        self.log.check(&self.cluster, CHECK_TIME);
+    }
+}
+
+impl Default for VersionedLog {
+    fn default() -> VersionedLog {
+        VersionedLog::new()
+    }
+}
+
+impl VersionedLog {
+    /// An empty log.
+    pub fn new() -> VersionedLog {
+        VersionedLog {
+            ops: AtomicU64::new(0),
+            history: Mutex::new(Vec::new()),
+            origin: Instant::now(),
+        }
+    }
+
+    /// Operations logged since the last [`reset_ops`](VersionedLog::reset_ops).
+    pub fn ops(&self) -> u64 {
+        self.ops.load(Ordering::SeqCst)
+    }
+
+    /// Starts counting operations from 0 (the history is kept).
+    pub fn reset_ops(&self) {
+        self.ops.store(0, Ordering::SeqCst);
+    }
+
+    /// Checks every operation logged so far (the whole history, as the
+    /// course's: it is never cleared) against the versioned model within
+    /// `time` of wall time (see [`Cluster::check_linearizable`]).
+    pub fn check(&self, cluster: &Cluster, time: Duration) {
         let history = self.history.lock();
         let budget = Budget {
-            time: CHECK_TIME,
+            time,
             ..Budget::default()
         };
-        self.cluster
-            .check_linearizable(&VersionedKvModel, &history, budget, None);
+        cluster.check_linearizable(&VersionedKvModel, &history, budget, None);
     }
 
     fn now(&self) -> u64 {
         u64::try_from(self.origin.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    /// Runs `get` as client `client`'s get of `key`, and logs it; a result
+    /// no service may give (an error but `ErrNoKey`) fails the test.
+    pub fn get(
+        &self,
+        cluster: &Cluster,
+        client: usize,
+        key: &str,
+        get: impl FnOnce() -> Result<(String, Version), Error>,
+    ) -> Result<(String, Version), Error> {
+        let call = self.now();
+        let result = get();
+        let output = match &result {
+            Ok((value, version)) => VersionedOutput::Get {
+                value: value.clone(),
+                version: *version,
+                outcome: GetOutcome::Ok,
+            },
+            Err(Error::NoKey) => VersionedOutput::Get {
+                value: String::new(),
+                version: 0,
+                outcome: GetOutcome::NoKey,
+            },
+            Err(e) => cluster.fail(format!(
+                "get({key:?}) returned {e}; a get may only return ErrNoKey"
+            )),
+        };
+        self.log(
+            client,
+            call,
+            VersionedInput::Get { key: key.into() },
+            output,
+        );
+        result
+    }
+
+    /// Runs `put` as client `client`'s put of `value` at `version` to
+    /// `key`, and logs it; a result no clerk may give fails the test.
+    pub fn put(
+        &self,
+        cluster: &Cluster,
+        client: usize,
+        (key, value, version): (&str, &str, Version),
+        put: impl FnOnce() -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        let call = self.now();
+        let result = put();
+        let outcome = match result {
+            Ok(()) => PutOutcome::Ok,
+            Err(Error::Version) => PutOutcome::Version,
+            Err(Error::Maybe) => PutOutcome::Maybe,
+            Err(Error::NoKey) => PutOutcome::NoKey,
+            Err(e) => cluster.fail(format!(
+                "put({key:?}, {version}) returned {e}, which a clerk must not return: it \
+                 retries until the service answers"
+            )),
+        };
+        let input = VersionedInput::Put {
+            key: key.into(),
+            value: value.into(),
+            version,
+        };
+        self.log(client, call, input, VersionedOutput::Put(outcome));
+        result
+    }
+
+    fn log(&self, client: usize, call: u64, input: VersionedInput, output: VersionedOutput) {
+        self.ops.fetch_add(1, Ordering::SeqCst);
+        let ret = self.now();
+        self.history.lock().push(VersionedOperation {
+            client,
+            input,
+            call,
+            output,
+            ret,
+        });
     }
 }
 
@@ -216,59 +349,36 @@ impl Client<'_> {
     /// `get`, logged and counted; a result no server may give (an error but
     /// `ErrNoKey`) fails the test.
     pub fn get(&self, key: &str) -> Result<(String, Version), Error> {
-        let call = self.config.now();
-        let result = self.clerk.get(key);
-        let output = match &result {
-            Ok((value, version)) => VersionedOutput::Get {
-                value: value.clone(),
-                version: *version,
-                outcome: GetOutcome::Ok,
-            },
-            Err(Error::NoKey) => VersionedOutput::Get {
-                value: String::new(),
-                version: 0,
-                outcome: GetOutcome::NoKey,
-            },
-            Err(e) => self.config.fail(format!(
-                "get({key:?}) returned {e}; a get may only return ErrNoKey"
-            )),
-        };
-        self.log(call, VersionedInput::Get { key: key.into() }, output);
-        result
+        let cfg = self.config;
+        cfg.log
+            .get(&cfg.cluster, self.id, key, || self.clerk.get(key))
     }
 
     /// `put`, logged and counted; a result no clerk may give fails the test.
     pub fn put(&self, key: &str, value: &str, version: Version) -> Result<(), Error> {
-        let call = self.config.now();
-        let result = self.clerk.put(key, value, version);
-        let outcome = match result {
-            Ok(()) => PutOutcome::Ok,
-            Err(Error::Version) => PutOutcome::Version,
-            Err(Error::Maybe) => PutOutcome::Maybe,
-            Err(Error::NoKey) => PutOutcome::NoKey,
-            Err(e) => self.config.fail(format!(
-                "put({key:?}, {version}) returned {e}, which only a replicated service returns"
-            )),
-        };
-        let input = VersionedInput::Put {
-            key: key.into(),
-            value: value.into(),
-            version,
-        };
-        self.log(call, input, VersionedOutput::Put(outcome));
-        result
+        let cfg = self.config;
+        cfg.log
+            .put(&cfg.cluster, self.id, (key, value, version), || {
+                self.clerk.put(key, value, version)
+            })
+    }
+}
+
+impl LoggedClient for Client<'_> {
+    fn id(&self) -> usize {
+        self.id
     }
 
-    fn log(&self, call: u64, input: VersionedInput, output: VersionedOutput) {
-        self.config.ops.fetch_add(1, Ordering::SeqCst);
-        let ret = self.config.now();
-        self.config.history.lock().push(VersionedOperation {
-            client: self.id,
-            input,
-            call,
-            output,
-            ret,
-        });
+    fn get(&self, key: &str) -> Result<(String, Version), Error> {
+        Client::get(self, key)
+    }
+
+    fn put(&self, key: &str, value: &str, version: Version) -> Result<(), Error> {
+        Client::put(self, key, value, version)
+    }
+
+    fn fail(&self, message: String) -> ! {
+        self.config.fail(message)
     }
 }
 
@@ -327,31 +437,30 @@ pub fn spawn_clients_and_wait<T: Send>(
 /// a read after an `OK` put sees the put's version with another client's
 /// value.
 pub fn one_put(
-    client: &Client<'_>,
+    client: &impl LoggedClient,
     key: &str,
     mut version: Version,
 ) -> (Result<(), Error>, Version) {
-    let cfg = client.config;
     let me = client.id();
     loop {
         let put = client.put(key, &entry(me, version), version);
         if !matches!(put, Ok(()) | Err(Error::Version | Error::Maybe)) {
-            cfg.fail(format!(
+            client.fail(format!(
                 "Wrong error {put:?}: a put at version {version} of key {key:?}"
             ));
         }
         let (value, read) = match client.get(key) {
             Ok(got) => got,
-            Err(e) => cfg.fail(format!("get({key:?}) after a put returned {e}")),
+            Err(e) => client.fail(format!("get({key:?}) after a put returned {e}")),
         };
         let Some((writer, written)) = parse_entry(&value) else {
-            cfg.fail(format!(
+            client.fail(format!(
                 "get({key:?}) returned {value:?}, which no client put"
             ));
         };
         // Stricter than the course's, whose check is an AND of the two.
         if put.is_ok() && read == version + 1 && (writer, written) != (me, version) {
-            cfg.fail(format!(
+            client.fail(format!(
                 "Wrong value {value:?}: client {me}'s put at version {version} returned OK, \
                  and version {read} holds another put's value"
             ));
@@ -366,12 +475,35 @@ pub fn one_put(
 /// One client of the concurrent put workload (the course's
 /// `OneClientPut`): [`one_put`]s on `key` until `done`, counting those
 /// that returned `OK` and those that returned `ErrMaybe`.
-pub fn one_client_put(client: &Client<'_>, key: &str, done: &AtomicBool) -> ClientResult {
+pub fn one_client_put(client: &impl LoggedClient, key: &str, done: &AtomicBool) -> ClientResult {
     let mut result = ClientResult::default();
     let mut version = 0;
     while !done.load(Ordering::SeqCst) {
         let (put, read) = one_put(client, key, version);
         version = read;
+        match put {
+            Ok(()) => result.ok += 1,
+            _ => result.maybe += 1,
+        }
+    }
+    result
+}
+
+/// [`one_client_put`] over several keys (the course's `OneClientPut` of a
+/// test with random keys): each [`one_put`] goes to `keys[pick(n)]`, with
+/// `n` the number of keys, at the version last read of that key.
+pub fn one_client_put_keys(
+    client: &impl LoggedClient,
+    keys: &[String],
+    pick: impl Fn(usize) -> usize,
+    done: &AtomicBool,
+) -> ClientResult {
+    let mut result = ClientResult::default();
+    let mut versions = vec![0; keys.len()];
+    while !done.load(Ordering::SeqCst) {
+        let i = pick(keys.len());
+        let (put, read) = one_put(client, &keys[i], versions[i]);
+        versions[i] = read;
         match put {
             Ok(()) => result.ok += 1,
             _ => result.maybe += 1,

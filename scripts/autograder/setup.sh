@@ -40,7 +40,7 @@ cargo build --locked --quiet --manifest-path "$lab/Cargo.toml" -p labtools --bin
 step "grading the handout's stubs once, to build the framework (they score 0)"
 warm=$(mktemp -d)
 trap 'rm -rf "$warm"' EXIT
-cp -R "$lab/kvsrv" "$lab/labraft" "$lab/rsm" "$lab/kvraft" "$warm/"
+cp -R "$lab/kvsrv" "$lab/labraft" "$lab/rsm" "$lab/kvraft" "$lab/shardkv" "$warm/"
 status=0
 "$lab/scripts/grade" --parts 2a --seeds 1 --real-runs 0 \
     --work-dir "$root/work" "$warm" > "$warm/grade.log" 2>&1 || status=$?

@@ -20,6 +20,12 @@
 //!   `kvraft1/rsm/test.go`): three servers, each an `rsm::Rsm` of the
 //!   test's counter, submits made in-process, partitions, shutdown and
 //!   restart, and the course's checks (`one_partition`, `check_counter`).
+//! * [`shardkv`]: the sharded service's tester (the course's
+//!   `shardkv1/test.go`): the controller's kvsrv as group 0, shard groups
+//!   made, shut down and forgotten during a test, clients that reach
+//!   servers by name with a controller object each, controllers cut off,
+//!   reconnected and abandoned, and the course's helpers (`join_groups`,
+//!   `check_shutdown_sharding`, `partition_ctrler`, `concur_ctrler`).
 //! * [`kv`]: the key/value tester (the course's kvraft `config.go`): servers,
 //!   clerks with their own ends, partitions, every clerk operation recorded
 //!   for the linearizability check, and a probe of what the servers persist.
@@ -39,7 +45,8 @@
 //! `tests/raft/` holds parts 2A–2D (`cargo test 2b` runs part 2B), with the
 //! suite's own tests beyond the course's in `tests/raft/beyond.rs`,
 //! `tests/kvsrv/` parts kvsrv and kvlock, `tests/rsm/` part rsm
-//! (`cargo test rsm`), and `tests/kv/` parts 3A–3B (`cargo test 3a`).
+//! (`cargo test rsm`), `tests/kv/` parts 3A–3B (`cargo test 3a`), and
+//! `tests/shardkv/` parts 5A–5C (`cargo test 5a`).
 
 pub mod cluster;
 pub mod kv;
@@ -47,4 +54,5 @@ pub mod kvsrv;
 pub mod linearizability;
 pub mod raft;
 pub mod rsm;
+pub mod shardkv;
 pub mod support;

@@ -366,7 +366,7 @@ const INSTRUCTORS_ONLY: [&str; 3] = [".git", ".ci", "mutants"];
 const INSTRUCTORS_ONLY_DIRS: [&str; 2] = ["scripts/redteam", "scripts/mutants"];
 /// The crates whose Rust sources carry handout markers (the student crates);
 /// everything else is copied as it is, except the top-level README.md.
-const REDUCED: [&str; 4] = crate::submission::STUDENT_CRATES;
+const REDUCED: [&str; 5] = crate::submission::STUDENT_CRATES;
 
 /// Writes the handout of the checkout at `root` into `out` (new or empty):
 /// every file but the instructors' (`.git`, `.ci`), the student crates'

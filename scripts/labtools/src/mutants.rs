@@ -198,7 +198,9 @@ pub fn raised_in(failure: &Failure) -> &'static str {
 }
 
 /// The workspace members a panic can be raised in.
-const MEMBERS: [&str; 6] = ["tests", "kvsrv", "labraft", "rsm", "kvraft", "labrpc"];
+const MEMBERS: [&str; 8] = [
+    "tests", "kvsrv", "labraft", "rsm", "kvraft", "shardkv", "shardcfg", "labrpc",
+];
 
 #[cfg(test)]
 mod tests {

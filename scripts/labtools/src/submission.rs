@@ -4,7 +4,8 @@
 //! instructor's tree (the root manifest and lockfile, `labrpc`, `tests`,
 //! `scripts`, the student crates' manifests and lint rules) with only the
 //! Rust sources of the student crates ([`STUDENT_CRATES`]: `kvsrv/src/`,
-//! `labraft/src/`, `rsm/src/`, `kvraft/src/`) taken from the submission. Everything else the submission carries is
+//! `labraft/src/`, `rsm/src/`, `kvraft/src/`, `shardkv/src/`) taken from the
+//! submission. Everything else the submission carries is
 //! either ignored (a changed test, script or framework file: the
 //! instructor's is used, and the student is told) or, when it could only be
 //! there to change the build or escape the copy, refused outright with a
@@ -25,7 +26,7 @@ use std::path::{Path, PathBuf};
 use crate::{scan, tree};
 
 /// The crates a student writes; only their `src/` is taken.
-pub const STUDENT_CRATES: [&str; 4] = ["kvsrv", "labraft", "rsm", "kvraft"];
+pub const STUDENT_CRATES: [&str; 5] = ["kvsrv", "labraft", "rsm", "kvraft", "shardkv"];
 
 /// The most Rust source a submission may hold, in bytes (the reference is
 /// about a tenth of it).
@@ -115,12 +116,12 @@ pub fn inspect(path: &Path, instructor: &Path) -> Result<Submission, Vec<String>
     }
 }
 
-/// The student crates' directories, for messages: `kvsrv/, labraft/, rsm/ and kvraft/`.
+/// The student crates' directories, for messages: `kvsrv/, labraft/, …, kvraft/ and shardkv/`.
 fn crates_named() -> String {
     listed(&STUDENT_CRATES.map(|c| format!("{c}/")))
 }
 
-/// Their sources, for messages: `kvsrv/src/, labraft/src/, rsm/src/ and kvraft/src/`.
+/// Their sources, for messages: `kvsrv/src/, labraft/src/, …, kvraft/src/ and shardkv/src/`.
 fn sources_named() -> String {
     listed(&STUDENT_CRATES.map(|c| format!("{c}/src/")))
 }
@@ -503,6 +504,8 @@ mod tests {
                 ("rsm/src/lib.rs", "// reference\n"),
                 ("kvraft/Cargo.toml", "[package]\nname = \"kvraft\"\n"),
                 ("kvraft/src/lib.rs", "// reference\n"),
+                ("shardkv/Cargo.toml", "[package]\nname = \"shardkv\"\n"),
+                ("shardkv/src/lib.rs", "// reference\n"),
                 ("tests/src/lib.rs", "// the suites\n"),
             ],
         )
@@ -521,6 +524,7 @@ mod tests {
                 ("lab/kvraft/src/lib.rs", "// mine\n"),
                 ("lab/kvsrv/src/lib.rs", "// mine\n"),
                 ("lab/rsm/src/lib.rs", "// mine\n"),
+                ("lab/shardkv/src/lib.rs", "// mine\n"),
                 ("lab/tests/src/lib.rs", "// tests that pass anything\n"),
                 ("lab/README.md", "notes\n"),
                 ("lab/target/debug/junk", "ignored\n"),
@@ -535,7 +539,8 @@ mod tests {
                 "kvsrv/src/lib.rs",
                 "labraft/src/core/log.rs",
                 "labraft/src/lib.rs",
-                "rsm/src/lib.rs"
+                "rsm/src/lib.rs",
+                "shardkv/src/lib.rs",
             ]
             .map(PathBuf::from)
         );
@@ -580,6 +585,7 @@ mod tests {
                 ("kvraft/src/lib.rs", "const A: &str = include_str!(\"/etc/passwd\");\n"),
                 ("kvsrv/src/lib.rs", "// fine\n"),
                 ("rsm/src/lib.rs", "// fine\n"),
+                ("shardkv/src/lib.rs", "// fine\n"),
             ],
         );
         std::os::unix::fs::symlink("/etc/passwd", ours.join("kvraft/src/link.rs")).unwrap();
@@ -630,11 +636,15 @@ mod tests {
             refusals[2].starts_with("kvraft/src/: missing"),
             "{refusals:?}"
         );
-        assert!(refusals[3].contains("the limit is"), "{refusals:?}");
+        assert!(
+            refusals[3].starts_with("shardkv/src/: missing"),
+            "{refusals:?}"
+        );
+        assert!(refusals[4].contains("the limit is"), "{refusals:?}");
         let nothing = tree_of("nothing", &[("notes.txt", "")]);
         let refusals = inspect(&nothing, &theirs).expect_err("refused");
         assert!(
-            refusals[0].contains("no kvsrv/, labraft/, rsm/ and kvraft/"),
+            refusals[0].contains("no kvsrv/, labraft/, rsm/, kvraft/ and shardkv/"),
             "{refusals:?}"
         );
         for dir in [ours, nothing, theirs] {

@@ -170,10 +170,16 @@ impl Config {
 
     /// A fresh client on the network, named `client-N`.
     fn make_labrpc_client(&self) -> (String, labrpc::Client) {
+        self.numbered_client().1
+    }
+
+    /// A fresh client on the network, its number, and its name
+    /// (`client-N`).
+    fn numbered_client(&self) -> (usize, (String, labrpc::Client)) {
         let n = self.next_client.fetch_add(1, Ordering::Relaxed);
         let name = format!("client-{n}");
         let client = self.cluster.net().make_client(&name);
-        (name, client)
+        (n as usize, (name, client))
     }
 
     /// A clerk with a client and a controller object of its own (the
@@ -191,8 +197,9 @@ impl Config {
     /// A clerk on a fresh client, with a controller object on the same
     /// client: the client's name, its number, the clerk.
     fn make_clerk(&self) -> (String, usize, Clerk) {
-        let id = self.next_client.load(Ordering::Relaxed) as usize;
-        let (name, client) = self.make_labrpc_client();
+        // One draw for the number and the name: clients are made from
+        // several threads at once.
+        let (id, (name, client)) = self.numbered_client();
         let ctrler = ShardCtrler::new(client.clone());
         (name, id, Clerk::new(client, ctrler))
     }

@@ -13,18 +13,21 @@
 //! decides who is connected to whom; this holds what lies under both: the
 //! network and its links, the persisters, crash and restart, sizes and
 //! counts, the test's session (its turn, its seed, its time limit, its
-//! cleanup checks), its seeded randomness, and the check that what the
-//! servers persisted can hold what they committed
-//! ([`check_persisted`](Cluster::check_persisted)).
+//! cleanup checks), its seeded randomness, its clock and what the harness
+//! did on it ([`event`](Cluster::event), drawn in a history's timeline),
+//! and the check that what the servers persisted can hold what they
+//! committed ([`check_persisted`](Cluster::check_persisted)).
 
 use std::collections::BTreeMap;
 
 use labrpc::rt::sim;
 use labrpc::rt::sync::{Arc, Mutex};
+use labrpc::rt::time::Instant;
 use labrpc::{ClientEnd, Network, Persister, Server, Service};
 use rand::RngExt;
 use rand::rngs::Xoshiro256PlusPlus;
 
+use crate::linearizability::html::{EventKind, HarnessEvent};
 use crate::linearizability::{Budget, Model, Operation, Verdict, check, html};
 use crate::support::Session;
 
@@ -42,6 +45,10 @@ pub struct Cluster {
     /// The harness's own draws (see [`Session::checks_rng`]).
     checks_rng: Mutex<Xoshiro256PlusPlus>,
     session: Session,
+    /// The test's clock starts here: see [`now`](Cluster::now).
+    origin: Instant,
+    /// What the harness did, in order.
+    events: Mutex<Vec<HarnessEvent>>,
 }
 
 /// How many bytes one server's persister may hold short of the random
@@ -80,6 +87,8 @@ impl Cluster {
             rng: Mutex::new(session.rng()),
             checks_rng: Mutex::new(session.checks_rng()),
             session,
+            origin: Instant::now(),
+            events: Mutex::new(Vec::new()),
         }
     }
 
@@ -133,7 +142,23 @@ impl Cluster {
     /// Prints a test's title, and logs it among the peers' lines.
     pub fn title(&self, description: &str) {
         println!("{description} ...");
-        labrpc::harness_event!("{description}");
+        self.event(EventKind::Test, description.to_owned());
+    }
+
+    /// The test's clock: nanoseconds since the cluster was made, virtual
+    /// in a simulation. Histories time their calls and returns on it, so
+    /// that they line up with the harness's [events](Cluster::event).
+    pub fn now(&self) -> u64 {
+        u64::try_from(self.origin.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    /// Records what the harness did (a partition, a crash, a configuration
+    /// change), now, for a history's timeline, and logs it among the
+    /// peers' lines (see [`labrpc::harness_event!`]).
+    pub fn event(&self, kind: EventKind, text: String) {
+        labrpc::harness_event!("{text}");
+        let at = self.now();
+        self.events.lock().push(HarnessEvent { at, kind, text });
     }
 
     /// Fails the test if another thread panicked or it is over its time.
@@ -278,9 +303,11 @@ impl Cluster {
     /// `budget`, and prints how many operations passed. On
     /// failure (an illegal history, or one the budget could not decide:
     /// unlike the course's checker, an undecided history fails), writes
-    /// the HTML timeline, and the history itself if `saved` can write it
-    /// as text, to the system's temporary directory, and fails with their
-    /// paths and the command that re-checks the text.
+    /// the HTML timeline (with what the harness did, the check included),
+    /// and the history itself if `saved` can write it as text, to the
+    /// system's temporary directory, and fails with their paths and the
+    /// command that re-checks the text. With `LAB_TIMELINE=always`, writes
+    /// the timeline after a check that passes too, and says where.
     pub fn check_linearizable<M: Model>(
         &self,
         model: &M,
@@ -290,6 +317,24 @@ impl Cluster {
     ) {
         // Computation, not waiting: in a simulation it takes no virtual time.
         let report = sim::outside(|| check(model, history, budget));
+        self.event(
+            EventKind::Checker,
+            format!("check of {} operations: {}", history.len(), report.verdict),
+        );
+        let stem = std::env::temp_dir().join(format!(
+            "{}-{}",
+            self.session.name().replace("::", "-"),
+            self.net.seed()
+        ));
+        let page = stem.with_extension("html");
+        let title = format!("{}: {}", self.session.name(), report.verdict);
+        let write_page = || {
+            let events = self.events.lock().clone();
+            let _ = std::fs::write(
+                &page,
+                html::render(model, history, &events, &report, &title),
+            );
+        };
         if report.verdict == Verdict::Linearizable {
             // The check's wall time is printed in real time only: a simulated
             // run's output must not vary from run to run.
@@ -299,16 +344,13 @@ impl Cluster {
                 format!(" (checked in {:.0} ms)", report.elapsed.as_secs_f64() * 1e3)
             };
             println!("  ... {} operations linearizable{took}", history.len());
+            if std::env::var(labrpc::lab::TIMELINE_VAR).is_ok_and(|v| v == "always") {
+                write_page();
+                println!("  ... timeline written to {}", page.display());
+            }
             return;
         }
-        let stem = std::env::temp_dir().join(format!(
-            "{}-{}",
-            self.session.name().replace("::", "-"),
-            self.net.seed()
-        ));
-        let page = stem.with_extension("html");
-        let title = format!("{}: {}", self.session.name(), report.verdict);
-        let _ = std::fs::write(&page, html::render(model, history, &report, &title));
+        write_page();
         let saved = match saved {
             Some(text) => {
                 let path = stem.with_extension("history");

@@ -13,6 +13,7 @@ use labrpc::rt::time::Instant;
 use rand::seq::SliceRandom;
 
 use crate::cluster::Cluster;
+use crate::linearizability::html::EventKind;
 use crate::linearizability::kv::{KvInput, KvOperation, KvOutput, SeenValues, format_history};
 use crate::support::Net;
 
@@ -41,7 +42,6 @@ pub struct Config {
     history: Mutex<Vec<KvOperation>>,
     /// The next client's id.
     next_client: AtomicU64,
-    origin: Instant,
 }
 
 /// A clerk with the ends the tester made for it, which it can connect and
@@ -82,7 +82,6 @@ impl Config {
             mark: Mutex::new((Instant::now(), 0)),
             history: Mutex::new(Vec::new()),
             next_client: AtomicU64::new(0),
-            origin: Instant::now(),
         };
         for i in 0..n {
             config.start_server(i);
@@ -93,7 +92,7 @@ impl Config {
             config.probe_persistence();
         }
         // As the course's: the servers start on a reliable network.
-        net.apply_to(config.cluster.net());
+        net.apply_to(&config.cluster);
         config
     }
 
@@ -117,8 +116,9 @@ impl Config {
         let value = crate::cluster::random_string(self.cluster.checks_rng(), PROBE_LEN);
         // A student whose put never returns sees the time limit's report;
         // the log says where the test was.
-        labrpc::harness_event!(
-            "persistence probe: put {PROBE_LEN} random characters to {PROBE_KEY:?}"
+        self.cluster.event(
+            EventKind::Test,
+            format!("persistence probe: put {PROBE_LEN} random characters to {PROBE_KEY:?}"),
         );
         let mut clerk = Clerk::new(ends);
         clerk.put(PROBE_KEY, &value);
@@ -129,7 +129,8 @@ impl Config {
             ),
         );
         clerk.put(PROBE_KEY, "");
-        labrpc::harness_event!("persistence probe: done");
+        self.cluster
+            .event(EventKind::Test, "persistence probe: done".into());
         drop(clerk);
         for name in &names {
             self.cluster.net().delete_end(name);
@@ -196,6 +197,7 @@ impl Config {
 
     /// Links every server with every other.
     pub fn connect_all(&self) {
+        self.cluster.event(EventKind::Network, "connect all".into());
         for i in 0..self.cluster.n() {
             self.connect(i, &self.all());
         }
@@ -203,6 +205,8 @@ impl Config {
 
     /// Two partitions, each connected within and cut off from the other.
     pub fn partition(&self, p1: &[usize], p2: &[usize]) {
+        self.cluster
+            .event(EventKind::Network, format!("partition {p1:?} | {p2:?}"));
         for &i in p1 {
             self.disconnect(i, p2);
             self.connect(i, p1);
@@ -233,6 +237,8 @@ impl Config {
     /// Shuts server `i` down: cut off, its server deleted (so no reply it
     /// sends later is delivered), a copy of what it persisted kept, killed.
     pub fn shutdown_server(&self, i: usize) {
+        self.cluster
+            .event(EventKind::Servers, format!("shut down S{i}"));
         self.disconnect(i, &self.all());
         self.cluster.crash(i, || {
             let server = self.servers.lock()[i].take();
@@ -247,6 +253,8 @@ impl Config {
     /// Starts server `i` from what it last persisted, with fresh ends; it is
     /// not connected to anyone yet.
     pub fn start_server(&self, i: usize) {
+        self.cluster
+            .event(EventKind::Servers, format!("start S{i}"));
         let (ends, persister) = self.cluster.restart_inputs(i);
         let kv = self
             .cluster
@@ -302,7 +310,7 @@ impl Config {
     }
 
     fn now(&self) -> u64 {
-        u64::try_from(self.origin.elapsed().as_nanos()).unwrap_or(u64::MAX)
+        self.cluster.now()
     }
 }
 

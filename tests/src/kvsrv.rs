@@ -53,12 +53,12 @@ pub struct Config {
 
 /// Every logged operation of a test on a versioned key/value service, for
 /// the linearizability check, and how many were logged since the summary
-/// counters were last reset. Shared by the testers of every service with
+/// counters were last reset, timed on the test's clock
+/// ([`Cluster::now`]). Shared by the testers of every service with
 /// versioned puts.
 pub struct VersionedLog {
     ops: AtomicU64,
     history: Mutex<Vec<VersionedOperation>>,
-    origin: Instant,
 }
 
 /// A client whose gets and puts are logged: what the workload
@@ -126,7 +126,7 @@ impl Config {
             .cluster
             .serve(SERVER, server.services().into_iter().chain([ping]));
         *config.server.lock() = Some(server);
-        net.apply_to(config.cluster.net());
+        net.apply_to(&config.cluster);
         config
     }
 
@@ -217,7 +217,6 @@ impl VersionedLog {
         VersionedLog {
             ops: AtomicU64::new(0),
             history: Mutex::new(Vec::new()),
-            origin: Instant::now(),
         }
     }
 
@@ -243,10 +242,6 @@ impl VersionedLog {
         cluster.check_linearizable(&VersionedKvModel, &history, budget, None);
     }
 
-    fn now(&self) -> u64 {
-        u64::try_from(self.origin.elapsed().as_nanos()).unwrap_or(u64::MAX)
-    }
-
     /// Runs `get` as client `client`'s get of `key`, and logs it; a result
     /// no service may give (an error but `ErrNoKey`) fails the test.
     pub fn get(
@@ -256,7 +251,7 @@ impl VersionedLog {
         key: &str,
         get: impl FnOnce() -> Result<(String, Version), Error>,
     ) -> Result<(String, Version), Error> {
-        let call = self.now();
+        let call = cluster.now();
         let result = get();
         let output = match &result {
             Ok((value, version)) => VersionedOutput::Get {
@@ -274,6 +269,7 @@ impl VersionedLog {
             )),
         };
         self.log(
+            cluster,
             client,
             call,
             VersionedInput::Get { key: key.into() },
@@ -291,7 +287,7 @@ impl VersionedLog {
         (key, value, version): (&str, &str, Version),
         put: impl FnOnce() -> Result<(), Error>,
     ) -> Result<(), Error> {
-        let call = self.now();
+        let call = cluster.now();
         let result = put();
         let outcome = match result {
             Ok(()) => PutOutcome::Ok,
@@ -308,13 +304,20 @@ impl VersionedLog {
             value: value.into(),
             version,
         };
-        self.log(client, call, input, VersionedOutput::Put(outcome));
+        self.log(cluster, client, call, input, VersionedOutput::Put(outcome));
         result
     }
 
-    fn log(&self, client: usize, call: u64, input: VersionedInput, output: VersionedOutput) {
+    fn log(
+        &self,
+        cluster: &Cluster,
+        client: usize,
+        call: u64,
+        input: VersionedInput,
+        output: VersionedOutput,
+    ) {
         self.ops.fetch_add(1, Ordering::SeqCst);
-        let ret = self.now();
+        let ret = cluster.now();
         self.history.lock().push(VersionedOperation {
             client,
             input,

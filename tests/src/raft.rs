@@ -22,6 +22,7 @@ use rand::RngExt;
 use serde::{Deserialize, Serialize};
 
 use crate::cluster::Cluster;
+use crate::linearizability::html::EventKind;
 use crate::support::Net;
 
 pub use crate::support::ELECTION_TIMEOUT;
@@ -307,7 +308,7 @@ impl Config {
     /// course's `make_config(t, n, unreliable, snapshot)`.
     pub fn new(n: usize, net: Net, applier: Applier) -> Config {
         let cluster = Cluster::new(n);
-        net.apply_to(cluster.net());
+        net.apply_to(&cluster);
         cluster.net().set_long_delays(true);
         let part = cluster.session().part().map(Part::name);
         let persistent = matches!(part, Some("2c" | "2d"));
@@ -402,7 +403,8 @@ impl Config {
         if self.group.lock().instances[i].is_some() {
             self.check_persisted();
         }
-        labrpc::harness_event!("crash S{i}");
+        self.cluster
+            .event(EventKind::Servers, format!("crash S{i}"));
         self.disconnect(i);
         self.cluster.crash(i, || {
             let instance = self.group.lock().instances[i].take();
@@ -424,7 +426,8 @@ impl Config {
     /// every peer. It starts disconnected; call [`connect`](Config::connect).
     pub fn start1(&self, i: usize) {
         self.crash1(i);
-        labrpc::harness_event!("start S{i}");
+        self.cluster
+            .event(EventKind::Servers, format!("start S{i}"));
         let (ends, persister) = self.cluster.restart_inputs(i);
         {
             let mut applied = self.applied.lock();
@@ -481,14 +484,18 @@ impl Config {
     /// read at once: Raft must stay correct however slowly its service
     /// reads. Holds across a restart of the peer.
     pub fn hold_applier(&self, i: usize, held: bool) {
-        labrpc::harness_event!("{} S{i}'s applier", if held { "hold" } else { "let go" });
+        self.cluster.event(
+            EventKind::Test,
+            format!("{} S{i}'s applier", if held { "hold" } else { "let go" }),
+        );
         self.applied.lock().held[i] = held;
     }
 
     /// Attaches peer `i` to the network: its ends to connected peers, and
     /// theirs to it.
     pub fn connect(&self, i: usize) {
-        labrpc::harness_event!("connect S{i}");
+        self.cluster
+            .event(EventKind::Network, format!("connect S{i}"));
         let mut group = self.group.lock();
         group.connected[i] = true;
         for j in 0..self.cluster.n() {
@@ -501,7 +508,8 @@ impl Config {
 
     /// Detaches peer `i` from the network: every end to or from it.
     pub fn disconnect(&self, i: usize) {
-        labrpc::harness_event!("disconnect S{i}");
+        self.cluster
+            .event(EventKind::Network, format!("disconnect S{i}"));
         let mut group = self.group.lock();
         group.connected[i] = false;
         for j in 0..self.cluster.n() {
@@ -516,9 +524,12 @@ impl Config {
     /// change back with [`connect`](Config::connect) and
     /// [`disconnect`](Config::disconnect).)
     pub fn set_link(&self, from: usize, to: usize, enabled: bool) {
-        labrpc::harness_event!(
-            "link S{from} -> S{to} {}",
-            if enabled { "up" } else { "down" }
+        self.cluster.event(
+            EventKind::Network,
+            format!(
+                "link S{from} -> S{to} {}",
+                if enabled { "up" } else { "down" }
+            ),
         );
         self.cluster.set_link(from, to, enabled);
     }
@@ -529,9 +540,12 @@ impl Config {
     /// [`Network::hold_replies`](labrpc::Network::hold_replies); the course's tests never do this). Applies
     /// to `from`'s current instance only.
     pub fn hold_replies(&self, from: usize, to: usize, held: bool) {
-        labrpc::harness_event!(
-            "{} replies S{to} -> S{from}",
-            if held { "hold" } else { "let go" }
+        self.cluster.event(
+            EventKind::Network,
+            format!(
+                "{} replies S{to} -> S{from}",
+                if held { "hold" } else { "let go" }
+            ),
         );
         self.cluster.hold_replies(from, to, held);
     }
@@ -541,9 +555,12 @@ impl Config {
     /// still come back (see [`Network::block_requests`](labrpc::Network::block_requests); the course's tests
     /// never do this). Applies to `from`'s current instance only.
     pub fn block_requests(&self, from: usize, to: usize, blocked: bool) {
-        labrpc::harness_event!(
-            "{} requests S{from} -> S{to}",
-            if blocked { "block" } else { "unblock" }
+        self.cluster.event(
+            EventKind::Network,
+            format!(
+                "{} requests S{from} -> S{to}",
+                if blocked { "block" } else { "unblock" }
+            ),
         );
         self.cluster.block_requests(from, to, blocked);
     }
@@ -624,19 +641,25 @@ impl Config {
 
     /// Makes the network reliable or not (the course's `setunreliable`).
     pub fn set_net(&self, net: Net) {
-        net.apply_to(self.cluster.net());
+        net.apply_to(&self.cluster);
     }
 
     /// Turns long reordering of replies on or off.
     pub fn set_long_reordering(&self, on: bool) {
-        labrpc::harness_event!("long reordering {}", if on { "on" } else { "off" });
+        self.cluster.event(
+            EventKind::Network,
+            format!("long reordering {}", if on { "on" } else { "off" }),
+        );
         self.cluster.net().set_long_reordering(on);
     }
 
     /// Holds back a third of requests 200–2200 ms, or stops (see
     /// [`Network::set_late_requests`](labrpc::Network::set_late_requests); not a fault the course's tests make).
     pub fn set_late_requests(&self, on: bool) {
-        labrpc::harness_event!("late requests {}", if on { "on" } else { "off" });
+        self.cluster.event(
+            EventKind::Network,
+            format!("late requests {}", if on { "on" } else { "off" }),
+        );
         self.cluster.net().set_late_requests(on);
     }
 

@@ -19,6 +19,7 @@ use rsm::{Rsm, StateMachine, WrongLeader};
 use serde::{Deserialize, Serialize};
 
 use crate::cluster::Cluster;
+use crate::linearizability::html::EventKind;
 
 /// The number of servers (the course's `NSRV`).
 pub const NSRV: usize = 3;
@@ -297,7 +298,8 @@ impl Config {
     /// Two partitions, each connected within and cut off from the other
     /// (the course's `Partition`).
     pub fn partition(&self, p1: &[usize], p2: &[usize]) {
-        labrpc::harness_event!("partition {p1:?} | {p2:?}");
+        self.cluster
+            .event(EventKind::Network, format!("partition {p1:?} | {p2:?}"));
         for &i in p1 {
             self.disconnect(i, p2);
             self.connect(i, p1);
@@ -349,7 +351,8 @@ impl Config {
 
     /// Shuts every server down (the course's `Shutdown`).
     pub fn shutdown(&self) {
-        labrpc::harness_event!("shut down every server");
+        self.cluster
+            .event(EventKind::Servers, "shut down every server".into());
         for i in 0..NSRV {
             self.shutdown_server(i);
         }
@@ -428,7 +431,10 @@ impl Config {
         for _ in 0..30 {
             n = self.count_value(value);
             if n >= servers {
-                labrpc::harness_event!("{servers} servers have counter {value}");
+                self.cluster.event(
+                    EventKind::Test,
+                    format!("{servers} servers have counter {value}"),
+                );
                 return;
             }
             thread::sleep(pause);

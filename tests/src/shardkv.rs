@@ -29,6 +29,7 @@ use shardkv::{Clerk, ShardCtrler};
 
 use crate::cluster::Cluster;
 use crate::kvsrv::{LoggedClient, VersionedLog};
+use crate::linearizability::html::EventKind;
 use crate::support::Net;
 
 /// Servers per shard group (the course's `NSRV`).
@@ -127,7 +128,7 @@ impl Config {
         let store = group.on_server(0, kvsrv::KvServer::new);
         group.serve(0, store.services());
         *config.store.lock() = Some(store);
-        net.apply_to(config.cluster.net());
+        net.apply_to(&config.cluster);
         config.begin(title);
         config
     }
@@ -262,16 +263,24 @@ impl Config {
     /// Makes group `gid` and starts its servers (the course's
     /// `MakeGroupStart`).
     pub fn make_group_start(&self, gid: Gid) {
+        self.cluster
+            .event(EventKind::Servers, format!("make group {gid}"));
         self.cluster.add_group(gid, NSRV);
         self.groups
             .lock()
             .insert(gid, (0..NSRV).map(|_| None).collect());
-        self.start_group(gid);
+        self.start_servers(gid);
     }
 
     /// Starts every server of group `gid`, each from what it persisted,
     /// and connects them (the course's `StartServers`).
     pub fn start_group(&self, gid: Gid) {
+        self.cluster
+            .event(EventKind::Servers, format!("restart group {gid}"));
+        self.start_servers(gid);
+    }
+
+    fn start_servers(&self, gid: Gid) {
         for i in 0..NSRV {
             self.start_server(gid, i);
         }
@@ -299,6 +308,14 @@ impl Config {
 
     /// Crashes server `i` of group `gid` (the course's `ShutdownServer`).
     pub fn shutdown_server(&self, gid: Gid, i: usize) {
+        self.cluster.event(
+            EventKind::Servers,
+            format!("shut down server {i} of group {gid}"),
+        );
+        self.crash(gid, i);
+    }
+
+    fn crash(&self, gid: Gid, i: usize) {
         let group = self.cluster.group(gid);
         for j in 0..NSRV {
             group.set_link(i, j, false);
@@ -312,14 +329,24 @@ impl Config {
 
     /// Crashes every server of group `gid` (the course's `Shutdown`).
     pub fn shutdown_group(&self, gid: Gid) {
+        self.cluster
+            .event(EventKind::Servers, format!("shut down group {gid}"));
+        self.crash_group(gid);
+    }
+
+    fn crash_group(&self, gid: Gid) {
         for i in 0..NSRV {
-            self.shutdown_server(gid, i);
+            self.crash(gid, i);
         }
     }
 
     /// Shuts group `gid` down and forgets it (the course's `ExitGroup`).
     pub fn exit_group(&self, gid: Gid) {
-        self.shutdown_group(gid);
+        self.cluster.event(
+            EventKind::Servers,
+            format!("shut down and forget group {gid}"),
+        );
+        self.crash_group(gid);
         self.groups.lock().remove(&gid);
         self.cluster.remove_group(gid);
     }
@@ -370,7 +397,7 @@ impl Config {
         if !config.join_balance([(gid, self.group_names(gid))].into()) {
             self.fail(format!("join: group {gid} is already present in {config}"));
         }
-        ctrler.change_config_to(&config);
+        self.change_config_to(ctrler, &config, &format!("join group {gid}"));
     }
 
     /// Group `gid` leaves through `ctrler` (the course's `leave`).
@@ -381,7 +408,22 @@ impl Config {
                 "leave: group {gid} is already not present in {config}"
             ));
         }
-        ctrler.change_config_to(&config);
+        self.change_config_to(ctrler, &config, &format!("group {gid} leaves"));
+    }
+
+    /// `ctrler.change_config_to(config)`, recorded as `what` as it begins
+    /// and when it returns.
+    fn change_config_to(&self, ctrler: &ShardCtrler, config: &ShardConfig, what: &str) {
+        let num = config.num;
+        self.cluster.event(
+            EventKind::Configuration,
+            format!("{what}: change to configuration {num}"),
+        );
+        ctrler.change_config_to(config);
+        self.cluster.event(
+            EventKind::Configuration,
+            format!("{what}: change to configuration {num} returned"),
+        );
     }
 
     /// Starts each group of `gids` and joins it, one after the other
@@ -551,7 +593,7 @@ impl Config {
     ) {
         const SPREAD_MS: u64 = 400;
         let old = self.make_controller();
-        old.ctrler().init_controller();
+        old.init();
         let num = self.ctrler().query().num;
         let doing: Mutex<Option<(Gid, Step)>> = Mutex::new(None);
         thread::scope(|s| {
@@ -574,17 +616,15 @@ impl Config {
                 });
             });
             thread::sleep(Duration::from_millis(1000 + self.random(SPREAD_MS)));
-            labrpc::harness_event!("shut down group {gid} under the controller");
             self.shutdown_group(gid);
             thread::sleep(Duration::from_secs(1));
-            labrpc::harness_event!("controller cut off");
             old.connect(false);
             if partition {
                 thread::sleep(Duration::from_secs(1));
             }
             self.start_group(gid);
             let new = self.make_controller();
-            new.ctrler().init_controller();
+            new.init();
             let recovered = new.ctrler().query();
             if recovered.num <= num {
                 self.fail(format!(
@@ -611,7 +651,6 @@ impl Config {
             if partition {
                 // The old controller, reconnected, must find that it was
                 // superseded, and change nothing.
-                labrpc::harness_event!("controller reconnected");
                 old.connect(true);
                 thread::sleep(Duration::from_millis(100));
             }
@@ -637,7 +676,7 @@ impl Config {
                     while !stop.load(Ordering::SeqCst) {
                         let ngid = self.new_gid();
                         let controller = self.make_controller();
-                        controller.ctrler().init_controller();
+                        controller.init();
                         if self.join_groups(controller.ctrler(), &[ngid]) {
                             self.leave_groups(controller.ctrler(), &[ngid]);
                         }
@@ -775,6 +814,22 @@ impl Controller<'_> {
         &self.ctrler
     }
 
+    /// Runs the controller's `init_controller` (which finishes a change a
+    /// controller before it left half-done), recorded as it begins and
+    /// when it returns.
+    pub fn init(&self) {
+        let cluster = &self.config.cluster;
+        cluster.event(
+            EventKind::Configuration,
+            format!("controller {}: init_controller", self.name),
+        );
+        self.ctrler.init_controller();
+        cluster.event(
+            EventKind::Configuration,
+            format!("controller {}: init_controller returned", self.name),
+        );
+    }
+
     /// A guard that abandons the controller's client when it is dropped
     /// (see [`Network::abandon_client`]): declared in a scope whose
     /// threads run the controller, it ends them before the scope waits for
@@ -789,10 +844,16 @@ impl Controller<'_> {
     /// Disconnects or reconnects the controller's client (the course's
     /// `DisconnectAll` and `ConnectAll` of a client).
     pub fn connect(&self, connected: bool) {
-        self.config
-            .cluster
-            .net()
-            .enable_client(&self.name, connected);
+        let cluster = &self.config.cluster;
+        cluster.event(
+            EventKind::Network,
+            format!(
+                "controller {} {}",
+                self.name,
+                if connected { "reconnected" } else { "cut off" }
+            ),
+        );
+        cluster.net().enable_client(&self.name, connected);
     }
 }
 

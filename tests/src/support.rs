@@ -6,7 +6,6 @@
 use std::collections::HashSet;
 use std::fs;
 
-use labrpc::Network;
 use labrpc::lab::{
     CHECK_DETERMINISM_VAR, GRADING_VAR, Part, RUNS_VAR, SCHED_VAR, SEED_VAR, TIME_VAR,
 };
@@ -18,6 +17,9 @@ use labrpc::rt::thread;
 use labrpc::rt::time::{Duration, Instant};
 use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
+
+use crate::cluster::Cluster;
+use crate::linearizability::html::EventKind;
 
 pub use labrpc::lab::{TEST_LIMIT, Time};
 
@@ -47,11 +49,11 @@ impl Net {
         }
     }
 
-    /// Sets `net` to deliver as `self` says, and logs it.
-    pub fn apply_to(self, net: &Network) {
-        let name = self.name();
-        labrpc::harness_event!("network {name}");
-        net.set_reliable(self == Net::Reliable);
+    /// Sets `cluster`'s network to deliver as `self` says, and records it
+    /// (see [`Cluster::event`]).
+    pub fn apply_to(self, cluster: &Cluster) {
+        cluster.event(EventKind::Network, format!("network {}", self.name()));
+        cluster.net().set_reliable(self == Net::Reliable);
     }
 }
 

@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+use tests::linearizability::html::{EventKind, HarnessEvent};
 use tests::linearizability::kv::{KvModel, parse_history};
 use tests::linearizability::{Budget, PartitionOutcome, Verdict, check, html};
 
@@ -31,7 +32,7 @@ fn verdict_of(name: &str) -> Verdict {
         );
         let text = report.describe(&KvModel, &history);
         assert!(text.contains("then no order fits"), "{text}");
-        let page = html::render(&KvModel, &history, &report, name);
+        let page = html::render(&KvModel, &history, &[], &report, name);
         assert!(page.contains("could not be placed after the prefix"));
     }
     report.verdict
@@ -84,7 +85,7 @@ fn the_timeline_labels_bars_and_marks_calls_that_never_returned() {
     let history = parse_history(text).expect("a well-formed history");
     let report = check(&KvModel, &history, Budget::default());
     assert_eq!(report.verdict, Verdict::Illegal);
-    let page = html::render(&KvModel, &history, &report, "example");
+    let page = html::render(&KvModel, &history, &[], &report, "example");
     assert!(
         page.contains(r#"<tspan class="step">1</tspan> put(&quot;k&quot;, &quot;a&quot;)"#),
         "the first step is numbered and labelled in its bar:\n{page}"
@@ -105,4 +106,60 @@ fn the_timeline_labels_bars_and_marks_calls_that_never_returned() {
         5,
         "{page}"
     );
+}
+
+/// What the harness did is drawn beside the operations: a row per kind of
+/// event, in order, each event where it falls among the calls and returns,
+/// with its text in its tooltip and in the list below the timeline.
+#[test]
+fn the_timeline_shows_what_the_harness_did() {
+    // Event times: each call and return is one more than the line before.
+    let text = r#"{:process 0, :type :invoke, :f :put, :key "k", :value "a"}
+{:process 0, :type :ok, :f :put, :key "k", :value "a"}
+{:process 1, :type :invoke, :f :get, :key "k", :value nil}
+{:process 1, :type :ok, :f :get, :key "k", :value ""}
+"#;
+    let history = parse_history(text).expect("a well-formed history");
+    let report = check(&KvModel, &history, Budget::default());
+    assert_eq!(report.verdict, Verdict::Illegal);
+    let (put_returned, get_called) = (history[0].ret, history[1].call);
+    assert!(put_returned < get_called);
+    let events = [
+        HarnessEvent {
+            at: 0,
+            kind: EventKind::Network,
+            text: "network unreliable".into(),
+        },
+        HarnessEvent {
+            at: put_returned,
+            kind: EventKind::Servers,
+            text: "shut down server 2".into(),
+        },
+        HarnessEvent {
+            at: get_called + 1,
+            kind: EventKind::Checker,
+            text: "check of 2 operations: NOT linearizable".into(),
+        },
+    ];
+    let page = html::render(&KvModel, &history, &events, &report, "events");
+    let rows: Vec<usize> = ["network", "servers", "checker", "client 0", "client 1"]
+        .iter()
+        .map(|name| {
+            page.find(&format!(">{name}</text>"))
+                .unwrap_or_else(|| panic!("no row named {name}:\n{page}"))
+        })
+        .collect();
+    assert!(
+        rows.windows(2).all(|w| w[0] < w[1]),
+        "the events' rows come first, in the kinds' order, then the clients':\n{page}"
+    );
+    assert!(
+        page.contains(&format!("servers, at {put_returned}: shut down server 2")),
+        "an event's tooltip says its kind, its time and what happened:\n{page}"
+    );
+    assert!(page.contains("What the harness did (3 events;"), "{page}");
+    assert!(page.contains("<td>checker</td><td>check of 2 operations: NOT linearizable</td>"));
+    // Both timelines (the failing key's and the whole history's) draw
+    // every event, each with its line down through the clients.
+    assert_eq!(page.matches("<line ").count(), 6, "{page}");
 }

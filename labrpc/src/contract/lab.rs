@@ -10,6 +10,7 @@
 //! | [`SCHED_VAR`] `LAB_SCHED` | the simulated scheduler's policy: `random` (the default) or `pct` |
 //! | [`CHECK_DETERMINISM_VAR`] `LAB_CHECK_DETERMINISM` | `1`: run each world twice and fail where the two schedules part |
 //! | [`SIM_STATS_VAR`] `LAB_SIM_STATS` | set: count a simulation's steps per call site and print the busiest |
+//! | [`TIMELINE_VAR`] `LAB_TIMELINE` | `always`: write a key/value history's HTML timeline after every check, not only a failed one |
 //! | [`RECORD_VAR`] `LAB_RECORD` | set by the tools: the file the harness appends its [run record](crate::record) to |
 //! | [`GRADING_VAR`] `LAB_GRADING` | set by the grader only: the harness reads its token and records a verdict (see [`record`](crate::record)) |
 
@@ -132,6 +133,8 @@ pub const SCHED_VAR: &str = "LAB_SCHED";
 pub const CHECK_DETERMINISM_VAR: &str = "LAB_CHECK_DETERMINISM";
 /// Asks a simulation to count its steps per call site.
 pub const SIM_STATS_VAR: &str = "LAB_SIM_STATS";
+/// Asks for a history's timeline after every check.
+pub const TIMELINE_VAR: &str = "LAB_TIMELINE";
 /// Set by the grader, and by it alone.
 pub const GRADING_VAR: &str = "LAB_GRADING";
 /// Set by the tools: the file the harness appends its run record to (see

@@ -91,7 +91,7 @@ fn main() -> ExitCode {
             .html
             .unwrap_or_else(|| args.history.with_extension("html"));
         let title = format!("{} is not linearizable", args.history.display());
-        match std::fs::write(&out, html::render(&KvModel, &history, &report, &title)) {
+        match std::fs::write(&out, html::render(&KvModel, &history, &[], &report, &title)) {
             Ok(()) => println!("timeline written to {}", out.display()),
             Err(e) => {
                 eprintln!("check-history: cannot write {}: {e}", out.display());

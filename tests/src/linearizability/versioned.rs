@@ -404,7 +404,7 @@ mod tests {
         let text = report.describe(&VersionedKvModel, &history.0);
         assert!(text.contains("put(\"k\", \"b\", 0) -> Ok"), "{text}");
         // The timeline shows both, the one that could not be placed marked.
-        let page = html::render(&VersionedKvModel, &history.0, &report, "two puts");
+        let page = html::render(&VersionedKvModel, &history.0, &[], &report, "two puts");
         assert!(
             page.contains("put(&quot;k&quot;, &quot;a&quot;, 0) -&gt; Ok"),
             "{page}"

@@ -184,8 +184,8 @@ fn one_configuration_per_number_5c() {
         for _ in 0..ROUNDS {
             let base = cfg.ctrler().query();
             let (a, b) = (cfg.make_controller(), cfg.make_controller());
-            a.ctrler().init_controller();
-            b.ctrler().init_controller();
+            a.init();
+            b.init();
             let gids = cfg.new_gids(2);
             let proposals: Vec<_> = gids
                 .iter()

@@ -21,7 +21,7 @@
 use std::collections::BTreeMap;
 
 use labrpc::rt::sim;
-use labrpc::rt::sync::{Arc, Mutex};
+use labrpc::rt::sync::{Arc, Mutex, PlainMutex};
 use labrpc::rt::time::Instant;
 use labrpc::{ClientEnd, Network, Persister, Server, Service};
 use rand::RngExt;
@@ -47,8 +47,10 @@ pub struct Cluster {
     session: Session,
     /// The test's clock starts here: see [`now`](Cluster::now).
     origin: Instant,
-    /// What the harness did, in order.
-    events: Mutex<Vec<HarnessEvent>>,
+    /// What the harness did, in order. A plain lock, never held across a
+    /// wait: recording an event is no step of a simulation, so it changes
+    /// no schedule.
+    events: PlainMutex<Vec<HarnessEvent>>,
 }
 
 /// How many bytes one server's persister may hold short of the random
@@ -88,7 +90,7 @@ impl Cluster {
             checks_rng: Mutex::new(session.checks_rng()),
             session,
             origin: Instant::now(),
-            events: Mutex::new(Vec::new()),
+            events: PlainMutex::new(Vec::new()),
         }
     }
 

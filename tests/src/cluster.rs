@@ -47,6 +47,9 @@ pub struct Cluster {
     session: Session,
     /// The test's clock starts here: see [`now`](Cluster::now).
     origin: Instant,
+    /// When the test's summary started counting (see
+    /// [`begin`](Cluster::begin)), and the RPCs sent by then.
+    mark: Mutex<(Instant, u64)>,
     /// What the harness did, in order. A plain lock, never held across a
     /// wait: recording an event is no step of a simulation, so it changes
     /// no schedule.
@@ -90,6 +93,7 @@ impl Cluster {
             checks_rng: Mutex::new(session.checks_rng()),
             session,
             origin: Instant::now(),
+            mark: Mutex::new((Instant::now(), 0)),
             events: PlainMutex::new(Vec::new()),
         }
     }
@@ -145,6 +149,26 @@ impl Cluster {
     pub fn title(&self, description: &str) {
         println!("{description} ...");
         self.event(EventKind::Test, description.to_owned());
+    }
+
+    /// Prints the test's title and starts counting for its summary line
+    /// (the course's `Begin`): the time and the RPCs from now on.
+    pub fn begin(&self, title: &str) {
+        self.title(title);
+        *self.mark.lock() = (Instant::now(), self.rpc_total());
+    }
+
+    /// Checks the time limit, then prints the course's summary line of a
+    /// service's test: the seconds and RPCs since [`begin`](Cluster::begin),
+    /// `peers` and `ops`.
+    pub fn passed(&self, peers: usize, ops: u64) {
+        self.check_time();
+        let (t0, rpcs) = *self.mark.lock();
+        println!(
+            "  ... Passed --  {:4.1}  {peers} {:5} {ops:4}",
+            t0.elapsed().as_secs_f64(),
+            self.rpc_total() - rpcs,
+        );
     }
 
     /// The test's clock: nanoseconds since the cluster was made, virtual

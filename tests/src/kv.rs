@@ -9,7 +9,6 @@ use kvraft::{Clerk, KvServer};
 use labrpc::lab::Part;
 use labrpc::rt::sync::Mutex;
 use labrpc::rt::sync::atomic::{AtomicU64, Ordering};
-use labrpc::rt::time::Instant;
 use rand::seq::SliceRandom;
 
 use crate::cluster::Cluster;
@@ -37,7 +36,6 @@ pub struct Config {
     servers: Mutex<Vec<Option<KvServer>>>,
     /// Clerk operations since `begin`.
     ops: AtomicU64,
-    mark: Mutex<(Instant, u64)>,
     /// Every operation recorded through [`Client`]s.
     history: Mutex<Vec<KvOperation>>,
     /// The next client's id.
@@ -79,7 +77,6 @@ impl Config {
             max_raft_state,
             servers: Mutex::new((0..n).map(|_| None).collect()),
             ops: AtomicU64::new(0),
-            mark: Mutex::new((Instant::now(), 0)),
             history: Mutex::new(Vec::new()),
             next_client: AtomicU64::new(0),
         };
@@ -155,23 +152,15 @@ impl Config {
 
     /// Prints the test's title and starts its summary counters.
     pub fn begin(&self, description: &str) {
-        self.cluster.title(description);
-        *self.mark.lock() = (Instant::now(), self.cluster.rpc_total());
+        self.cluster.begin(description);
         self.ops.store(0, Ordering::SeqCst);
     }
 
     /// Checks the time limit, then prints the course's summary line:
     /// seconds, servers, RPCs, clerk operations.
     pub fn end(&self) {
-        self.cluster.check_time();
-        let (t0, rpcs0) = *self.mark.lock();
-        println!(
-            "  ... Passed --  {:4.1}  {} {:5} {:4}",
-            t0.elapsed().as_secs_f64(),
-            self.cluster.n(),
-            self.cluster.rpc_total() - rpcs0,
-            self.ops.load(Ordering::SeqCst)
-        );
+        self.cluster
+            .passed(self.cluster.n(), self.ops.load(Ordering::SeqCst));
     }
 
     /// Links server `i` with each server in `to`, both ways.

@@ -16,7 +16,7 @@ use kvsrv::{Clerk, Error, KvClerk, KvServer, Version};
 use labrpc::rt::sync::Mutex;
 use labrpc::rt::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use labrpc::rt::thread;
-use labrpc::rt::time::{Duration, Instant};
+use labrpc::rt::time::Duration;
 
 use crate::cluster::Cluster;
 use crate::linearizability::Budget;
@@ -46,7 +46,6 @@ pub struct Config {
     cluster: Cluster,
     server: Mutex<Option<KvServer>>,
     net: Net,
-    mark: Mutex<(Instant, u64)>,
     log: VersionedLog,
     next_client: AtomicU64,
 }
@@ -62,22 +61,48 @@ pub struct VersionedLog {
 }
 
 /// A client whose gets and puts are logged: what the workload
-/// ([`one_put`], [`one_client_put`]) drives.
+/// ([`one_put`], [`one_client_put`]) drives. A tester's client gives its
+/// clerk, its number and where it logs; the logged operations follow.
 pub trait LoggedClient {
+    /// The clerk under test.
+    type Clerk: KvClerk;
+
+    /// The clerk, for operations neither logged nor counted.
+    fn clerk(&self) -> &Self::Clerk;
+
     /// The client's number, unique in its test.
     fn id(&self) -> usize;
-    /// A logged get.
+
+    /// The test's cluster (its clock, its failure) and the log this
+    /// client's operations go to.
+    fn log(&self) -> (&Cluster, &VersionedLog);
+
+    /// `get`, logged and counted; a result no service may give (an error
+    /// but `ErrNoKey`) fails the test.
     ///
     /// # Errors
-    /// [`Error::NoKey`] alone (any other fails the test).
-    fn get(&self, key: &str) -> Result<(String, Version), Error>;
-    /// A logged put.
+    /// [`Error::NoKey`] alone.
+    fn get(&self, key: &str) -> Result<(String, Version), Error> {
+        let (cluster, log) = self.log();
+        log.get(cluster, self.id(), key, || self.clerk().get(key))
+    }
+
+    /// `put`, logged and counted; a result no clerk may give fails the
+    /// test.
     ///
     /// # Errors
     /// As [`KvClerk::put`].
-    fn put(&self, key: &str, value: &str, version: Version) -> Result<(), Error>;
+    fn put(&self, key: &str, value: &str, version: Version) -> Result<(), Error> {
+        let (cluster, log) = self.log();
+        log.put(cluster, self.id(), (key, value, version), || {
+            self.clerk().put(key, value, version)
+        })
+    }
+
     /// Fails the test.
-    fn fail(&self, message: String) -> !;
+    fn fail(&self, message: String) -> ! {
+        self.log().0.fail(message)
+    }
 }
 
 /// A clerk with its own end to the server, which logs what it does through
@@ -115,7 +140,6 @@ impl Config {
             cluster: Cluster::new(1),
             server: Mutex::new(None),
             net,
-            mark: Mutex::new((Instant::now(), 0)),
             log: VersionedLog::new(),
             next_client: AtomicU64::new(0),
         };
@@ -140,22 +164,14 @@ impl Config {
     /// `Test: ... (reliable network)...`) and starts its summary counters.
     pub fn begin(&self, description: &str) {
         self.cluster
-            .title(&format!("{description} ({} network)", self.net.name()));
-        *self.mark.lock() = (Instant::now(), self.cluster.rpc_total());
+            .begin(&format!("{description} ({} network)", self.net.name()));
         self.log.reset_ops();
     }
 
     /// Checks the time limit, then prints the course's summary line:
     /// seconds, servers, RPCs, logged operations.
     pub fn end(&self) {
-        self.cluster.check_time();
-        let (t0, rpcs0) = *self.mark.lock();
-        println!(
-            "  ... Passed --  {:4.1}  1 {:5} {:4}",
-            t0.elapsed().as_secs_f64(),
-            self.cluster.rpc_total() - rpcs0,
-            self.log.ops()
-        );
+        self.cluster.passed(1, self.log.ops());
     }
 
     /// A random string of `len` letters and digits, from the test's seeded
@@ -338,50 +354,19 @@ impl Drop for Config {
     }
 }
 
-impl Client<'_> {
-    /// The clerk, for operations neither logged nor counted.
-    pub fn clerk(&self) -> &Clerk {
+impl LoggedClient for Client<'_> {
+    type Clerk = Clerk;
+
+    fn clerk(&self) -> &Clerk {
         &self.clerk
     }
 
-    /// The client's number, from 0 in the order they were made.
-    pub fn id(&self) -> usize {
-        self.id
-    }
-
-    /// `get`, logged and counted; a result no server may give (an error but
-    /// `ErrNoKey`) fails the test.
-    pub fn get(&self, key: &str) -> Result<(String, Version), Error> {
-        let cfg = self.config;
-        cfg.log
-            .get(&cfg.cluster, self.id, key, || self.clerk.get(key))
-    }
-
-    /// `put`, logged and counted; a result no clerk may give fails the test.
-    pub fn put(&self, key: &str, value: &str, version: Version) -> Result<(), Error> {
-        let cfg = self.config;
-        cfg.log
-            .put(&cfg.cluster, self.id, (key, value, version), || {
-                self.clerk.put(key, value, version)
-            })
-    }
-}
-
-impl LoggedClient for Client<'_> {
     fn id(&self) -> usize {
         self.id
     }
 
-    fn get(&self, key: &str) -> Result<(String, Version), Error> {
-        Client::get(self, key)
-    }
-
-    fn put(&self, key: &str, value: &str, version: Version) -> Result<(), Error> {
-        Client::put(self, key, value, version)
-    }
-
-    fn fail(&self, message: String) -> ! {
-        self.config.fail(message)
+    fn log(&self) -> (&Cluster, &VersionedLog) {
+        (&self.config.cluster, &self.config.log)
     }
 }
 

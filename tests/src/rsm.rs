@@ -163,7 +163,6 @@ pub struct Config {
     leader: AtomicUsize,
     /// Submits that returned `OK` since `begin`.
     ops: AtomicU64,
-    mark: Mutex<(Instant, u64)>,
 }
 
 impl Config {
@@ -178,7 +177,6 @@ impl Config {
             connected: Mutex::new(vec![false; NSRV]),
             leader: AtomicUsize::new(0),
             ops: AtomicU64::new(0),
-            mark: Mutex::new((Instant::now(), 0)),
         };
         config.start_servers();
         config
@@ -194,22 +192,14 @@ impl Config {
     /// (reliable network)...`) and starts its summary counters.
     pub fn begin(&self, description: &str) {
         self.cluster
-            .title(&format!("{description} (reliable network)"));
-        *self.mark.lock() = (Instant::now(), self.cluster.rpc_total());
+            .begin(&format!("{description} (reliable network)"));
         self.ops.store(0, Ordering::SeqCst);
     }
 
     /// Checks the time limit, then prints the course's summary line:
     /// seconds, servers, RPCs, submits that returned `OK`.
     pub fn end(&self) {
-        self.cluster.check_time();
-        let (t0, rpcs0) = *self.mark.lock();
-        println!(
-            "  ... Passed --  {:4.1}  {NSRV} {:5} {:4}",
-            t0.elapsed().as_secs_f64(),
-            self.cluster.rpc_total() - rpcs0,
-            self.ops.load(Ordering::SeqCst)
-        );
+        self.cluster.passed(NSRV, self.ops.load(Ordering::SeqCst));
     }
 
     /// A random number in `0..bound`, from the test's seeded generator.

@@ -28,7 +28,7 @@ use shardkv::shardgrp;
 use shardkv::{Clerk, ShardCtrler};
 
 use crate::cluster::Cluster;
-use crate::kvsrv::{LoggedClient, VersionedLog};
+use crate::kvsrv::{LoggedClient, VersionedLog, one_client_put_keys};
 use crate::linearizability::html::EventKind;
 use crate::support::Net;
 
@@ -77,7 +77,6 @@ pub struct Config {
     setup: Mutex<Option<Arc<ShardCtrler>>>,
     next_gid: AtomicU64,
     next_client: AtomicU64,
-    mark: Mutex<(Instant, u64)>,
     log: VersionedLog,
     /// The harness's own client, for the RPCs the suite's own tests send
     /// to groups directly.
@@ -119,7 +118,6 @@ impl Config {
             setup: Mutex::new(None),
             next_gid: AtomicU64::new(GID1 + 1),
             next_client: AtomicU64::new(0),
-            mark: Mutex::new((Instant::now(), 0)),
             log: VersionedLog::new(),
             harness,
         };
@@ -141,22 +139,14 @@ impl Config {
 
     fn begin(&self, description: &str) {
         self.cluster
-            .title(&format!("{description} ({} network)", self.net.name()));
-        *self.mark.lock() = (Instant::now(), self.cluster.rpc_total());
+            .begin(&format!("{description} ({} network)", self.net.name()));
         self.log.reset_ops();
     }
 
     /// Checks the time limit, then prints the course's summary line:
     /// seconds, the controller group's one server, RPCs, logged operations.
     pub fn end(&self) {
-        self.cluster.check_time();
-        let (t0, rpcs0) = *self.mark.lock();
-        println!(
-            "  ... Passed --  {:4.1}  1 {:5} {:4}",
-            t0.elapsed().as_secs_f64(),
-            self.cluster.rpc_total() - rpcs0,
-            self.log.ops()
-        );
+        self.cluster.passed(1, self.log.ops());
     }
 
     /// The network.
@@ -456,6 +446,30 @@ impl Config {
         true
     }
 
+    /// [`join_groups`](Config::join_groups), failing the test, naming the
+    /// group, if one is not a member after its join.
+    pub fn must_join_groups(&self, ctrler: &ShardCtrler, gids: &[Gid]) {
+        for &gid in gids {
+            if !self.join_groups(ctrler, &[gid]) {
+                self.fail(format!(
+                    "joinGroups: group {gid} is not a member after its join"
+                ));
+            }
+        }
+    }
+
+    /// [`leave_groups`](Config::leave_groups), failing the test, naming
+    /// the group, if one is still a member after its leave.
+    pub fn must_leave_groups(&self, ctrler: &ShardCtrler, gids: &[Gid]) {
+        for &gid in gids {
+            if !self.leave_groups(ctrler, &[gid]) {
+                self.fail(format!(
+                    "leaveGroups: group {gid} is a member after its leave"
+                ));
+            }
+        }
+    }
+
     /// Puts a random 20-character value at version 0 under each of the
     /// keys `k0`..`k{n-1}`, unlogged, then checks each with a logged get
     /// (the course's `SpreadPuts`); the keys and their values.
@@ -692,6 +706,44 @@ impl Config {
         }
     }
 
+    /// Runs `clients` clients, each on a client of its own, putting to
+    /// `keys` (each put to one picked at random, at the version last read
+    /// of it: [`one_client_put_keys`]) while `work` runs, and then until
+    /// `run_for` has passed since they started (the workload of the
+    /// course's `concurrentClerk` and `partitionRecovery5C`); fails the
+    /// test if a client failed.
+    pub fn with_put_clients(
+        &self,
+        clients: usize,
+        keys: &[String],
+        run_for: Duration,
+        work: impl FnOnce(),
+    ) {
+        let done = AtomicBool::new(false);
+        thread::scope(|s| {
+            let running: Vec<_> = (0..clients)
+                .map(|_| {
+                    let done = &done;
+                    s.spawn(move || {
+                        let pick = |n: usize| self.random(n as u64) as usize;
+                        one_client_put_keys(&self.make_client(), keys, pick, done)
+                    })
+                })
+                .collect();
+            let t0 = Instant::now();
+            work();
+            if let Some(rest) = run_for.checked_sub(t0.elapsed()) {
+                thread::sleep(rest);
+            }
+            done.store(true, Ordering::SeqCst);
+            for client in running {
+                if client.join().is_err() {
+                    self.fail("a client failed (its panic is above)");
+                }
+            }
+        });
+    }
+
     /// Sends `args` to group `gid`'s servers in turn, through the
     /// harness's own client, until one answers as a leader (`leads` says
     /// which replies do), and returns that reply; fails the test after
@@ -746,28 +798,6 @@ impl Drop for Config {
 }
 
 impl Client<'_> {
-    /// The clerk, for operations neither logged nor counted.
-    pub fn clerk(&self) -> &Clerk {
-        &self.clerk
-    }
-
-    /// `get`, logged and counted; a result no service may give (an error
-    /// but `ErrNoKey`) fails the test.
-    pub fn get(&self, key: &str) -> Result<(String, Version), Error> {
-        let cfg = self.config;
-        cfg.log
-            .get(&cfg.cluster, self.id, key, || self.clerk.get(key))
-    }
-
-    /// `put`, logged and counted; a result no clerk may give fails the test.
-    pub fn put(&self, key: &str, value: &str, version: Version) -> Result<(), Error> {
-        let cfg = self.config;
-        cfg.log
-            .put(&cfg.cluster, self.id, (key, value, version), || {
-                self.clerk.put(key, value, version)
-            })
-    }
-
     /// A logged get of `key`, which must return `value` at `version` (the
     /// course's `CheckGet`).
     pub fn check_get(&self, key: &str, value: &str, version: Version) {
@@ -785,20 +815,18 @@ impl Client<'_> {
 }
 
 impl LoggedClient for Client<'_> {
+    type Clerk = Clerk;
+
+    fn clerk(&self) -> &Clerk {
+        &self.clerk
+    }
+
     fn id(&self) -> usize {
         self.id
     }
 
-    fn get(&self, key: &str) -> Result<(String, Version), Error> {
-        Client::get(self, key)
-    }
-
-    fn put(&self, key: &str, value: &str, version: Version) -> Result<(), Error> {
-        Client::put(self, key, value, version)
-    }
-
-    fn fail(&self, message: String) -> ! {
-        self.config.fail(message)
+    fn log(&self) -> (&Cluster, &VersionedLog) {
+        (&self.config.cluster, &self.config.log)
     }
 }
 

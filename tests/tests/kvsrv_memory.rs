@@ -41,7 +41,7 @@ use kvsrv::{Error, KvClerk};
 use labrpc::rt::thread;
 use labrpc::rt::time::Duration;
 use stats_alloc::{INSTRUMENTED_SYSTEM, StatsAlloc};
-use tests::kvsrv::Config;
+use tests::kvsrv::{Config, LoggedClient};
 use tests::support::{Net, run};
 
 #[global_allocator]

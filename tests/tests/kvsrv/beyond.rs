@@ -5,7 +5,8 @@ use labrpc::rt::sync::atomic::Ordering;
 use labrpc::rt::thread;
 use labrpc::rt::time::Duration;
 use tests::kvsrv::{
-    ClientResult, Config, check_put_concurrent, one_client_put, spawn_clients_and_wait,
+    ClientResult, Config, LoggedClient, check_put_concurrent, one_client_put,
+    spawn_clients_and_wait,
 };
 use tests::support::{Net, run};
 

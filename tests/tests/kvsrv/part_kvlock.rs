@@ -5,7 +5,7 @@ use kvsrv::{Error, KvClerk, Lock};
 use labrpc::rt::sync::atomic::{AtomicBool, Ordering};
 use labrpc::rt::thread;
 use labrpc::rt::time::Duration;
-use tests::kvsrv::{Client, Config, spawn_clients_and_wait};
+use tests::kvsrv::{Client, Config, LoggedClient, spawn_clients_and_wait};
 use tests::support::{Net, run};
 
 /// How long the course's client tests run.

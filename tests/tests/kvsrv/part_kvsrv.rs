@@ -4,7 +4,8 @@
 use kvsrv::{Error, KvClerk};
 use labrpc::rt::time::Duration;
 use tests::kvsrv::{
-    ClientResult, Config, check_put_concurrent, one_client_put, spawn_clients_and_wait,
+    ClientResult, Config, LoggedClient, check_put_concurrent, one_client_put,
+    spawn_clients_and_wait,
 };
 use tests::support::{Net, run};
 

@@ -93,11 +93,7 @@ fn older_shard_rpcs_change_nothing_5a() {
         let (keys, values) = cfg.spread_puts(&client, NKEYS);
         let ctrler = cfg.ctrler();
         let gid2 = cfg.new_gid();
-        if !cfg.join_groups(&ctrler, &[gid2]) {
-            cfg.fail(format!(
-                "joinGroups: group {gid2} is not a member after its join"
-            ));
-        }
+        cfg.must_join_groups(&ctrler, &[gid2]);
         let config = ctrler.query();
         let moved = (0..shardcfg::N_SHARDS)
             .find(|&s| config.shards[s] == gid2)

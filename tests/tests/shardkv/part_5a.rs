@@ -5,7 +5,6 @@ use labrpc::rt::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use labrpc::rt::thread;
 use labrpc::rt::time::{Duration, Instant};
 use shardcfg::{GID1, ShardConfig, key2shard};
-use tests::kvsrv::one_client_put_keys;
 use tests::shardkv::{Config, NGRP, NKEYS, key_per_shard};
 use tests::support::{Net, run};
 
@@ -64,11 +63,7 @@ fn join_basic_5a() {
         let ctrler = cfg.ctrler();
         let before = ctrler.query();
         let gid2 = cfg.new_gid();
-        if !cfg.join_groups(&ctrler, &[gid2]) {
-            cfg.fail(format!(
-                "joinGroups: group {gid2} is not a member after its join"
-            ));
-        }
+        cfg.must_join_groups(&ctrler, &[gid2]);
         let after = ctrler.query();
         if after.num != before.num + 1 {
             cfg.fail(format!(
@@ -110,11 +105,7 @@ fn delete_basic_5a() {
         let before = cfg.snapshot_size(gid1);
         let ctrler = cfg.ctrler();
         let gid2 = cfg.new_gid();
-        if !cfg.join_groups(&ctrler, &[gid2]) {
-            cfg.fail(format!(
-                "joinGroups: group {gid2} is not a member after its join"
-            ));
-        }
+        cfg.must_join_groups(&ctrler, &[gid2]);
         // Rounds of gets, so that both groups snapshot what they hold now.
         for _ in 0..ROUNDS {
             check_all(&client, &keys, &values);
@@ -147,11 +138,7 @@ fn join_leave_basic_5a() {
         let (keys, values) = cfg.spread_puts(&client, NKEYS);
         let ctrler = cfg.ctrler();
         let gid2 = cfg.new_gid();
-        if !cfg.join_groups(&ctrler, &[gid2]) {
-            cfg.fail(format!(
-                "joinGroups: group {gid2} is not a member after its join"
-            ));
-        }
+        cfg.must_join_groups(&ctrler, &[gid2]);
         cfg.check_shutdown_sharding(gid1, &keys, &values);
         check_all(&client, &keys, &values);
 
@@ -215,9 +202,7 @@ fn shutdown_5a() {
         let (keys, values) = cfg.spread_puts(&client, NKEYS);
         let ctrler = cfg.ctrler();
         let gids = cfg.new_gids(2);
-        if !cfg.join_groups(&ctrler, &gids) {
-            cfg.fail("joinGroups: a group is not a member after its join");
-        }
+        cfg.must_join_groups(&ctrler, &gids);
         cfg.check_shutdown_sharding(gids[0], &keys, &values);
         check_all(&client, &keys, &values);
         let all = [gid1, gids[0], gids[1]];
@@ -245,9 +230,7 @@ fn progress_shutdown_5a() {
         let (keys, values) = cfg.spread_puts(&client, NKEYS);
         let ctrler = cfg.ctrler();
         let gids = cfg.new_gids(NJOIN);
-        if !cfg.join_groups(&ctrler, &gids) {
-            cfg.fail("joinGroups: a group is not a member after its join");
-        }
+        cfg.must_join_groups(&ctrler, &gids);
         cfg.shutdown_group(gids[0]);
         cfg.shutdown_group(gids[1]);
         let config = ctrler.query();
@@ -289,9 +272,7 @@ fn progress_join_5a() {
         let (keys, values) = cfg.spread_puts(&client, NKEYS);
         let ctrler = cfg.ctrler();
         let gids = cfg.new_gids(NJOIN);
-        if !cfg.join_groups(&ctrler, &gids) {
-            cfg.fail("joinGroups: a group is not a member after its join");
-        }
+        cfg.must_join_groups(&ctrler, &gids);
         // Predict, with the course's rebalancing, which shards a join and
         // leave of the next group leaves in place, and which groups give or
         // take shards.
@@ -326,16 +307,8 @@ fn progress_join_5a() {
         thread::scope(|s| {
             s.spawn(|| {
                 while !stop.load(Ordering::SeqCst) {
-                    if !cfg.join_groups(&ctrler, &[gid]) {
-                        cfg.fail(format!(
-                            "joinGroups: group {gid} is not a member after its join"
-                        ));
-                    }
-                    if !cfg.leave_groups(&ctrler, &[gid]) {
-                        cfg.fail(format!(
-                            "leaveGroups: group {gid} is a member after its leave"
-                        ));
-                    }
+                    cfg.must_join_groups(&ctrler, &[gid]);
+                    cfg.must_leave_groups(&ctrler, &[gid]);
                 }
             });
             let reader = s.spawn(|| {
@@ -386,33 +359,9 @@ fn concurrent_clerk(title: &str, net: Net, clients: usize) {
     let ctrler = cfg.ctrler();
     let gids = cfg.new_gids(NGRP);
     let keys = key_per_shard("k");
-    let done = AtomicBool::new(false);
-    thread::scope(|s| {
-        let running: Vec<_> = (0..clients)
-            .map(|_| {
-                let (cfg, done, keys) = (&cfg, &done, &keys);
-                s.spawn(move || {
-                    let pick = |n: usize| cfg.random(n as u64) as usize;
-                    one_client_put_keys(&cfg.make_client(), keys, pick, done)
-                })
-            })
-            .collect();
-        let t0 = Instant::now();
-        if !cfg.join_groups(&ctrler, &gids) {
-            cfg.fail("joinGroups: a group is not a member after its join");
-        }
-        if !cfg.leave_groups(&ctrler, &gids) {
-            cfg.fail("leaveGroups: a group is a member after its leave");
-        }
-        if let Some(rest) = CLIENT_TIME.checked_sub(t0.elapsed()) {
-            thread::sleep(rest);
-        }
-        done.store(true, Ordering::SeqCst);
-        for client in running {
-            if client.join().is_err() {
-                cfg.fail("a client failed (its panic is above)");
-            }
-        }
+    cfg.with_put_clients(clients, &keys, CLIENT_TIME, || {
+        cfg.must_join_groups(&ctrler, &gids);
+        cfg.must_leave_groups(&ctrler, &gids);
     });
     cfg.check_linearizable();
     cfg.end();

@@ -2,10 +2,8 @@
 //! and controllers cut off and reconnected, while clerks work on.
 
 use labrpc::rt::channel;
-use labrpc::rt::sync::atomic::{AtomicBool, Ordering};
 use labrpc::rt::thread;
 use labrpc::rt::time::Duration;
-use tests::kvsrv::one_client_put_keys;
 use tests::shardkv::{Config, NKEYS, key_per_shard};
 use tests::support::{Net, run};
 
@@ -133,29 +131,9 @@ fn partition_recovery_clerks(net: Net, rounds: usize) {
     let client = cfg.make_client();
     let (keys, values) = cfg.spread_puts_logged(&client, NKEYS);
     let client_keys = key_per_shard("c");
-    let done = AtomicBool::new(false);
-    thread::scope(|s| {
-        let running: Vec<_> = (0..CLIENTS)
-            .map(|_| {
-                let (cfg, done, client_keys) = (&cfg, &done, &client_keys);
-                s.spawn(move || {
-                    let pick = |n: usize| cfg.random(n as u64) as usize;
-                    one_client_put_keys(&cfg.make_client(), client_keys, pick, done)
-                })
-            })
-            .collect();
-        let t0 = labrpc::rt::time::Instant::now();
+    cfg.with_put_clients(CLIENTS, &client_keys, CLIENT_TIME, || {
         for _ in 0..rounds {
             cfg.partition_ctrler(&client, gid1, &keys, &values, true);
-        }
-        if let Some(rest) = CLIENT_TIME.checked_sub(t0.elapsed()) {
-            thread::sleep(rest);
-        }
-        done.store(true, Ordering::SeqCst);
-        for client in running {
-            if client.join().is_err() {
-                cfg.fail("a client failed (its panic is above)");
-            }
         }
     });
     cfg.check_linearizable();

@@ -597,6 +597,8 @@ impl Config {
     /// and the new group a member if and only if the change was its join.
     /// With `partition`, the old controller is reconnected, and must do no
     /// harm. Every key of `keys` must still hold its value at version 1.
+    /// Then a third controller finishes whatever change the old one, now
+    /// abandoned, was in.
     pub fn partition_ctrler(
         &self,
         client: &Client<'_>,
@@ -672,6 +674,16 @@ impl Config {
                 client.check_get(key, value, 1);
             }
         });
+        // The old controller is abandoned wherever it was. Reconnected, it
+        // ran on (its change superseded, it starts others, as the
+        // course's does), and it may have been cut short half-way through
+        // one: a shard frozen at a group the current configuration still
+        // gives it. A new controller finishes that change, as one that
+        // takes over from a controller that died must; without it, clients
+        // that put to that shard (the next round's, or those of
+        // `partition_recovery_*_clerks_5c`, which put to every shard)
+        // would wait for it for good.
+        self.make_controller().init();
     }
 
     /// Four controllers at once, each on a client of its own, join a new

@@ -780,7 +780,7 @@ mod tests {
         let counts: Vec<usize> = Part::ALL.into_iter().map(count).collect();
         assert_eq!(
             counts,
-            [5, 7, 8, 12, 13, 11, 11, 14, 9, 16, 2, 8],
+            [5, 7, 8, 12, 13, 11, 11, 14, 9, 17, 2, 8],
             "per part, {:?}",
             Part::ALL
         );

@@ -10,6 +10,7 @@ use shardkv::shardgrp::rpc::{
     DELETE_SHARD, DeleteShardArgs, FREEZE_SHARD, FreezeShardArgs, INSTALL_SHARD, InstallShardArgs,
     ShardError, ShardState,
 };
+use tests::kvsrv::LoggedClient;
 use tests::shardkv::{Config, NKEYS};
 use tests::support::{Net, run};
 
@@ -157,6 +158,68 @@ fn older_shard_rpcs_change_nothing_5a() {
                 client.check_get(key, value, 1);
             }
         }
+        cfg.end();
+    });
+}
+
+/// A put that its clerk first sent to a group that no longer serves its
+/// shard, and that the group serving it now refuses for its version,
+/// cannot have taken effect here: another client's put at that version
+/// returned `OK` before it began. The clerk may answer `ErrMaybe` (it
+/// cannot tell a group that gave up on a put from one that refused it) or
+/// `ErrVersion`, never `OK`. The key moves to group 2 and back, so that the
+/// stale clerk has met both groups' leaders: the refusal then comes from a
+/// leader at the first send, and no caution of the group's clerk (which
+/// takes a refusal after a follower's `ErrWrongLeader` for `ErrMaybe`)
+/// hides what the sharded clerk makes of it. The course's tests meet this
+/// only when a put happens to race a move.
+#[test]
+fn a_put_refused_after_its_shard_moved_is_not_ok_5a() {
+    run(|| {
+        let cfg = Config::new(
+            "Test: a put refused after its shard moved",
+            Net::Reliable,
+            None,
+        );
+        cfg.setup_kv_service();
+        let stale = cfg.make_client();
+        let (keys, values) = cfg.spread_puts_logged(&stale, NKEYS);
+        let ctrler = cfg.ctrler();
+        let gid2 = cfg.new_gid();
+        cfg.must_join_groups(&ctrler, &[gid2]);
+        let joined = ctrler.query();
+        let Some(i) = (0..keys.len()).find(|&i| joined.shards[key2shard(&keys[i])] == gid2) else {
+            cfg.fail(format!(
+                "group {gid2} joined, but serves none of the keys: {joined}"
+            ));
+        };
+        let key = &keys[i];
+        // The stale clerk follows the key to group 2, and keeps that
+        // configuration while group 2 leaves (and stays up).
+        stale.check_get(key, &values[i], 1);
+        cfg.leave(&ctrler, gid2);
+        let fresh = cfg.make_client();
+        if let Err(e) = fresh.put(key, "fresh", 1) {
+            cfg.fail(format!(
+                "put({key:?}, \"fresh\", 1) returned {e}; expected OK (the key is at version 1)"
+            ));
+        }
+        match stale.put(key, "stale", 1) {
+            Err(Error::Maybe | Error::Version) => {}
+            Ok(()) => cfg.fail(format!(
+                "a put of {key:?} at version 1 returned OK, but another client's put at \
+                 version 1 had returned OK before it began, so the key was at version 2. \
+                 Its clerk sent it to group {gid2} first, which no longer serves the key's \
+                 shard, and then to group 1, which refused it for its version: a refusal \
+                 after a move is ErrMaybe (or ErrVersion), never OK"
+            )),
+            Err(e) => cfg.fail(format!(
+                "a put of {key:?} at version 1, the key at version 2, returned {e}; expected \
+                 ErrMaybe or ErrVersion"
+            )),
+        }
+        fresh.check_get(key, "fresh", 2);
+        cfg.check_linearizable();
         cfg.end();
     });
 }

@@ -354,12 +354,17 @@ impl Cluster {
         ));
         let page = stem.with_extension("html");
         let title = format!("{}: {}", self.session.name(), report.verdict);
+        // Writes the page; where it went, or why it did not.
         let write_page = || {
             let events = self.events.lock().clone();
-            let _ = std::fs::write(
-                &page,
-                html::render(model, history, &events, &report, &title),
-            );
+            let html = html::render(model, history, &events, &report, &title);
+            match std::fs::write(&page, html) {
+                Ok(()) => format!("timeline written to {}", page.display()),
+                Err(e) => format!(
+                    "the timeline could not be written to {}: {e}",
+                    page.display()
+                ),
+            }
         };
         if report.verdict == Verdict::Linearizable {
             // The check's wall time is printed in real time only: a simulated
@@ -371,25 +376,28 @@ impl Cluster {
             };
             println!("  ... {} operations linearizable{took}", history.len());
             if std::env::var(labrpc::lab::TIMELINE_VAR).is_ok_and(|v| v == "always") {
-                write_page();
-                println!("  ... timeline written to {}", page.display());
+                println!("  ... {}", write_page());
             }
             return;
         }
-        write_page();
+        let timeline = write_page();
         let saved = match saved {
             Some(text) => {
                 let path = stem.with_extension("history");
-                let _ = std::fs::write(&path, text(history));
-                format!(
-                    "history saved to {}\ntimeline written to {}\n\
-                     re-check with: cargo run -p tests --bin check-history -- {}",
-                    path.display(),
-                    page.display(),
-                    path.display()
-                )
+                match std::fs::write(&path, text(history)) {
+                    Ok(()) => format!(
+                        "history saved to {}\n{timeline}\n\
+                         re-check with: cargo run -p tests --bin check-history -- {}",
+                        path.display(),
+                        path.display()
+                    ),
+                    Err(e) => format!(
+                        "the history could not be saved to {}: {e}\n{timeline}",
+                        path.display()
+                    ),
+                }
             }
-            None => format!("timeline written to {}", page.display()),
+            None => timeline,
         };
         self.fail(format!(
             "history is {}\n{}{saved}",

@@ -566,7 +566,8 @@ impl Run<'_> {
     }
 
     /// Runs `test` once, unless its binary was changed: then, or if it
-    /// changed during the run, its outcome is a failure.
+    /// changed during the run (or was gone when it was to start), its
+    /// outcome is a failure.
     fn run_checked(
         &self,
         test: &suite::Test,
@@ -591,7 +592,14 @@ impl Run<'_> {
             timeout,
             log,
         };
-        let ran = suite::run_once(&run, interrupted, Some(self.grader.graded))?;
+        let ran = match suite::run_once(&run, interrupted, Some(self.grader.graded)) {
+            Ok(ran) => ran,
+            // A binary that another test's process removed or replaced
+            // between the check and the start cannot be started: void, as
+            // a changed one, not an end of the grading.
+            Err(_) if !self.check_binary(test) => return Ok(void(Duration::ZERO)),
+            Err(e) => return Err(e),
+        };
         if !self.check_binary(test) {
             return Ok(void(ran.took));
         }

@@ -212,8 +212,14 @@ fn env_count(var: &str) -> Option<u64> {
     )
 }
 
-/// How long threads started during a test may take to exit after cleanup.
-const THREAD_EXIT_GRACE: Duration = Duration::from_secs(2);
+/// How long threads started during a test may take to exit after cleanup
+/// (in this crate's own unit tests, which check the wait itself, less, to
+/// keep them short).
+const THREAD_EXIT_GRACE: Duration = if cfg!(test) {
+    Duration::from_millis(300)
+} else {
+    Duration::from_secs(2)
+};
 
 static SERIAL: Mutex<()> = Mutex::new(());
 /// Threads of the test runner that were waiting for their turn when a test
@@ -450,8 +456,14 @@ impl Session {
 /// How long a real-time test that has failed may take to wind down (stop
 /// its servers, join its threads) before its watchdog ends the process: a
 /// thread blocked for good, such as a clerk waiting in a minority
-/// partition, must not hold a failure back until the time limit.
-const FAILURE_GRACE: Duration = Duration::from_secs(5);
+/// partition, must not hold a failure back until the time limit. (In this
+/// crate's own unit tests, which check the watchdog itself, 1 s, to keep
+/// them short.)
+const FAILURE_GRACE: Duration = if cfg!(test) {
+    Duration::from_secs(1)
+} else {
+    Duration::from_secs(5)
+};
 
 /// The real-time test running now: its thread, and its watchdog, which the
 /// panic hook tells when that thread fails.
@@ -658,7 +670,10 @@ mod tests {
         assert_eq!(output.status.code(), Some(101), "{stderr}");
         assert!(
             stderr.contains("deliberate failure with a thread blocked for good")
-                && stderr.contains("still running 5 s after this failure")
+                && stderr.contains(&format!(
+                    "still running {} s after this failure",
+                    FAILURE_GRACE.as_secs()
+                ))
                 && stderr.contains("The test process stops here."),
             "{stderr}"
         );

@@ -4,13 +4,15 @@
 //! Raft to commit), so a fixed pool could be exhausted and stall every other
 //! RPC on the network — the failure that made earlier ports' whole clusters
 //! start elections. This pool never queues a job behind a busy thread: a job
-//! goes to a worker that is idle and unclaimed, or to a newly spawned one.
-//! Idle workers leave after a while, and all of them when the pool is closed.
+//! goes to a worker that is idle, or to a newly spawned one. Each idle
+//! worker waits on a channel of its own, so a job wakes the one worker it
+//! goes to (in a simulation, one shared channel would wake every idle
+//! worker for each job, to find it taken and wait again). Idle workers
+//! leave after a while, and all of them when the pool is closed.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::rt::channel::{self, Receiver, RecvTimeoutError, Sender};
+use crate::rt::channel::{self, RecvTimeoutError, Sender};
 use crate::rt::sim;
 use crate::rt::sync::PlainMutex as Mutex;
 use crate::rt::thread;
@@ -23,73 +25,94 @@ const IDLE_EXIT: Duration = Duration::from_secs(5);
 
 /// A growable set of threads; see the module documentation.
 pub(crate) struct Pool {
-    /// `None` once closed.
-    jobs: Mutex<Option<Sender<Job>>>,
-    receiver: Receiver<Job>,
-    /// Invariant: the number of workers waiting in `recv` that no submitted job
-    /// has claimed yet. Every job in the channel was sent after claiming one.
-    idle: Arc<AtomicUsize>,
+    idle: Arc<Mutex<Idle>>,
+}
+
+/// The workers waiting for a job.
+#[derive(Default)]
+struct Idle {
+    closed: bool,
+    /// Each idle worker's channel, by the worker's number; the last to
+    /// become idle is the first to get a job.
+    waiting: Vec<(u64, Sender<Job>)>,
+    /// The next worker's number.
+    next: u64,
 }
 
 impl Pool {
     pub(crate) fn new() -> Self {
-        let (sender, receiver) = channel::unbounded();
         Pool {
-            jobs: Mutex::new(Some(sender)),
-            receiver,
-            idle: Arc::new(AtomicUsize::new(0)),
+            idle: Arc::default(),
         }
     }
 
     /// Runs `job` on a thread that is free now. Returns `false` (and drops the
     /// job) when the pool is closed.
     pub(crate) fn execute(&self, job: Job) -> bool {
-        let Some(sender) = self.jobs.lock().clone() else {
-            return false;
+        let claimed = {
+            let mut idle = self.idle.lock();
+            if idle.closed {
+                return false;
+            }
+            match idle.waiting.pop() {
+                Some((_, worker)) => Ok(worker),
+                None => {
+                    idle.next += 1;
+                    Err(idle.next)
+                }
+            }
         };
-        if claim(&self.idle) {
-            sender
+        match claimed {
+            Ok(worker) => worker
                 .send(job)
-                .expect("the pool holds a receiver while it has a sender");
-        } else {
-            let receiver = self.receiver.clone();
-            let idle = Arc::clone(&self.idle);
-            thread::Builder::new()
-                .name("labrpc-handler".into())
-                .spawn_handler(move || work(job, &receiver, &idle))
-                .expect("cannot spawn an RPC handler thread");
+                .expect("a claimed worker waits for its job"),
+            Err(number) => {
+                let idle = Arc::clone(&self.idle);
+                thread::Builder::new()
+                    .name("labrpc-handler".into())
+                    .spawn_handler(move || work(number, job, &idle))
+                    .expect("cannot spawn an RPC handler thread");
+            }
         }
         true
     }
 
     /// Lets every worker exit once its current job (if any) returns.
     pub(crate) fn close(&self) {
-        self.jobs.lock().take();
+        let mut idle = self.idle.lock();
+        idle.closed = true;
+        // Their channels disconnect: the idle workers leave.
+        idle.waiting.clear();
     }
 }
 
-/// Takes one idle worker for a job; false when none is free.
-fn claim(idle: &AtomicUsize) -> bool {
-    idle.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
-        .is_ok()
-}
-
-fn work(first: Job, receiver: &Receiver<Job>, idle: &AtomicUsize) {
+fn work(number: u64, first: Job, idle: &Mutex<Idle>) {
     first();
     loop {
         // A job runs on its server's machine (`sim::serve`); an idle worker
-        // must not, or that server's crash would kill a worker the count
-        // below still offers to the next job, which would then wait forever.
+        // must not, or that server's crash would kill a worker the list
+        // below still offers to the next job, which would then be lost.
         sim::idle_handler();
-        idle.fetch_add(1, Ordering::AcqRel);
+        let (offer, jobs) = channel::bounded::<Job>(1);
+        {
+            let mut idle = idle.lock();
+            if idle.closed {
+                return;
+            }
+            idle.waiting.push((number, offer));
+        }
         let job = loop {
-            match receiver.recv_timeout(IDLE_EXIT) {
+            match jobs.recv_timeout(IDLE_EXIT) {
                 Ok(job) => break job,
-                // Leave only if no job has claimed this worker meanwhile;
-                // otherwise that job is on its way and must find a receiver.
-                Err(RecvTimeoutError::Timeout) if claim(idle) => return,
-                Err(RecvTimeoutError::Timeout) => {}
-                // Pool closed: no job can be on its way.
+                Err(RecvTimeoutError::Timeout) => {
+                    let mut idle = idle.lock();
+                    if let Some(i) = idle.waiting.iter().position(|&(n, _)| n == number) {
+                        idle.waiting.remove(i);
+                        return;
+                    }
+                    // A job claimed this worker meanwhile and is on its way.
+                }
+                // The pool closed.
                 Err(RecvTimeoutError::Disconnected) => return,
             }
         };

@@ -729,7 +729,7 @@ impl Config {
         clients: usize,
         keys: &[String],
         run_for: Duration,
-        work: impl FnOnce(),
+        work: impl FnOnce() + Send,
     ) {
         let done = AtomicBool::new(false);
         thread::scope(|s| {

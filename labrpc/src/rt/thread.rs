@@ -1,8 +1,7 @@
 //! Threads: `std::thread`'s API, simulated when the caller is.
 //!
-//! In a simulated world a spawned thread is a coroutine that runs only in
-//! its turn (a scoped thread, which borrows from its parent's stack, is an
-//! OS thread that waits for its turn); `sleep` waits in virtual time and
+//! In a simulated world a spawned thread, scoped or not, is a coroutine
+//! that runs only in its turn; `sleep` waits in virtual time and
 //! `yield_now` lets the scheduler choose again. Elsewhere each function is
 //! `std::thread`'s own.
 //!
@@ -21,7 +20,7 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 
-use super::sim::{self, Backing, Here, Op, ThreadKind, Tid};
+use super::sim::{self, Backing, Here, Op, ScopeId, ScopedBody, ThreadKind, Tid};
 
 pub use std::thread::Result;
 
@@ -273,20 +272,6 @@ impl SimStart {
         packet.keep(result);
         self.here.world.finish(self.here.tid, self.completion);
     }
-
-    /// The body of an OS thread: wait for its turn, run `f`, keep its
-    /// result, finish.
-    fn run_os<T>(self, f: impl FnOnce() -> T, packet: &Packet<T>, baton: &AtomicBool) {
-        sim::pin_to_world(&self.here.world);
-        sim::take_baton(baton);
-        let world = Arc::clone(&self.here.world);
-        let tid = self.here.tid;
-        sim::enter(self.here);
-        let result = panic::catch_unwind(AssertUnwindSafe(f));
-        packet.keep(result);
-        sim::leave();
-        world.finish(tid, self.completion);
-    }
 }
 
 struct Packet<T> {
@@ -301,14 +286,11 @@ impl<T> Packet<T> {
     }
 
     /// The simulated side of a join: waits in virtual time until the thread
-    /// of `finished` has finished, lets its OS thread go if it has one
-    /// (`os_join`: it has passed the world on and is returning), and takes
-    /// its result.
+    /// of `finished` has finished, and takes its result.
     #[track_caller]
-    fn join(&self, finished: &Finished, os_join: impl FnOnce()) -> Result<T> {
+    fn join(&self, finished: &Finished) -> Result<T> {
         step(Op::Join);
         finished.wait(Location::caller(), Op::Join);
-        os_join();
         self.result
             .lock()
             .take()
@@ -348,7 +330,7 @@ impl<T> JoinHandle<T> {
     pub fn join(self) -> Result<T> {
         match self.0 {
             Flavor::Real(handle) => handle.join(),
-            Flavor::Sim(handle) => handle.packet.join(&handle.finished, || {}),
+            Flavor::Sim(handle) => handle.packet.join(&handle.finished),
         }
     }
 
@@ -386,24 +368,49 @@ fn step(op: Op) {
 
 /// Runs `f` with a scope whose threads may borrow from the caller's stack;
 /// every thread spawned in it is joined before `scope` returns. See
-/// [`std::thread::scope`].
+/// [`std::thread::scope`]; unlike std's, `f` and its result must be
+/// [`Send`], since in a simulation `f` runs on a coroutine of its own (the
+/// scope's threads borrow from the caller's stack, so the scope drives
+/// them from there).
 ///
 /// # Panics
 /// When a spawned thread panicked and was not joined, as std's.
 #[track_caller]
 pub fn scope<'env, F, T>(f: F) -> T
 where
-    F: for<'scope> FnOnce(&Scope<'scope, 'env>) -> T,
+    F: for<'scope> FnOnce(&Scope<'scope, 'env>) -> T + Send,
+    T: Send,
 {
     let site = Location::caller();
     std_thread::scope(|inner| {
+        let here = sim::here();
         let scope = Scope {
             inner,
-            pending: Mutex::new(Vec::new()),
+            sim: here.as_ref().map(|here| SimScope {
+                id: here.world.open_scope(here.tid),
+                pending: Mutex::new(Vec::new()),
+                spawned: Mutex::new(Vec::new()),
+            }),
             _env: PhantomData,
         };
-        let result = panic::catch_unwind(AssertUnwindSafe(|| f(&scope)));
-        scope.settle(result.is_err(), site);
+        // Nothing may unwind out of the body (in a simulation, a coroutine):
+        // a panic of the closure, or the kill of the thread that waits for
+        // the scope's threads, is handed to the caller as a result.
+        let body = || {
+            let result = panic::catch_unwind(AssertUnwindSafe(|| f(&scope)));
+            let failing = result.is_err();
+            match panic::catch_unwind(AssertUnwindSafe(|| scope.settle(failing, site))) {
+                Ok(()) => result,
+                Err(killed) => Err(killed),
+            }
+        };
+        let result = match (&here, &scope.sim) {
+            (Some(here), Some(sim)) => {
+                let spawned = || std::mem::take(&mut *sim.spawned.lock());
+                here.world.run_scope(here.tid, sim.id, body, &spawned)
+            }
+            _ => body(),
+        };
         result.unwrap_or_else(|payload| panic::resume_unwind(payload))
     })
 }
@@ -411,9 +418,18 @@ where
 /// A scope to spawn threads in; see [`scope`].
 pub struct Scope<'scope, 'env: 'scope> {
     inner: &'scope std_thread::Scope<'scope, 'env>,
-    /// The simulated threads spawned here, to join before the real join.
-    pending: Mutex<Vec<Finished>>,
+    /// In a simulation, the scope's part in the world.
+    sim: Option<SimScope<'scope>>,
     _env: PhantomData<&'env mut &'env ()>,
+}
+
+/// A simulated scope: its number in the world, which drives its threads.
+struct SimScope<'scope> {
+    id: ScopeId,
+    /// The threads spawned here, to wait for before the scope ends.
+    pending: Mutex<Vec<Finished>>,
+    /// The bodies of threads spawned and not yet given a coroutine.
+    spawned: Mutex<Vec<(Tid, ScopedBody<'scope>)>>,
 }
 
 impl<'scope> Scope<'scope, '_> {
@@ -427,50 +443,41 @@ impl<'scope> Scope<'scope, '_> {
         F: FnOnce() -> T + Send + 'scope,
         T: Send + 'scope,
     {
-        let Some(here) = sim::here() else {
+        let (Some(here), Some(sim)) = (sim::here(), &self.sim) else {
             return ScopedJoinHandle(ScopedFlavor::Real(self.inner.spawn(f)));
         };
         let site = Location::caller();
         let builder =
             Builder::new().name(format!("{}-scoped", current().name().unwrap_or("unnamed")));
-        let backing = Backing::os_thread_to_come();
-        let Backing::Os(wakeup) = &backing else {
-            unreachable!("made as an OS thread")
-        };
-        let baton = Arc::clone(&wakeup.baton);
+        let backing = Backing::Scoped(sim.id);
         let (start, finished) = SimStart::new(&here, &builder, ThreadKind::Lab, backing, site);
         let packet = Arc::new(Packet::default());
         let slot = Arc::clone(&packet);
         let thread = start.thread();
-        let os = builder
-            .std_builder()
-            .spawn_scoped(self.inner, move || start.run_os(f, &slot, &baton))
-            .expect("failed to spawn a scoped thread");
-        here.world.set_os_thread(finished.tid, os.thread().clone());
-        self.pending.lock().push(Finished {
+        sim.pending.lock().push(Finished {
             tid: finished.tid,
             completion: finished.completion,
         });
+        let body: ScopedBody<'scope> = Box::new(move || start.run_coroutine(f, &slot));
+        sim.spawned.lock().push((finished.tid, body));
         here.world.step_at(here.tid, site, Op::Spawn);
         ScopedJoinHandle(ScopedFlavor::Sim {
-            os,
             thread,
             packet,
             finished,
         })
     }
 
-    /// Before std joins the OS threads (a real wait, invisible to the
-    /// simulation), waits for every simulated one in virtual time. When the
+    /// Waits, in virtual time, for every thread spawned here. When the
     /// scope's closure panicked, they are killed first: the test is failing,
     /// and they may be waiting for a signal that will never come. So are
     /// they when the thread waiting here is killed (a scope nested in a
     /// thread of a failing scope).
     fn settle(&self, failing: bool, site: &'static Location<'static>) {
-        let Some(here) = sim::here() else {
+        let (Some(here), Some(sim)) = (sim::here(), &self.sim) else {
             return;
         };
-        let pending = std::mem::take(&mut *self.pending.lock());
+        let pending = std::mem::take(&mut *sim.pending.lock());
         let kill_all = || {
             let tids: Vec<Tid> = pending.iter().map(|f| f.tid).collect();
             here.world.kill_threads(&tids);
@@ -486,7 +493,7 @@ impl<'scope> Scope<'scope, '_> {
             if let Err(payload) = waited {
                 // This thread was killed while it waited (its own scope's
                 // closure failed, or its node crashed): its threads go too,
-                // or std's join below would wait for them for real.
+                // or the scope would wait for them for good.
                 kill_all();
                 finished.wait(site, Op::ScopeEnd);
                 killed.get_or_insert(payload);
@@ -501,7 +508,6 @@ impl<'scope> Scope<'scope, '_> {
 enum ScopedFlavor<'scope, T> {
     Real(std_thread::ScopedJoinHandle<'scope, T>),
     Sim {
-        os: std_thread::ScopedJoinHandle<'scope, ()>,
         thread: Thread,
         packet: Arc<Packet<T>>,
         finished: Finished,
@@ -518,13 +524,8 @@ impl<T> ScopedJoinHandle<'_, T> {
         match self.0 {
             ScopedFlavor::Real(handle) => handle.join(),
             ScopedFlavor::Sim {
-                os,
-                packet,
-                finished,
-                ..
-            } => packet.join(&finished, || {
-                let _ = os.join();
-            }),
+                packet, finished, ..
+            } => packet.join(&finished),
         }
     }
 

@@ -1,135 +1,161 @@
 //! How the world passes from one thread to the next.
 //!
-//! A thread spawned through the facade is a *coroutine*: it runs on a stack
-//! of its own, on the OS thread of the world's main thread, which *drives*
-//! them: whenever the world is not the main thread's turn, the main thread
-//! resumes the coroutine whose turn it is, and that coroutine suspends
-//! itself at its next switch. A switch between coroutines costs two stack
-//! switches (into the driver and out again), tens of nanoseconds, and a
-//! finished coroutine's stack is kept for the next thread.
+//! Every thread but the main one is a *coroutine*: it runs on a stack of
+//! its own, on the OS thread of the world's main thread, and suspends
+//! itself at its next switch to whoever *drives* it, which resumes the
+//! coroutine whose turn it is. A switch between coroutines costs two stack
+//! switches (out to the driver and in again), tens of nanoseconds.
 //!
-//! The main thread and scoped threads (which borrow from their parent's
-//! stack, so they cannot outlive it on a stack of their own) are OS
-//! threads; one such thread hands the world to another by setting the
-//! other's *baton* and unparking it, then parks until its own is set.
-//! Coroutines are always reached through the main thread.
+//! Drivers form a tree. At its root, the main thread drives the threads
+//! spawned with [`spawn`](crate::rt::thread::spawn), whose coroutines it
+//! keeps in a pool (a finished thread's stack serves the next). A thread
+//! scope ([`scope`](crate::rt::thread::scope)) drives the threads spawned
+//! in it, which borrow from its owner's stack and so cannot outlive it:
+//! their coroutines live in the scope's frame on that stack, and so does
+//! the owner's own code while the scope is open (the scope's *body*,
+//! a coroutine too). A driver resumes what leads to the thread whose turn
+//! it is — a coroutine of its own, or one inside which a scope drives
+//! further — and passes the turn up to its own driver when that thread is
+//! not below it.
 
 use std::collections::HashMap;
 use std::mem;
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread::{self as std_thread, Thread};
 
 use generator::{Generator, Gn};
 
 use super::world::{State, World};
 use super::{MAIN, Tid};
 
+/// A thread scope's number in its world (scopes are never renumbered).
+pub(crate) type ScopeId = usize;
+
 /// What a thread runs on.
 pub(crate) enum Backing {
-    /// A coroutine, driven by the main thread.
+    /// The main thread: the world's OS thread, at the root of the drivers.
+    Main,
+    /// A coroutine of the root's pool.
     Coroutine,
-    /// An OS thread of its own, woken through its baton.
-    Os(Wakeup),
+    /// A coroutine kept by the scope it was spawned in.
+    Scoped(ScopeId),
 }
 
-impl Backing {
-    /// The calling OS thread, with a new baton.
-    pub(crate) fn this_os_thread() -> Backing {
-        Backing::Os(Wakeup {
-            baton: Arc::new(AtomicBool::new(false)),
-            os: Some(std_thread::current()),
-        })
-    }
-
-    /// An OS thread not started yet: [`World::set_os_thread`] names it.
-    pub(crate) fn os_thread_to_come() -> Backing {
-        Backing::Os(Wakeup {
-            baton: Arc::new(AtomicBool::new(false)),
-            os: None,
-        })
-    }
+/// An open thread scope: whose it is, and how deep among its owner's open
+/// scopes (0: the outermost).
+pub(crate) struct ScopeRec {
+    owner: Tid,
+    depth: usize,
 }
 
-/// How to give an OS-backed thread the world.
-#[derive(Clone)]
-pub(crate) struct Wakeup {
-    pub(crate) baton: Arc<AtomicBool>,
-    os: Option<Thread>,
+/// Whose turn it is to resume a coroutine.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Driver {
+    /// The main thread, with its pool.
+    Root,
+    Scope(ScopeId),
 }
 
-impl Wakeup {
-    /// Gives the thread the world.
-    fn wake(&self) {
-        self.baton.store(true, Ordering::Release);
-        if let Some(os) = &self.os {
-            os.unpark();
-        }
-    }
+/// A stack that code of a thread runs on.
+#[derive(Clone, Copy)]
+enum Place {
+    /// The thread's own: the main OS thread's, or its coroutine's.
+    Base(Tid),
+    /// An open scope's body: its owner's code while the scope is open.
+    Body(ScopeId),
 }
 
-/// Waits, on an OS-backed thread, for the world to be handed to it.
-pub(crate) fn take_baton(baton: &AtomicBool) {
-    while !baton.swap(false, Ordering::AcqRel) {
-        std_thread::park();
-    }
+/// What a driver does to let a thread run.
+enum Route {
+    /// Resume the scope's body.
+    Body,
+    /// Resume this coroutine of the driver's own.
+    Child(Tid),
+    /// The thread is not below the driver: pass the turn up.
+    Up,
 }
 
 /// What a thread that just gave the world away does until it comes back.
 pub(crate) enum Handoff {
-    /// A coroutine suspends; the main thread runs whoever is next.
+    /// A coroutine (or a scope's body) suspends, back to its driver.
     Suspend,
-    /// The main thread drives the others until its turn comes again.
+    /// The main thread, on its own stack, drives the others until its turn
+    /// comes again.
     Drive,
-    /// An OS thread wakes the next OS thread (the main thread, when the
-    /// next is a coroutine) and waits for its own baton (`None`: it has
-    /// finished).
-    Baton { next: Wakeup, mine: Option<Wakeup> },
 }
 
 impl State {
     /// How the world passes from thread `from` (which stays alive) to
-    /// thread `next`.
-    pub(super) fn handoff(&self, from: Tid, next: Tid) -> Handoff {
-        match &self.thread(from).backing {
-            Backing::Coroutine => Handoff::Suspend,
-            Backing::Os(_) if from == MAIN => Handoff::Drive,
-            Backing::Os(mine) => Handoff::Baton {
-                next: self.os_thread_for(next),
-                mine: Some(mine.clone()),
-            },
+    /// another.
+    pub(super) fn handoff(&self, from: Tid) -> Handoff {
+        let rec = self.thread(from);
+        match rec.backing {
+            Backing::Main if rec.open_scopes.is_empty() => Handoff::Drive,
+            _ => Handoff::Suspend,
         }
     }
 
-    /// The OS thread that runs `next`: its own, or for a coroutine the
-    /// main thread, which drives it.
-    fn os_thread_for(&self, next: Tid) -> Wakeup {
-        match &self.thread(next).backing {
-            Backing::Os(wakeup) => wakeup.clone(),
-            Backing::Coroutine => self.main_wakeup(),
+    /// Opens a scope of thread `owner` (its code runs in the scope's body
+    /// until [`State::close_scope`]).
+    pub(super) fn open_scope(&mut self, owner: Tid) -> ScopeId {
+        let id = self.scopes.len();
+        let depth = self.thread(owner).open_scopes.len();
+        self.scopes.push(ScopeRec { owner, depth });
+        self.thread_mut(owner).open_scopes.push(id);
+        id
+    }
+
+    pub(super) fn close_scope(&mut self, owner: Tid, scope: ScopeId) {
+        let closed = self.thread_mut(owner).open_scopes.pop();
+        debug_assert_eq!(closed, Some(scope), "scopes close innermost first");
+    }
+
+    /// Where thread `tid`'s code runs now.
+    fn place_of(&self, tid: Tid) -> Place {
+        match self.thread(tid).open_scopes.last() {
+            Some(&scope) => Place::Body(scope),
+            None => Place::Base(tid),
         }
     }
 
-    fn main_wakeup(&self) -> Wakeup {
-        match &self.thread(MAIN).backing {
-            Backing::Os(wakeup) => wakeup.clone(),
-            Backing::Coroutine => unreachable!("the main thread is an OS thread"),
+    /// Where scope `scope`'s driver runs: on its owner's stack just
+    /// outside it.
+    fn place_of_scope(&self, scope: ScopeId) -> Place {
+        let ScopeRec { owner, depth } = self.scopes[scope];
+        match depth {
+            0 => Place::Base(owner),
+            _ => Place::Body(self.thread(owner).open_scopes[depth - 1]),
         }
     }
-}
 
-impl Handoff {
-    /// How the world passes on from a thread that has finished, run on
-    /// `backing`, to `next`: a coroutine just returns to the main thread.
-    pub(super) fn finished(backing: Backing, state: &State, next: Tid) -> Option<Handoff> {
-        match backing {
-            Backing::Coroutine => None,
-            Backing::Os(_) => Some(Handoff::Baton {
-                next: state.os_thread_for(next),
-                mine: None,
-            }),
+    /// What `driver` resumes so that thread `target` runs.
+    fn route(&self, driver: Driver, target: Tid) -> Route {
+        let mut place = self.place_of(target);
+        loop {
+            let (resumer, found) = match place {
+                Place::Body(scope) => (Driver::Scope(scope), Route::Body),
+                Place::Base(tid) => match self.thread(tid).backing {
+                    // The root's own stack: nothing resumes it.
+                    Backing::Main => return Route::Up,
+                    Backing::Coroutine => (Driver::Root, Route::Child(tid)),
+                    Backing::Scoped(scope) => (Driver::Scope(scope), Route::Child(tid)),
+                },
+            };
+            if resumer == driver {
+                return found;
+            }
+            match resumer {
+                Driver::Root => return Route::Up,
+                Driver::Scope(scope) => place = self.place_of_scope(scope),
+            }
         }
+    }
+
+    /// Whether scope `scope`'s driver runs on the main OS thread's own
+    /// stack (the outermost scope of the main thread): passing the turn up
+    /// then means driving the root's pool itself.
+    fn is_at_root(&self, scope: ScopeId) -> bool {
+        let ScopeRec { owner, depth } = self.scopes[scope];
+        owner == MAIN && depth == 0
     }
 }
 
@@ -140,57 +166,48 @@ impl World {
         match handoff {
             Handoff::Suspend => suspend(),
             Handoff::Drive => self.drive(),
-            Handoff::Baton { next, mine } => {
-                next.wake();
-                if let Some(mine) = mine {
-                    take_baton(&mine.baton);
-                }
-            }
         }
     }
 
-    /// Thread `tid`, a coroutine, will run `body` (on a stack of
-    /// `stack_bytes` if it asks for one) when its turn first comes.
+    /// Opens a thread scope of thread `owner`; [`World::run_scope`] runs it.
+    pub(crate) fn open_scope(&self, owner: Tid) -> ScopeId {
+        self.state.lock().open_scope(owner)
+    }
+
+    /// Thread `tid`, a coroutine of the root's pool, will run `body` (on a
+    /// stack of `stack_bytes` if it asks for one) when its turn first
+    /// comes.
     pub(crate) fn set_body(&self, tid: Tid, body: Body, stack_bytes: Option<usize>) {
         self.coroutines.lock().add(tid, body, stack_bytes);
     }
 
-    /// Records the OS thread behind `tid`, to wake it.
-    pub(crate) fn set_os_thread(&self, tid: Tid, os: Thread) {
-        if let Backing::Os(wakeup) = &mut self.state.lock().thread_mut(tid).backing {
-            wakeup.os = Some(os);
-        }
-    }
-
-    /// On the main thread: runs the other threads, each in its turn,
-    /// until the main thread's or the world's death.
+    /// On the main thread, on its own stack: runs the other threads, each
+    /// in its turn, until the main thread's or the world's death.
     fn drive(&self) {
-        let mine = self.state.lock().main_wakeup();
-        loop {
-            if self.is_dead() {
+        while !self.is_dead() {
+            if !self.drive_root_once() {
                 return;
             }
-            let next = {
-                let state = self.state.lock();
-                match state.running {
-                    MAIN => return,
-                    next => match &state.thread(next).backing {
-                        Backing::Coroutine => Ok(next),
-                        Backing::Os(wakeup) => Err(wakeup.clone()),
-                    },
-                }
-            };
-            match next {
-                Ok(tid) => self.resume(tid),
-                Err(wakeup) => {
-                    wakeup.wake();
-                    take_baton(&mine.baton);
-                }
-            }
         }
     }
 
-    /// On the main thread: runs coroutine `tid` until it suspends or
+    /// At the root: resumes the pool's coroutine that leads to the thread
+    /// whose turn it is; false when that is the main thread's own code.
+    fn drive_root_once(&self) -> bool {
+        let route = {
+            let state = self.state.lock();
+            state.route(Driver::Root, state.running)
+        };
+        match route {
+            Route::Child(tid) => {
+                self.resume(tid);
+                true
+            }
+            Route::Body | Route::Up => false,
+        }
+    }
+
+    /// At the root: runs coroutine `tid` of the pool until it suspends or
     /// finishes.
     fn resume(&self, tid: Tid) {
         let mut worker = self.coroutines.lock().take(tid);
@@ -198,11 +215,9 @@ impl World {
         let outcome = panic::catch_unwind(AssertUnwindSafe(|| worker.resume()));
         super::set_current_tid(driver);
         if outcome.is_err() {
-            // The only panic that leaves a coroutine: it ran off its stack
-            // (its thread's own panics end in the thread's body).
-            let report = self.state.lock().overflow_report(tid, worker.stack_bytes);
+            let stack_bytes = worker.stack_bytes;
             mem::forget(worker);
-            self.die(report);
+            self.overflowed(tid, stack_bytes);
             return;
         }
         if self.is_dead() {
@@ -219,44 +234,126 @@ impl World {
         }
     }
 
-    /// A thread of a dead world stops where it stands, for good.
-    pub(super) fn stop_for_good(&self, tid: Tid) -> ! {
-        let coroutine = matches!(
-            self.state.lock().threads[tid].as_ref().map(|t| &t.backing),
-            Some(Backing::Coroutine)
-        );
-        loop {
-            if coroutine {
-                suspend();
-            } else {
-                std_thread::park();
-            }
-        }
+    /// The only panic that leaves a coroutine: it ran off its stack (its
+    /// thread's own panics end in the thread's body).
+    fn overflowed(&self, tid: Tid, stack_bytes: usize) {
+        let report = self.state.lock().overflow_report(tid, stack_bytes);
+        self.die(report);
     }
 
-    /// The world has died: its main thread must run to fail. On the main
-    /// OS thread (the main thread, or a coroutine it drives) it soon does;
-    /// another OS thread wakes it.
-    pub(super) fn wake_for_death(&self) {
-        if std_thread::current().id() != self.main_os {
-            self.state.lock().main_wakeup().wake();
+    /// Runs a thread scope of thread `owner`: `body` (the owner's code in
+    /// the scope, which ends by waiting for the scope's threads) on a
+    /// coroutine of its own, and the threads spawned in the scope (each
+    /// spawned thread's body, taken from `spawned` as they come) on theirs,
+    /// each in its turn, passing the turn up for the rest of the world.
+    /// Returns when `body` has returned.
+    pub(crate) fn run_scope<'s, R: Send + 's>(
+        &self,
+        owner: Tid,
+        scope: ScopeId,
+        body: impl FnOnce() -> R + Send + 's,
+        spawned: &dyn Fn() -> Vec<(Tid, ScopedBody<'s>)>,
+    ) -> R {
+        let mut result = None;
+        {
+            let result = &mut result;
+            let mut own = Gn::<()>::new_opt(STACK_WORDS, move || {
+                *result = Some(body());
+            });
+            let mut threads: Vec<(Tid, Generator<'s, (), ()>)> = Vec::new();
+            while !own.is_done() {
+                for (tid, run) in spawned() {
+                    threads.push((tid, Gn::<()>::new_opt(STACK_WORDS, run)));
+                }
+                let route = {
+                    let state = self.state.lock();
+                    // A dead world's main thread must run to fail; nothing
+                    // else runs again.
+                    let target = if self.is_dead() { MAIN } else { state.running };
+                    state.route(Driver::Scope(scope), target)
+                };
+                match route {
+                    Route::Body => {
+                        if panic::catch_unwind(AssertUnwindSafe(|| own.resume())).is_err() {
+                            mem::forget(own);
+                            self.overflowed(owner, STACK_BYTES);
+                            self.body_lost(owner);
+                        }
+                    }
+                    Route::Child(tid) => {
+                        let i = threads
+                            .iter()
+                            .position(|&(t, _)| t == tid)
+                            .expect("a scope resumes only its own threads");
+                        let driver = super::set_current_tid(tid);
+                        let outcome =
+                            panic::catch_unwind(AssertUnwindSafe(|| threads[i].1.resume()));
+                        super::set_current_tid(driver);
+                        if outcome.is_err() {
+                            let (_, thread) = threads.swap_remove(i);
+                            mem::forget(thread);
+                            self.overflowed(tid, STACK_BYTES);
+                        } else if threads[i].1.is_done() {
+                            threads.swap_remove(i);
+                        }
+                    }
+                    Route::Up if self.state.lock().is_at_root(scope) => {
+                        self.drive_root_once();
+                    }
+                    Route::Up => suspend(),
+                }
+            }
+            // Every thread of the scope has finished (the body waited for
+            // them); any left would be frozen in a dead world, for good.
+            mem::forget(threads);
+        }
+        self.state.lock().close_scope(owner, scope);
+        result.expect("a scope's body that is done has returned")
+    }
+
+    /// A scope's body ran off its stack: the owner's code is gone. The
+    /// main thread's cannot fail its test, so the process ends with the
+    /// report; another thread stops for good, as every thread of a dead
+    /// world does.
+    fn body_lost(&self, owner: Tid) -> ! {
+        if owner == MAIN {
+            crate::record::stop_process("simulation", &format!("\n{}", self.death_report()));
+        }
+        self.stop_for_good()
+    }
+
+    /// A thread of a dead world stops where it stands, for good.
+    pub(super) fn stop_for_good(&self) -> ! {
+        loop {
+            suspend();
         }
     }
 }
 
-/// Suspends the running coroutine: back to the main thread, which resumes
-/// it in its next turn.
+/// Suspends the running coroutine (or scope body): back to its driver,
+/// which resumes it in its next turn.
 #[allow(deprecated)] // the free function is the one a deep facade call can reach
 fn suspend() {
     generator::yield_with(());
 }
 
-/// A thread's body, run by a coroutine.
+/// A thread's body, run by a coroutine of the root's pool.
 pub(crate) type Body = Box<dyn FnOnce() + Send>;
+
+/// A scoped thread's body, run by a coroutine of its scope.
+pub(crate) type ScopedBody<'s> = Box<dyn FnOnce() + Send + 's>;
 
 /// The stack a coroutine gets unless its thread asks for more, as
 /// `std::thread::spawn` gives a thread.
 const STACK_BYTES: usize = 2 << 20;
+
+/// [`STACK_BYTES`] in words, and even: the crate fills an odd-sized stack
+/// to measure it.
+const STACK_WORDS: usize = stack_words(STACK_BYTES);
+
+const fn stack_words(bytes: usize) -> usize {
+    bytes.div_ceil(2 * size_of::<usize>()) * 2
+}
 
 /// A coroutine that runs threads' bodies one after another.
 pub(super) struct Worker {
@@ -271,9 +368,7 @@ pub(super) struct Worker {
 impl Worker {
     #[allow(deprecated)] // see `suspend`
     fn new(stack_bytes: usize, pooled: bool) -> Worker {
-        // In words, and even: the crate fills an odd-sized stack to
-        // measure it.
-        let words = stack_bytes.div_ceil(2 * size_of::<usize>()) * 2;
+        let words = stack_words(stack_bytes);
         let coroutine = Gn::<Body>::new_opt(words, || {
             let mut body = generator::get_yield::<Body>();
             while let Some(run) = body.take() {

@@ -64,7 +64,7 @@ use parking_lot::Mutex;
 use rand::RngExt;
 
 pub(crate) use clock::VirtualTime;
-pub(crate) use driver::{Backing, Body, take_baton};
+pub(crate) use driver::{Backing, Body, ScopeId, ScopedBody};
 pub(crate) use nodes::{idle_handler, serve};
 pub use nodes::{kill_node, other_threads, with_node};
 pub use policy::Policy;
@@ -252,7 +252,7 @@ fn new_world(settings: Settings, site: &'static Location<'static>) -> Arc<World>
         std_thread::current().name().unwrap_or("main").to_owned(),
         settings.node.as_str().into(),
         ThreadKind::Lab,
-        Backing::this_os_thread(),
+        Backing::Main,
         site,
         0,
         rng_seed,
@@ -273,7 +273,6 @@ fn new_world(settings: Settings, site: &'static Location<'static>) -> Arc<World>
         any_finished: new_object_id(),
         id: new_object_id(),
         core: cpu::choose(),
-        main_os: std_thread::current().id(),
         coroutines: Mutex::new(driver::Coroutines::default()),
     })
 }
@@ -326,10 +325,4 @@ pub fn outside<R>(work: impl FnOnce() -> R) -> R {
 /// for other threads must be skipped.
 pub fn is_dead() -> bool {
     here().is_some_and(|h| h.world.is_dead())
-}
-
-/// Pins the calling OS thread (a scoped thread of `world`) to the world's
-/// CPU.
-pub(crate) fn pin_to_world(world: &World) {
-    cpu::pin(world.core);
 }

@@ -15,7 +15,7 @@ use rand::{RngExt, SeedableRng};
 
 use super::clock::{QUANTUM_NS, Timers, VirtualTime};
 use super::cpu::CoreId;
-use super::driver::{Backing, Coroutines, Handoff};
+use super::driver::{Backing, Coroutines, ScopeId, ScopeRec};
 use super::policy::Policy;
 use super::schedule::ScheduleState;
 use super::{Killed, MAIN, Tid};
@@ -116,8 +116,6 @@ pub(crate) struct World {
     pub(crate) id: u64,
     /// The CPU this world's OS threads run on, where the OS lets us choose.
     pub(super) core: Option<CoreId>,
-    /// The OS thread of the main thread, which drives the coroutines.
-    pub(super) main_os: std_thread::ThreadId,
     /// The coroutines of its threads that are not running.
     pub(super) coroutines: Mutex<Coroutines>,
 }
@@ -151,6 +149,8 @@ pub(crate) struct State {
     /// How many threads switched away while unwinding (see
     /// [`State::unwinding`]).
     suspended_unwinding: usize,
+    /// Every thread scope ever opened, by number.
+    pub(super) scopes: Vec<ScopeRec>,
 }
 
 pub(crate) struct ThreadRec {
@@ -163,6 +163,8 @@ pub(crate) struct ThreadRec {
     /// the node's crash neither kills it nor counts it as left running.
     pub(super) visiting: bool,
     pub(super) backing: Backing,
+    /// The thread scopes it has open, innermost last.
+    pub(super) open_scopes: Vec<ScopeId>,
     pub(super) status: Status,
     /// The last facade call's site.
     pub(super) site: &'static Location<'static>,
@@ -212,6 +214,7 @@ impl ThreadRec {
             serving: None,
             visiting: false,
             backing,
+            open_scopes: Vec::new(),
             status: Status::Runnable,
             site,
             woken_by: Wake::Notified,
@@ -247,6 +250,7 @@ impl State {
             check: ScheduleState::Off,
             death: None,
             suspended_unwinding: 0,
+            scopes: Vec::new(),
         }
     }
 }
@@ -445,7 +449,7 @@ impl World {
                         state.thread_mut(tid).suspended_unwinding = true;
                         state.suspended_unwinding += 1;
                     }
-                    Some(state.handoff(tid, next))
+                    Some(state.handoff(tid))
                 }
                 Err(report) => {
                     drop(state);
@@ -493,7 +497,7 @@ impl World {
             let report = self.death_report();
             panic!("{report}");
         }
-        self.stop_for_good(tid)
+        self.stop_for_good()
     }
 
     /// Ends the world with `report`, and wakes its main thread to fail.
@@ -508,7 +512,6 @@ impl World {
             state.running = MAIN;
         }
         self.dead.store(true, Ordering::Release);
-        self.wake_for_death();
     }
 
     /// Registers a new thread, spawned at `site`, runnable, and returns
@@ -535,35 +538,27 @@ impl World {
     }
 
     /// Thread `tid` has finished: wake those waiting on `completion`, and
-    /// hand the world on for good.
+    /// hand the world on for good (the thread's coroutine then returns to
+    /// its driver, which resumes whoever is next).
     pub(crate) fn finish(&self, tid: Tid, completion: u64) {
-        let handoff = {
-            let mut state = self.state.lock();
-            if state.death.is_some() {
-                return;
+        let mut state = self.state.lock();
+        if state.death.is_some() {
+            return;
+        }
+        state.notify(completion, usize::MAX);
+        state.notify(self.any_finished, usize::MAX);
+        state.runnable.remove(&tid);
+        let rec = state.threads[tid].take().expect("a thread finishes once");
+        if rec.suspended_unwinding {
+            state.suspended_unwinding -= 1;
+        }
+        state.live -= 1;
+        match state.pick(None) {
+            Ok(next) => state.running = next,
+            Err(report) => {
+                drop(state);
+                self.die(report);
             }
-            state.notify(completion, usize::MAX);
-            state.notify(self.any_finished, usize::MAX);
-            state.runnable.remove(&tid);
-            let rec = state.threads[tid].take().expect("a thread finishes once");
-            if rec.suspended_unwinding {
-                state.suspended_unwinding -= 1;
-            }
-            state.live -= 1;
-            match state.pick(None) {
-                Ok(next) => {
-                    state.running = next;
-                    Handoff::finished(rec.backing, &state, next)
-                }
-                Err(report) => {
-                    drop(state);
-                    self.die(report);
-                    None
-                }
-            }
-        };
-        if let Some(handoff) = handoff {
-            self.hand_off(handoff);
         }
     }
 
@@ -650,10 +645,9 @@ impl State {
     /// rare: a destructor that waits for another thread during a crash.
     pub(super) fn unwinding(&mut self, tid: Tid) -> bool {
         let panicking = std_thread::panicking();
-        let own_os_thread = tid != MAIN && matches!(self.thread(tid).backing, Backing::Os { .. });
         let others = self.suspended_unwinding - usize::from(self.thread(tid).suspended_unwinding);
         let rec = self.thread_mut(tid);
-        if !panicking || own_os_thread || others == 0 {
+        if !panicking || others == 0 {
             rec.unwinding = panicking;
         }
         rec.unwinding

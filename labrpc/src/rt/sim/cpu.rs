@@ -1,9 +1,8 @@
 //! Pinning a world to one CPU.
 //!
-//! A world's coroutines all run on the OS thread that drives it, but its
-//! main thread and scoped threads are OS threads of their own, and only one
-//! of them runs at a time: handing the world to a thread on the same CPU
-//! costs a fraction of waking one on another.
+//! A world runs on one OS thread, its main thread's, which drives every
+//! coroutine of it; pinning keeps that thread on one CPU, so that worlds
+//! run side by side (tests in parallel) do not share a CPU.
 
 use parking_lot::Mutex;
 

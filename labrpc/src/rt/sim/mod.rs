@@ -23,8 +23,8 @@
 //! which call site) so that a second run can be compared step by step.
 //!
 //! One concern per file of `src/rt/sim/`: `world.rs` (threads, steps,
-//! waits, death), `driver.rs` (passing the world between coroutines and OS
-//! threads), `clock.rs` (virtual time and timers), `policy.rs` (who runs
+//! waits, death), `driver.rs` (passing the world from coroutine to
+//! coroutine: the pool's and the thread scopes'), `clock.rs` (virtual time and timers), `policy.rs` (who runs
 //! next), `schedule.rs` (recording and comparing schedules), `report.rs`
 //! (what a dead or stalled world says), `nodes.rs` (threads' nodes and
 //! crashes), `watchdog.rs` (the wall-clock watchdog), `cpu.rs` (pinning a

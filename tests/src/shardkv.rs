@@ -590,9 +590,10 @@ impl Config {
     /// course's `partitionCtrler`). A controller on a client of its own
     /// joins a new group and has it leave, again and again; after 1 s and
     /// up to 400 ms more, group `gid` is shut down, so that the controller
-    /// is likely stuck in a change that moves a shard of it; 1 s later its
-    /// client is disconnected (with `partition`, 1 s passes before the
-    /// group restarts). Then a new controller's `init_controller` must
+    /// gets stuck in a change that moves a shard of it (every change does);
+    /// 1 s later, and at least 1 s after the controller began the change it
+    /// is in, its client is disconnected (with `partition`, 1 s passes
+    /// before the group restarts). Then a new controller's `init_controller` must
     /// finish the change: a configuration numbered past the one before,
     /// and the new group a member if and only if the change was its join.
     /// With `partition`, the old controller is reconnected, and must do no
@@ -608,10 +609,26 @@ impl Config {
         partition: bool,
     ) {
         const SPREAD_MS: u64 = 400;
+        // How long the controller has been in its change, at least, when
+        // it is cut off: time to claim the change's number (three calls to
+        // the controller's server), so that the next controller has a
+        // change to finish. The course cuts it off 1 s after the group's
+        // shutdown only, and the change may have begun just before: then
+        // nothing of it is posted, and the new group's membership is not
+        // what the step says (measured: 92 ms into a leave, seed
+        // 11343822653776223730 of `partition_recovery_unreliable_no_clerk_5c`).
+        const STUCK: Duration = Duration::from_secs(1);
         let old = self.make_controller();
         old.init();
         let num = self.ctrler().query().num;
-        let doing: Mutex<Option<(Gid, Step)>> = Mutex::new(None);
+        let doing: Mutex<Option<Doing>> = Mutex::new(None);
+        let begin = |gid, step| {
+            *doing.lock() = Some(Doing {
+                gid,
+                step,
+                since: Instant::now(),
+            });
+        };
         thread::scope(|s| {
             // Ends the old controller at its next call once this scope's
             // body is done (or fails): it may be stuck for good.
@@ -620,13 +637,13 @@ impl Config {
                 unless_abandoned(|| {
                     loop {
                         let ngid = self.new_gid();
-                        *doing.lock() = Some((ngid, Step::Join));
+                        begin(ngid, Step::Join);
                         self.join_groups(old.ctrler(), &[ngid]);
                         if !self.is_member(old.ctrler(), ngid) {
                             // Superseded.
                             return;
                         }
-                        *doing.lock() = Some((ngid, Step::Leave));
+                        begin(ngid, Step::Leave);
                         self.leave_groups(old.ctrler(), &[ngid]);
                     }
                 });
@@ -634,6 +651,12 @@ impl Config {
             thread::sleep(Duration::from_millis(1000 + self.random(SPREAD_MS)));
             self.shutdown_group(gid);
             thread::sleep(Duration::from_secs(1));
+            // With `gid` down the controller cannot finish a change, so
+            // the one it is in now is the one it is cut off in.
+            let since = doing.lock().map(|d| d.since);
+            if let Some(since) = since {
+                thread::sleep(STUCK.saturating_sub(since.elapsed()));
+            }
             old.connect(false);
             if partition {
                 thread::sleep(Duration::from_secs(1));
@@ -649,7 +672,10 @@ impl Config {
                     recovered.num
                 ));
             }
-            let Some((ngid, step)) = *doing.lock() else {
+            let Some(Doing {
+                gid: ngid, step, ..
+            }) = *doing.lock()
+            else {
                 self.fail("the controller under test never started a change");
             };
             let present = recovered.is_member(ngid);
@@ -917,6 +943,15 @@ impl Drop for Abandon<'_> {
     fn drop(&mut self) {
         self.net.abandon_client(self.name);
     }
+}
+
+/// The change the controller that [`Config::partition_ctrler`] interrupts
+/// is in: what it does to which group, since when.
+#[derive(Clone, Copy, Debug)]
+struct Doing {
+    gid: Gid,
+    step: Step,
+    since: Instant,
 }
 
 /// What the controller that [`Config::partition_ctrler`] interrupts was

@@ -211,10 +211,7 @@ impl World {
     /// finishes.
     fn resume(&self, tid: Tid) {
         let mut worker = self.coroutines.lock().take(tid);
-        let driver = super::set_current_tid(tid);
-        let outcome = panic::catch_unwind(AssertUnwindSafe(|| worker.resume()));
-        super::set_current_tid(driver);
-        if outcome.is_err() {
+        if !resume_as(tid, || worker.resume()) {
             let stack_bytes = worker.stack_bytes;
             mem::forget(worker);
             self.overflowed(tid, stack_bytes);
@@ -234,8 +231,8 @@ impl World {
         }
     }
 
-    /// The only panic that leaves a coroutine: it ran off its stack (its
-    /// thread's own panics end in the thread's body).
+    /// Thread `tid`'s coroutine ran off its stack of `stack_bytes`: the
+    /// world dies with the report.
     fn overflowed(&self, tid: Tid, stack_bytes: usize) {
         let report = self.state.lock().overflow_report(tid, stack_bytes);
         self.die(report);
@@ -274,7 +271,7 @@ impl World {
                 };
                 match route {
                     Route::Body => {
-                        if panic::catch_unwind(AssertUnwindSafe(|| own.resume())).is_err() {
+                        if !resume_as(owner, || own.resume()) {
                             mem::forget(own);
                             self.overflowed(owner, STACK_BYTES);
                             self.body_lost(owner);
@@ -285,11 +282,7 @@ impl World {
                             .iter()
                             .position(|&(t, _)| t == tid)
                             .expect("a scope resumes only its own threads");
-                        let driver = super::set_current_tid(tid);
-                        let outcome =
-                            panic::catch_unwind(AssertUnwindSafe(|| threads[i].1.resume()));
-                        super::set_current_tid(driver);
-                        if outcome.is_err() {
+                        if !resume_as(tid, || threads[i].1.resume()) {
                             let (_, thread) = threads.swap_remove(i);
                             mem::forget(thread);
                             self.overflowed(tid, STACK_BYTES);
@@ -328,6 +321,17 @@ impl World {
             suspend();
         }
     }
+}
+
+/// Resumes a coroutine as thread `tid`: `resume` runs it until it
+/// suspends or finishes. `false` if it ran off its stack, the only panic
+/// that leaves a coroutine (its thread's own panics end in the thread's
+/// body).
+fn resume_as<T>(tid: Tid, resume: impl FnOnce() -> T) -> bool {
+    let driver = super::set_current_tid(tid);
+    let outcome = panic::catch_unwind(AssertUnwindSafe(resume));
+    super::set_current_tid(driver);
+    outcome.is_ok()
 }
 
 /// Suspends the running coroutine (or scope body): back to its driver,

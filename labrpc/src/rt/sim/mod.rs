@@ -114,12 +114,12 @@ pub fn is_simulated() -> bool {
 }
 
 /// Makes the calling OS thread thread `here.tid` of `here.world`.
-pub(crate) fn enter(here: Here) {
+fn enter(here: Here) {
     CURRENT.with(|c| *c.borrow_mut() = Some(here));
 }
 
 /// Detaches the calling OS thread from its world.
-pub(crate) fn leave() {
+fn leave() {
     CURRENT.with(|c| c.borrow_mut().take());
 }
 

@@ -108,7 +108,7 @@ pub fn run(body: impl Fn()) {
     }
     let first = labrpc::seed::from_env();
     let runs = env_count(RUNS_VAR).unwrap_or(1);
-    let check = env_count(CHECK_DETERMINISM_VAR).is_some_and(|n| n > 0);
+    let check = determinism_checked();
     for k in 0..runs {
         let seed = first.wrapping_add(k);
         let replay = replay_command(Time::Sim, seed, &name);
@@ -198,6 +198,12 @@ fn grader_token() -> Option<String> {
 
 /// A count from the environment (`LAB_RUNS=100`).
 ///
+/// Whether each simulated world runs twice, its schedule recorded and
+/// compared (`LAB_CHECK_DETERMINISM`): the record grows with every step.
+pub fn determinism_checked() -> bool {
+    env_count(CHECK_DETERMINISM_VAR).is_some_and(|n| n > 0)
+}
+
 /// # Panics
 /// When the variable is set to something else than a number.
 fn env_count(var: &str) -> Option<u64> {
